@@ -1,0 +1,103 @@
+import { AccessTokens } from './auth/access-tokens.js';
+import { loadSigningKeys } from './auth/keys.js';
+import { RevocationSet } from './auth/revocations.js';
+import { AuthService } from './auth/service.js';
+import { SessionService } from './auth/sessions.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
+import { createInProcessBus } from './events/in-process-bus.js';
+import type { RevocationBus } from './events/revocation-bus.js';
+import { createYogaServer, type TidepassYoga } from './graphql/yoga.js';
+import { createJsonLogger, type Logger } from './logger.js';
+import { createHttpServer } from './transport/http.js';
+
+export interface AppOptions {
+  /** A database to use instead of the one the config names; the app does not close it. */
+  readonly database?: DatabaseHandle;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+}
+
+export interface App {
+  readonly config: Config;
+  readonly yoga: TidepassYoga;
+  readonly database: DatabaseHandle;
+  readonly revocations: RevocationSet;
+  readonly bus: RevocationBus;
+  readonly auth: AuthService;
+  /** Listens on config.port (0: any free port); returns the base URL. */
+  start(): Promise<{ url: string }>;
+  stop(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 8_000;
+const REVOCATION_PRUNE_INTERVAL_MS = 60_000;
+
+/** The composition root: the only place that creates instances. */
+export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createJsonLogger();
+  const ownsDatabase = !options.database;
+  const database =
+    options.database ?? (config.databaseUrl ? connectPostgres(config.databaseUrl) : await openPglite(config.dataDir));
+  await database.migrate();
+
+  const keys = await loadSigningKeys(database.db, { privateJwk: config.jwtPrivateKey, clock });
+  const bus = createInProcessBus({ onListenerError: (error) => logger.error('revocation listener failed', { error }) });
+  const revocations = new RevocationSet(config.accessTokenTtl, clock);
+  bus.subscribe((event) => revocations.add(event.sessionId, event.revokedAt));
+  await revocations.loadFrom(database.db);
+
+  const sessions = new SessionService({
+    db: database.db,
+    bus,
+    clock,
+    policy: {
+      refreshTokenTtl: config.refreshTokenTtl,
+      sessionIdleTimeout: config.sessionIdleTimeout,
+      refreshReuseGrace: config.refreshReuseGrace,
+    },
+  });
+  const accessTokens = new AccessTokens({
+    keys,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttl: config.accessTokenTtl,
+    clock,
+  });
+  const auth = new AuthService({ db: database.db, clock, sessions, accessTokens, revocations });
+  const yoga = createYogaServer({
+    auth,
+    jwks: keys.jwks,
+    logger,
+    ping: database.ping,
+    trustProxy: config.trustProxy,
+    development: config.env === 'development',
+    graphiql: config.env !== 'production',
+  });
+  const http = createHttpServer(yoga);
+  await bus.start();
+  const pruner = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
+  pruner.unref();
+
+  return {
+    config,
+    yoga,
+    database,
+    revocations,
+    bus,
+    auth,
+    async start() {
+      const address = await http.listen(config.port, config.host);
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}` };
+    },
+    async stop() {
+      clearInterval(pruner);
+      await http.close(SHUTDOWN_GRACE_MS);
+      await bus.stop();
+      if (ownsDatabase) await database.close();
+    },
+  };
+}

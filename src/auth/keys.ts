@@ -1,0 +1,72 @@
+import { asc } from 'drizzle-orm';
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTVerifyGetKey,
+} from 'jose';
+import type { Clock } from '../clock.js';
+import type { PrivateJwk } from '../config.js';
+import type { Database } from '../db/client.js';
+import { signingKeys } from '../db/schema.js';
+
+export const SIGNING_ALGORITHM = 'ES256';
+
+export interface SigningKeys {
+  readonly kid: string;
+  readonly privateKey: CryptoKey;
+  /** Public keys only, served at /.well-known/jwks.json. */
+  readonly jwks: JSONWebKeySet;
+  /** Selects a verification key by the token's kid among our own keys, never one the token names. */
+  readonly verificationKeys: JWTVerifyGetKey;
+}
+
+function publicPart(jwk: JWK, kid: string): JWK {
+  const { kty, crv, x, y } = jwk;
+  return { kty, crv, x, y, kid, alg: SIGNING_ALGORITHM, use: 'sig' };
+}
+
+async function fromPrivateJwk(jwk: JWK, kid: string, publicKeys: JWK[]): Promise<SigningKeys> {
+  const privateKey = (await importJWK({ ...jwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM)) as CryptoKey;
+  const jwks = { keys: publicKeys };
+  return { kid, privateKey, jwks, verificationKeys: createLocalJWKSet(jwks) };
+}
+
+/**
+ * JWT_PRIVATE_KEY when given; otherwise the key stored in the database, generated on first start,
+ * so that restarts (and other instances on the same database) keep accepting issued tokens.
+ */
+export async function loadSigningKeys(
+  db: Database,
+  options: { privateJwk: PrivateJwk | undefined; clock: Clock },
+): Promise<SigningKeys> {
+  if (options.privateJwk) {
+    const jwk = options.privateJwk as JWK;
+    const kid = options.privateJwk.kid ?? (await calculateJwkThumbprint(jwk));
+    return fromPrivateJwk(jwk, kid, [publicPart(jwk, kid)]);
+  }
+
+  let stored = await db.select().from(signingKeys).orderBy(asc(signingKeys.createdAt), asc(signingKeys.kid));
+  if (stored.length === 0) {
+    const { privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
+    const jwk = await exportJWK(privateKey);
+    const kid = await calculateJwkThumbprint(jwk);
+    // Two instances starting at once may both generate; everyone then signs with the oldest.
+    await db
+      .insert(signingKeys)
+      .values({ kid, privateJwk: jwk, publicJwk: publicPart(jwk, kid), createdAt: options.clock() })
+      .onConflictDoNothing();
+    stored = await db.select().from(signingKeys).orderBy(asc(signingKeys.createdAt), asc(signingKeys.kid));
+  }
+  const active = stored[0]!;
+  return fromPrivateJwk(
+    active.privateJwk as JWK,
+    active.kid,
+    stored.map((row) => row.publicJwk as JWK),
+  );
+}

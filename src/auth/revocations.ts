@@ -1,0 +1,63 @@
+import { and, gt, isNotNull } from 'drizzle-orm';
+import type { Clock } from '../clock.js';
+import type { Executor } from '../db/client.js';
+import { sessions } from '../db/schema.js';
+
+/**
+ * The in-memory set of sessions ended recently enough that an access token of theirs may still be
+ * unexpired. Reading it is what makes revocation instant without a database query per request.
+ * Fed by the revocation bus (from this and other instances) and loaded from the database at start.
+ */
+export class RevocationSet {
+  /** sessionId -> when it ended (ms). */
+  readonly #ended = new Map<string, number>();
+  readonly #windowMs: number;
+
+  /**
+   * @param accessTokenTtl seconds; an entry older than this plus the verification tolerance can no
+   *   longer match a live access token and is dropped.
+   */
+  constructor(
+    accessTokenTtl: number,
+    private readonly clock: Clock,
+    toleranceSeconds = 30,
+  ) {
+    this.#windowMs = (accessTokenTtl + toleranceSeconds) * 1000;
+  }
+
+  get size(): number {
+    return this.#ended.size;
+  }
+
+  has(sessionId: string): boolean {
+    return this.#ended.has(sessionId);
+  }
+
+  add(sessionId: string, endedAt: Date): void {
+    this.#ended.set(sessionId, endedAt.getTime());
+  }
+
+  /** Replaces the whole set, e.g. after a reload from the database. */
+  replace(entries: Iterable<{ sessionId: string; endedAt: Date }>): void {
+    this.#ended.clear();
+    for (const entry of entries) this.add(entry.sessionId, entry.endedAt);
+  }
+
+  /** Drops entries that no unexpired access token can refer to any more. */
+  prune(): void {
+    const horizon = this.clock().getTime() - this.#windowMs;
+    for (const [sessionId, endedAt] of this.#ended) {
+      if (endedAt < horizon) this.#ended.delete(sessionId);
+    }
+  }
+
+  /** Sessions ended within the window, from the database: what a fresh or reconnected instance needs. */
+  async loadFrom(db: Executor): Promise<void> {
+    const since = new Date(this.clock().getTime() - this.#windowMs);
+    const rows = await db
+      .select({ sessionId: sessions.id, endedAt: sessions.endedAt })
+      .from(sessions)
+      .where(and(isNotNull(sessions.endedAt), gt(sessions.endedAt, since)));
+    this.replace(rows.map((row) => ({ sessionId: row.sessionId, endedAt: row.endedAt ?? since })));
+  }
+}

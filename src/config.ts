@@ -1,0 +1,97 @@
+import { z } from 'zod';
+
+/**
+ * The only reader of process.env. Parsed and validated once at start-up so that a bad value
+ * stops the process with one clear line per problem instead of surfacing in a request.
+ */
+
+const seconds = (fallback: number) =>
+  z.coerce.number().int('must be a whole number of seconds').positive('must be positive').default(fallback);
+
+const privateJwk = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a private JWK as JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.looseObject({
+      kty: z.literal('EC', 'must be an EC key (kty "EC")'),
+      crv: z.literal('P-256', 'must be on curve P-256 (ES256)'),
+      x: z.string(),
+      y: z.string(),
+      d: z.string({ error: 'must contain the private part "d"' }),
+      kid: z.string().optional(),
+    }),
+  );
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  JWT_ISSUER: z.string().min(1).default('http://localhost:4000'),
+  JWT_AUDIENCE: z.string().min(1).default('tidepass'),
+  JWT_PRIVATE_KEY: privateJwk.optional(),
+  ACCESS_TOKEN_TTL: seconds(900),
+  REFRESH_TOKEN_TTL: seconds(2_592_000),
+  SESSION_IDLE_TIMEOUT: seconds(604_800),
+  REFRESH_REUSE_GRACE: z.coerce.number().int().min(0).default(10),
+  TRUST_PROXY: z.stringbool().default(false),
+});
+
+export type PrivateJwk = z.infer<typeof privateJwk>;
+
+export interface Config {
+  readonly env: 'development' | 'production' | 'test';
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  readonly jwtIssuer: string;
+  readonly jwtAudience: string;
+  readonly jwtPrivateKey: PrivateJwk | undefined;
+  readonly accessTokenTtl: number;
+  readonly refreshTokenTtl: number;
+  readonly sessionIdleTimeout: number;
+  readonly refreshReuseGrace: number;
+  readonly trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable means "not set", as in most shells' `VAR= command`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const v = parsed.data;
+  return Object.freeze({
+    env: v.NODE_ENV,
+    port: v.PORT,
+    host: v.HOST,
+    databaseUrl: v.DATABASE_URL,
+    dataDir: v.DATA_DIR,
+    jwtIssuer: v.JWT_ISSUER,
+    jwtAudience: v.JWT_AUDIENCE,
+    jwtPrivateKey: v.JWT_PRIVATE_KEY,
+    accessTokenTtl: v.ACCESS_TOKEN_TTL,
+    refreshTokenTtl: v.REFRESH_TOKEN_TTL,
+    sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
+    refreshReuseGrace: v.REFRESH_REUSE_GRACE,
+    trustProxy: v.TRUST_PROXY,
+  });
+}

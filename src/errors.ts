@@ -1,0 +1,38 @@
+/**
+ * The one table of error codes that clients see in `extensions.code`.
+ * Domain services throw AuthError; the GraphQL layer turns it into a GraphQLError
+ * and masks everything else as INTERNAL_SERVER_ERROR.
+ */
+export const errorMessages = {
+  UNAUTHENTICATED: 'An access token is required.',
+  TOKEN_EXPIRED: 'The access token has expired.',
+  INVALID_TOKEN: 'The access token is invalid.',
+  SESSION_REVOKED: 'The session of this access token has ended.',
+  INVALID_CREDENTIALS: 'The email or password is incorrect.',
+  EMAIL_TAKEN: 'An account with this email already exists.',
+  BAD_USER_INPUT: 'The input is invalid.',
+  INVALID_REFRESH_TOKEN: 'The refresh token is invalid or its session has ended.',
+  REFRESH_TOKEN_REUSED: 'The refresh token was already used; the session has been ended.',
+  REFRESH_TOKEN_ROTATED: 'The refresh token was just rotated; use its successor.',
+  NOT_FOUND: 'Not found.',
+  RATE_LIMITED: 'Too many attempts; try again later.',
+  SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',
+} as const;
+
+export type ErrorCode = keyof typeof errorMessages;
+
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string = errorMessages[code],
+    /** Extra fields for `extensions`, e.g. `{ field: 'email' }`. Never secrets. */
+    readonly details: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function badInput(field: string, message: string): AuthError {
+  return new AuthError('BAD_USER_INPUT', message, { field });
+}

@@ -1,0 +1,32 @@
+import type { Authentication, AuthService, Viewer } from '../auth/service.js';
+import type { ClientInfo } from '../auth/sessions.js';
+import { AuthError } from '../errors.js';
+
+/** What every resolver receives; built once per operation by the same factory over HTTP and WebSocket. */
+export interface GraphQLContext {
+  readonly auth: AuthService;
+  readonly authentication: Authentication;
+  readonly viewer: Viewer | null;
+  readonly client: ClientInfo;
+}
+
+export type SignedInContext = GraphQLContext & { readonly viewer: Viewer };
+
+export async function createContext(input: {
+  auth: AuthService;
+  authorization: string | null | undefined;
+  client: ClientInfo;
+}): Promise<GraphQLContext> {
+  const authentication = await input.auth.authenticate(input.authorization);
+  return {
+    auth: input.auth,
+    authentication,
+    viewer: authentication.kind === 'signed-in' ? authentication.viewer : null,
+    client: input.client,
+  };
+}
+
+/** The error a field that requires a signed-in user answers with, saying why there is none. */
+export function notSignedInError(authentication: Authentication): AuthError {
+  return new AuthError(authentication.kind === 'refused' ? authentication.code : 'UNAUTHENTICATED');
+}

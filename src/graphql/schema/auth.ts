@@ -1,0 +1,58 @@
+import type { IssuedTokens } from '../../auth/service.js';
+import { builder } from '../builder.js';
+import { SessionRef } from './session.js';
+import { UserRef } from './user.js';
+
+export const AuthPayloadRef = builder.objectRef<IssuedTokens>('AuthPayload').implement({
+  description: 'The tokens of a session that just started or was refreshed.',
+  fields: (t) => ({
+    accessToken: t.exposeString('accessToken', {
+      description: 'An ES256 JWT; send it as `Authorization: Bearer <token>`.',
+    }),
+    accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime' }),
+    refreshToken: t.exposeString('refreshToken', {
+      nullable: true,
+      description: 'Opaque and single-use: refresh() spends it and returns its successor.',
+    }),
+    refreshTokenExpiresAt: t.expose('refreshTokenExpiresAt', { type: 'DateTime' }),
+    user: t.field({ type: UserRef, resolve: (payload) => payload.user }),
+    session: t.field({ type: SessionRef, resolve: (payload) => payload.session }),
+  }),
+});
+
+builder.mutationType({});
+
+builder.mutationFields((t) => ({
+  signUp: t.field({
+    type: AuthPayloadRef,
+    description: 'Creates an account and signs it in on this device.',
+    args: {
+      email: t.arg.string({ required: true }),
+      password: t.arg.string({ required: true }),
+      deviceName: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) => ctx.auth.signUp(args, ctx.client),
+  }),
+  login: t.field({
+    type: AuthPayloadRef,
+    description: 'Starts a new session. An unknown email and a wrong password get the same INVALID_CREDENTIALS.',
+    args: {
+      email: t.arg.string({ required: true }),
+      password: t.arg.string({ required: true }),
+      deviceName: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) => ctx.auth.login(args, ctx.client),
+  }),
+  refresh: t.field({
+    type: AuthPayloadRef,
+    description: 'Spends the refresh token and returns its successor with a new access token.',
+    args: { refreshToken: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.auth.refresh(args.refreshToken, ctx.client),
+  }),
+  logout: t.boolean({
+    description:
+      "Ends the caller's session: the access token's, else the refresh token's. Idempotent.",
+    args: { refreshToken: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.auth.logout(ctx.authentication, args.refreshToken),
+  }),
+}));

@@ -1,0 +1,148 @@
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { JSONWebKeySet } from 'jose';
+import type { AuthService } from '../auth/service.js';
+import type { ClientInfo } from '../auth/sessions.js';
+import { AuthError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { createContext, type GraphQLContext } from './context.js';
+import { buildSchema } from './schema/index.js';
+
+/** What node:http hands yoga; absent under yoga.fetch in tests. */
+export interface ServerContext {
+  req?: IncomingMessage;
+}
+
+export type TidepassYoga = YogaServerInstance<ServerContext, GraphQLContext>;
+
+export interface YogaDeps {
+  readonly auth: AuthService;
+  readonly jwks: JSONWebKeySet;
+  readonly logger: Logger;
+  readonly ping: () => Promise<void>;
+  readonly trustProxy: boolean;
+  readonly development: boolean;
+  readonly graphiql: boolean;
+}
+
+export function createYogaServer(deps: YogaDeps): TidepassYoga {
+  return createYoga<ServerContext, GraphQLContext>({
+    schema: buildSchema(),
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/health',
+    landingPage: false,
+    graphiql: deps.graphiql ? { title: 'tidepass', shouldPersistHeaders: false } : false,
+    maskedErrors: { maskError: maskWith(deps.development), isDev: deps.development },
+    logging: {
+      // yoga's debug and info lines can carry variables (passwords, tokens): never let them through.
+      debug: () => {},
+      info: () => {},
+      warn: (...args: unknown[]) => deps.logger.warn('yoga', { detail: args.map(String) }),
+      error: (...args: unknown[]) => {
+        const error = args.find((arg) => arg instanceof Error);
+        // Expected failures (AuthError) are answers, not faults.
+        if (originalError(error) instanceof AuthError) return;
+        deps.logger.error('yoga', { error });
+      },
+    },
+    context: ({ request, req }) =>
+      createContext({
+        auth: deps.auth,
+        authorization: request.headers.get('authorization'),
+        client: clientInfo(request, req, deps.trustProxy),
+      }),
+    plugins: [
+      useReadinessCheck({
+        endpoint: '/ready',
+        check: () =>
+          deps.ping().then(
+            () => true,
+            () => false,
+          ),
+      }),
+      useJwks(deps.jwks),
+      useRequestLog(deps.logger),
+    ],
+  });
+}
+
+/** AuthError becomes a GraphQL error with its code; anything else is masked as INTERNAL_SERVER_ERROR. */
+function maskWith(development: boolean) {
+  return (error: unknown, message: string): Error => {
+    const original = originalError(error);
+    if (original instanceof AuthError) {
+      const located = isGraphQLError(error) ? { nodes: error.nodes, path: error.path } : {};
+      return new GraphQLError(original.message, {
+        ...located,
+        extensions: { code: original.code, ...original.details },
+      });
+    }
+    return maskError(error, message, development);
+  };
+}
+
+/**
+ * By name rather than instanceof: graphql is a dual (ESM and CommonJS) package, and an error made by
+ * one copy is not an instance of the other's class.
+ */
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && error.name === 'GraphQLError';
+}
+
+function originalError(error: unknown): unknown {
+  return isGraphQLError(error) ? error.originalError : error;
+}
+
+function useJwks(jwks: JSONWebKeySet): Plugin {
+  const body = JSON.stringify(jwks);
+  return {
+    onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname !== '/.well-known/jwks.json') return;
+      endResponse(
+        new fetchAPI.Response(body, {
+          headers: { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' },
+        }),
+      );
+    },
+  };
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** One JSON line per request with a request id; never headers or bodies, which carry credentials. */
+function useRequestLog(logger: Logger): Plugin {
+  const started = new WeakMap<Request, { id: string; at: number }>();
+  return {
+    onRequest({ request }) {
+      const given = request.headers.get('x-request-id');
+      started.set(request, {
+        id: given && REQUEST_ID_PATTERN.test(given) ? given : crypto.randomUUID(),
+        at: performance.now(),
+      });
+    },
+    onResponse({ request, response }) {
+      const start = started.get(request);
+      if (!start) return;
+      response.headers.set('x-request-id', start.id);
+      logger.info('request', {
+        requestId: start.id,
+        method: request.method,
+        path: new URL(request.url).pathname,
+        status: response.status,
+        ms: Math.round((performance.now() - start.at) * 10) / 10,
+      });
+    },
+  };
+}
+
+/**
+ * The client's address: the socket's, or behind a proxy (TRUST_PROXY) the last X-Forwarded-For hop,
+ * the one our own proxy appended; earlier hops are whatever the client claimed.
+ */
+export function clientInfo(request: Request, req: IncomingMessage | undefined, trustProxy: boolean): ClientInfo {
+  const forwarded = trustProxy ? request.headers.get('x-forwarded-for') : null;
+  const fromProxy = forwarded?.split(',').map((hop) => hop.trim()).filter(Boolean).at(-1);
+  const ip = fromProxy ?? req?.socket.remoteAddress ?? null;
+  return { userAgent: request.headers.get('user-agent'), ip: ip?.slice(0, 64) ?? null };
+}

@@ -1,0 +1,53 @@
+import type { Gql } from './gql.js';
+
+export const PASSWORD = 'correct horse battery';
+
+export const AUTH_FIELDS = `accessToken accessTokenExpiresAt refreshToken refreshTokenExpiresAt
+  user { id email createdAt } session { id current deviceName userAgent ip createdAt lastUsedAt expiresAt }`;
+
+export interface Payload {
+  accessToken: string;
+  accessTokenExpiresAt: string;
+  refreshToken: string;
+  refreshTokenExpiresAt: string;
+  user: { id: string; email: string; createdAt: string };
+  session: { id: string; current: boolean; deviceName: string | null; expiresAt: string; lastUsedAt: string };
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = 'user'): string {
+  counter += 1;
+  return `${prefix}-${counter}-${crypto.randomUUID().slice(0, 8)}@example.com`;
+}
+
+async function expectPayload(gql: Gql, query: string, variables: Record<string, unknown>, field: string) {
+  const result = await gql(query, variables);
+  if (result.errors) throw new Error(`${field} failed: ${JSON.stringify(result.errors)}`);
+  return result.data![field] as Payload;
+}
+
+export function signUp(gql: Gql, input: { email?: string; password?: string; deviceName?: string } = {}) {
+  return expectPayload(
+    gql,
+    `mutation ($email: String!, $password: String!, $deviceName: String) {
+      signUp(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`,
+    { email: input.email ?? uniqueEmail(), password: input.password ?? PASSWORD, deviceName: input.deviceName },
+    'signUp',
+  );
+}
+
+export function login(gql: Gql, input: { email: string; password?: string; deviceName?: string }) {
+  return expectPayload(
+    gql,
+    `mutation ($email: String!, $password: String!, $deviceName: String) {
+      login(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`,
+    { email: input.email, password: input.password ?? PASSWORD, deviceName: input.deviceName },
+    'login',
+  );
+}
+
+export const REFRESH = `mutation ($refreshToken: String) { refresh(refreshToken: $refreshToken) { ${AUTH_FIELDS} } }`;
+
+export function refresh(gql: Gql, refreshToken: string) {
+  return expectPayload(gql, REFRESH, { refreshToken }, 'refresh');
+}

@@ -1,0 +1,24 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * Every test file runs on PGlite, and again on PostgreSQL when TEST_DATABASE_URL is set
+ * (CI sets it). Each file gets its own database.
+ */
+const postgresUrl = process.env.TEST_DATABASE_URL;
+if (!postgresUrl) {
+  console.log('TEST_DATABASE_URL is not set: the PostgreSQL suite is skipped; running on PGlite only.');
+}
+
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'pglite', env: { TEST_BACKEND: 'pglite' } } },
+      ...(postgresUrl
+        ? [{ extends: true as const, test: { name: 'postgres', env: { TEST_BACKEND: 'postgres' } } }]
+        : []),
+    ],
+  },
+});
