@@ -125,7 +125,7 @@ describe('client details', () => {
   it('records the user agent and, behind a trusted proxy, the last X-Forwarded-For hop at login', async () => {
     const email = uniqueEmail();
     await signUp(proxied.gql, { email });
-    const result = await proxied.gql<{ login: Payload & { session: { userAgent: string; ip: string } } }>(
+    const result = await proxied.gql<{ login: Payload }>(
       LOGIN,
       { email, password: PASSWORD },
       client('Firefox/140', '203.0.113.9, 198.51.100.7'),
