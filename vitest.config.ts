@@ -10,6 +10,12 @@ if (!postgresUrl) {
 }
 
 export default defineConfig({
+  resolve: {
+    // graphql is a dual package without "exports": Node (and so Pothos and yoga) loads its CommonJS
+    // build, while Vite would pick "module" (index.mjs) for our own imports. Two copies of graphql
+    // cannot share a schema ("from another module or realm"), so tests load the one Node loads.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
