@@ -66,6 +66,13 @@ describe('signUp', () => {
     expect(result.errors![0]!.extensions!.field).toBe(field);
   });
 
+  it('answers BAD_USER_INPUT for a missing or mistyped variable', async () => {
+    const missing = await t.gql(SIGN_UP, { email: uniqueEmail() });
+    expect(codes(missing)).toEqual(['BAD_USER_INPUT']);
+    const mistyped = await t.gql(SIGN_UP, { email: uniqueEmail(), password: 12345678 });
+    expect(codes(mistyped)).toEqual(['BAD_USER_INPUT']);
+  });
+
   it('accepts passwords of exactly 8 and exactly 256 characters, counted in code points', async () => {
     await signUp(t.gql, { password: '12345678' });
     await signUp(t.gql, { password: 'p'.repeat(256) });
