@@ -52,6 +52,8 @@ describe('health and readiness', () => {
 
     it('says not ready, answers INTERNAL_SERVER_ERROR without details, and stays up', async () => {
       const session = await signUp(down.gql);
+      const ended = await login(down.gql, { email: session.user.email });
+      await down.gql('mutation { logout }', {}, { token: ended.accessToken });
       await database.handle.close();
 
       expect((await get(down, '/ready')).status).not.toBe(200);
@@ -66,8 +68,9 @@ describe('health and readiness', () => {
       expect(codes(await down.gql('{ me { id } }', {}, { token: session.accessToken }))).toEqual([
         'INTERNAL_SERVER_ERROR',
       ]);
-      // Access tokens are verified without the database.
+      // Access tokens, and the revocation of their sessions, are checked without the database.
       expect(codes(await down.gql('{ me { id } }', {}, { token: 'not-a-token' }))).toEqual(['INVALID_TOKEN']);
+      expect(codes(await down.gql('{ me { id } }', {}, { token: ended.accessToken }))).toEqual(['SESSION_REVOKED']);
     });
   });
 });
