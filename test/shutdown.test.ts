@@ -50,6 +50,7 @@ describe('stopping a started server', () => {
     });
     const { url } = await app.start();
     const gql = createGql(fetch, url);
+    // fetch keeps its connections alive after each answer: the shutdown must not wait for them.
     expect((await fetch(`${url}/health`)).status).toBe(200);
 
     let stopping: Promise<void> | undefined;
@@ -81,17 +82,6 @@ describe('stopping a started server', () => {
     expect(performance.now() - started).toBeLessThan(5_000);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
     await expect(app.database.ping()).rejects.toThrow();
-  });
-
-  it('does not wait for idle keep-alive connections', async () => {
-    const app = await buildApp(testConfig(await ownDatabaseEnv()), { logger: silentLogger });
-    const { url } = await app.start();
-    // fetch keeps its connection open after the response.
-    expect((await fetch(`${url}/health`)).status).toBe(200);
-    const started = performance.now();
-    await app.stop();
-    // Far below the 8 s after which remaining sockets are cut: nothing waited for the idle socket.
-    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });
 
