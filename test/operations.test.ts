@@ -38,6 +38,17 @@ describe('health and readiness', () => {
     expect(await response.text()).toContain('tidepass');
   });
 
+  it('serves no GraphiQL in production', async () => {
+    const production = await createTestApp({ env: { NODE_ENV: 'production' }, clock: t.clock, database: t.database });
+    try {
+      const response = await get(production, '/graphql', { accept: 'text/html' });
+      expect(response.headers.get('content-type') ?? '').not.toContain('text/html');
+      expect(await response.text()).not.toContain('<html');
+    } finally {
+      await production.close();
+    }
+  });
+
   describe('when the database stops answering', () => {
     let database: TestDatabase;
     let down: TestApp;
