@@ -52,9 +52,10 @@ describe('health and readiness', () => {
   describe('when the database stops answering', () => {
     let database: TestDatabase;
     let down: TestApp;
+    const downLines: string[] = [];
     beforeAll(async () => {
       database = await createTestDatabase();
-      down = await createTestApp({ database, clock: t.clock });
+      down = await createTestApp({ database, clock: t.clock, logger: createJsonLogger({ write: (line) => downLines.push(line) }) });
     });
     afterAll(async () => {
       await down?.close();
@@ -82,6 +83,23 @@ describe('health and readiness', () => {
       // Access tokens, and the revocation of their sessions, are checked without the database.
       expect(codes(await down.gql('{ me { id } }', {}, { token: 'not-a-token' }))).toEqual(['INVALID_TOKEN']);
       expect(codes(await down.gql('{ me { id } }', {}, { token: ended.accessToken }))).toEqual(['SESSION_REVOKED']);
+    });
+
+    it('logs the fault without the values of the failed queries', async () => {
+      const session = await login(t.gql, { email: (await signUp(t.gql)).user.email });
+      downLines.length = 0;
+      expect(codes(await down.gql(REFRESH, { refreshToken: session.refreshToken }))).toEqual(['INTERNAL_SERVER_ERROR']);
+      const email = uniqueEmail();
+      await down.gql(`mutation { signUp(email: "${email}", password: "${PASSWORD}") { accessToken } }`);
+
+      const errors = downLines.map((line) => JSON.parse(line) as { level: string }).filter((entry) => entry.level === 'error');
+      expect(errors.length).toBeGreaterThanOrEqual(2);
+      const logged = downLines.join('\n');
+      const { createHash } = await import('node:crypto');
+      expect(logged).not.toContain(createHash('sha256').update(session.refreshToken).digest('hex'));
+      expect(logged).not.toContain(session.refreshToken);
+      expect(logged).not.toContain(email);
+      expect(logged).not.toContain('$argon2id$');
     });
   });
 });
