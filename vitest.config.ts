@@ -10,6 +10,11 @@ if (!postgresUrl) {
 }
 
 export default defineConfig({
+  resolve: {
+    // graphql 16 ships ESM (module field) and CommonJS (main). Vite would pick the ESM build for our code
+    // while Node loads the CommonJS one for the libraries: two graphql realms in one process. Pin one.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     testTimeout: 30_000,
     hookTimeout: 60_000,
