@@ -46,6 +46,7 @@ const envSchema = z.object({
   SESSION_IDLE_TIMEOUT: seconds(604_800),
   REFRESH_REUSE_GRACE: z.coerce.number().int().min(0).default(10),
   TRUST_PROXY: z.stringbool().default(false),
+  SESSION_SWEEP_INTERVAL: z.coerce.number().int().min(1).max(60, 'must be at most 60: expired sessions are swept at least every minute').default(30),
 });
 
 export type PrivateJwk = z.infer<typeof privateJwk>;
@@ -64,6 +65,7 @@ export interface Config {
   readonly sessionIdleTimeout: number;
   readonly refreshReuseGrace: number;
   readonly trustProxy: boolean;
+  readonly sessionSweepInterval: number;
 }
 
 export class ConfigError extends Error {
@@ -93,5 +95,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
     refreshReuseGrace: v.REFRESH_REUSE_GRACE,
     trustProxy: v.TRUST_PROXY,
+    sessionSweepInterval: v.SESSION_SWEEP_INTERVAL,
   });
 }
