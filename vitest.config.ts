@@ -11,8 +11,9 @@ if (!postgresUrl) {
 
 export default defineConfig({
   resolve: {
-    // graphql 16 ships ESM (module field) and CommonJS (main). Vite would pick the ESM build for our code
-    // while Node loads the CommonJS one for the libraries: two graphql realms in one process. Pin one.
+    // graphql is a dual package without "exports": Node (and so Pothos and yoga) loads its CommonJS
+    // build, while Vite would pick "module" (index.mjs) for our own imports. Two copies of graphql
+    // cannot share a schema ("from another module or realm"), so tests load the one Node loads.
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {

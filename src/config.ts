@@ -6,7 +6,11 @@ import { z } from 'zod';
  */
 
 const seconds = (fallback: number) =>
-  z.coerce.number().int('must be a whole number of seconds').positive('must be positive').default(fallback);
+  z.coerce
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .positive('must be positive')
+    .default(fallback);
 
 const privateJwk = z
   .string()
@@ -19,19 +23,27 @@ const privateJwk = z
     }
   })
   .pipe(
-    z.looseObject({
-      kty: z.literal('EC', 'must be an EC key (kty "EC")'),
-      crv: z.literal('P-256', 'must be on curve P-256 (ES256)'),
-      x: z.string(),
-      y: z.string(),
-      d: z.string({ error: 'must contain the private part "d"' }),
-      kid: z.string().optional(),
-    }),
+    z.looseObject(
+      {
+        kty: z.literal('EC', 'must be an EC key (kty "EC")'),
+        crv: z.literal('P-256', 'must be on curve P-256 (ES256)'),
+        x: z.string({ error: 'must contain the public part "x"' }),
+        y: z.string({ error: 'must contain the public part "y"' }),
+        d: z.string({ error: 'must contain the private part "d"' }),
+        kid: z.string().optional(),
+      },
+      { error: 'must be a private JWK as JSON' },
+    ),
   );
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PORT: z.coerce
+    .number({ error: 'must be a port number (0 to 65535)' })
+    .int('must be a port number (0 to 65535)')
+    .min(0, 'must be a port number (0 to 65535)')
+    .max(65535, 'must be a port number (0 to 65535)')
+    .default(4000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: z
     .string()
@@ -44,9 +56,18 @@ const envSchema = z.object({
   ACCESS_TOKEN_TTL: seconds(900),
   REFRESH_TOKEN_TTL: seconds(2_592_000),
   SESSION_IDLE_TIMEOUT: seconds(604_800),
-  REFRESH_REUSE_GRACE: z.coerce.number().int().min(0).default(10),
-  TRUST_PROXY: z.stringbool().default(false),
-  SESSION_SWEEP_INTERVAL: z.coerce.number().int().min(1).max(60, 'must be at most 60: expired sessions are swept at least every minute').default(30),
+  REFRESH_REUSE_GRACE: z.coerce
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(0, 'must be 0 or more')
+    .default(10),
+  TRUST_PROXY: z.stringbool({ error: 'must be true or false' }).default(false),
+  SESSION_SWEEP_INTERVAL: z.coerce
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(1, 'must be at least 1')
+    .max(60, 'must be at most 60: expired sessions are swept at least every minute')
+    .default(30),
 });
 
 export type PrivateJwk = z.infer<typeof privateJwk>;
@@ -77,7 +98,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = envSchema.safeParse(present);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
+    // One line per bad variable: a JWK with three wrong fields is still one bad value.
+    const firstIssues = new Map<PropertyKey, string>();
+    for (const issue of parsed.error.issues) {
+      if (!firstIssues.has(issue.path[0]!)) firstIssues.set(issue.path[0]!, issue.message);
+    }
+    const lines = [...firstIssues].map(([name, message]) => `  ${String(name)}: ${message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const v = parsed.data;

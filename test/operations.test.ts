@@ -1,102 +1,254 @@
-import { readFileSync } from 'node:fs';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { schemaFile } from '../src/graphql/print-schema.js';
-import { printSortedSchema } from '../src/graphql/schema/index.js';
+import { createJsonLogger } from '../src/logger.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { signUp } from './helpers/auth-flows.js';
-import { createGql } from './helpers/gql.js';
+import { login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { codes } from './helpers/gql.js';
 
+/** Every JSON line the app logs. */
+const lines: string[] = [];
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ logger: createJsonLogger({ level: 'debug', write: (line) => lines.push(line) }) });
 });
-afterAll(() => t.close());
+afterAll(() => t?.close());
 
-describe('operations', () => {
-  it('answers /health and /ready while the database answers', async () => {
-    expect((await t.app.yoga.fetch('http://localhost/health')).status).toBe(200);
-    expect((await t.app.yoga.fetch('http://localhost/ready')).status).toBe(200);
+const get = (app: TestApp, path: string, headers: Record<string, string> = {}) =>
+  app.app.yoga.fetch(`http://localhost${path}`, { headers });
+const jwksOf = async (app: TestApp) => (await get(app, '/.well-known/jwks.json')).json() as Promise<{ keys: { kid: string }[] }>;
+
+describe('health and readiness', () => {
+  it('answers GET /health and GET /ready while the database answers', async () => {
+    expect((await get(t, '/health')).status).toBe(200);
+    expect((await get(t, '/ready')).status).toBe(200);
   });
 
-  it('keeps the generated signing key across a restart on the same database', async () => {
-    const payload = await signUp(t.gql);
-    const restarted = await createTestApp({ database: t.database, clock: t.clock });
+  it('serves the JWKS as application/jwk-set+json', async () => {
+    const response = await get(t, '/.well-known/jwks.json');
+    expect(response.headers.get('content-type')).toBe('application/jwk-set+json');
+    expect((await response.json()).keys).toHaveLength(1);
+  });
+
+  it('serves GraphiQL on GET /graphql to a browser outside production', async () => {
+    const response = await get(t, '/graphql', { accept: 'text/html' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(await response.text()).toContain('tidepass');
+  });
+
+  describe('when the database stops answering', () => {
+    let database: TestDatabase;
+    let down: TestApp;
+    beforeAll(async () => {
+      database = await createTestDatabase();
+      down = await createTestApp({ database, clock: t.clock });
+    });
+    afterAll(async () => {
+      await down?.close();
+      await database?.drop().catch(() => {});
+    });
+
+    it('says not ready, answers INTERNAL_SERVER_ERROR without details, and stays up', async () => {
+      const session = await signUp(down.gql);
+      const ended = await login(down.gql, { email: session.user.email });
+      await down.gql('mutation { logout }', {}, { token: ended.accessToken });
+      await database.handle.close();
+
+      expect((await get(down, '/ready')).status).not.toBe(200);
+      expect((await get(down, '/health')).status).toBe(200);
+
+      const loggedIn = await down.gql(`mutation { login(email: "a@example.com", password: "${PASSWORD}") { accessToken } }`);
+      expect(loggedIn.errors).toEqual([
+        { message: 'Unexpected error.', locations: expect.any(Array), path: ['login'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+      ]);
+      // An outage never reads as a bad credential.
+      expect(codes(await down.gql(REFRESH, { refreshToken: session.refreshToken }))).toEqual(['INTERNAL_SERVER_ERROR']);
+      expect(codes(await down.gql('{ me { id } }', {}, { token: session.accessToken }))).toEqual([
+        'INTERNAL_SERVER_ERROR',
+      ]);
+      // Access tokens, and the revocation of their sessions, are checked without the database.
+      expect(codes(await down.gql('{ me { id } }', {}, { token: 'not-a-token' }))).toEqual(['INVALID_TOKEN']);
+      expect(codes(await down.gql('{ me { id } }', {}, { token: ended.accessToken }))).toEqual(['SESSION_REVOKED']);
+    });
+  });
+});
+
+describe('signing keys', () => {
+  it('keeps the generated key across restarts on the same database, so issued tokens stay valid', async () => {
+    const database = await createTestDatabase();
     try {
-      const me = await restarted.gql('{ me { id } }', {}, { token: payload.accessToken });
-      expect(me.data).toEqual({ me: { id: payload.user.id } });
+      const first = await createTestApp({ database, clock: t.clock });
+      const session = await signUp(first.gql);
+      const jwks = await jwksOf(first);
+      await first.close();
+
+      const second = await createTestApp({ database, clock: t.clock });
+      try {
+        expect(await jwksOf(second)).toEqual(jwks);
+        const me = await second.gql('{ me { id } }', {}, { token: session.accessToken });
+        expect(me.errors).toBeUndefined();
+        expect(me.data).toEqual({ me: { id: session.user.id } });
+        await refresh(second.gql, session.refreshToken);
+      } finally {
+        await second.close();
+      }
     } finally {
-      await restarted.close();
+      await database.drop();
     }
   });
 
-  it('answers over a real port, returns a request id, and finishes an in-flight request on stop', async () => {
-    const served = await createTestApp();
-    const { url } = await served.app.start();
-    const gql = createGql(fetch, url);
-    const inFlight = signUp(gql);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const stopping = served.close();
-    const payload = await inFlight;
-    expect(payload.accessToken).toEqual(expect.any(String));
-    await stopping;
-    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  it('signs with JWT_PRIVATE_KEY when it is given, and then trusts only that key', async () => {
+    const stored = await signUp(t.gql);
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = await exportJWK(privateKey);
+    const given = await createTestApp({
+      env: { JWT_PRIVATE_KEY: JSON.stringify(jwk) },
+      clock: t.clock,
+      database: t.database,
+    });
+    try {
+      const jwks = await jwksOf(given);
+      // Without a kid in the JWK, the kid is its RFC 7638 thumbprint.
+      expect(jwks.keys).toEqual([expect.objectContaining({ kty: 'EC', x: jwk.x, y: jwk.y, kid: expect.any(String) })]);
+      expect(jwks.keys[0]!.kid).not.toBe((await jwksOf(t)).keys[0]!.kid);
+      expect(JSON.stringify(jwks)).not.toContain(jwk.d!);
+
+      const session = await login(given.gql, { email: stored.user.email });
+      expect(codes(await given.gql('{ me { id } }', {}, { token: session.accessToken }))).toEqual([]);
+      // A token of the stored key is not ours any more, and the other way round.
+      expect(codes(await given.gql('{ me { id } }', {}, { token: stored.accessToken }))).toEqual(['INVALID_TOKEN']);
+      expect(codes(await t.gql('{ me { id } }', {}, { token: session.accessToken }))).toEqual(['INVALID_TOKEN']);
+    } finally {
+      await given.close();
+    }
   });
 });
 
 describe('configuration', () => {
-  it('uses the documented defaults', () => {
-    const config = loadConfig({});
-    expect(config).toMatchObject({
+  it('has the documented defaults', () => {
+    expect(loadConfig({})).toEqual({
+      env: 'development',
       port: 4000,
       host: '0.0.0.0',
       databaseUrl: undefined,
       dataDir: './.data',
       jwtIssuer: 'http://localhost:4000',
       jwtAudience: 'tidepass',
+      jwtPrivateKey: undefined,
       accessTokenTtl: 900,
       refreshTokenTtl: 2_592_000,
       sessionIdleTimeout: 604_800,
       refreshReuseGrace: 10,
       trustProxy: false,
+      sessionSweepInterval: 30,
     });
   });
 
-  it('refuses bad values with one line per variable', () => {
-    const bad = () =>
-      loadConfig({
-        PORT: 'eighty',
-        ACCESS_TOKEN_TTL: '-5',
-        DATABASE_URL: 'mysql://x',
-        TRUST_PROXY: 'maybe',
-        JWT_PRIVATE_KEY: '{"kty":"RSA"}',
-      });
-    expect(bad).toThrow(ConfigError);
-    const message = (() => {
-      try {
-        bad();
-        return '';
-      } catch (error) {
-        return (error as Error).message;
-      }
-    })();
-    for (const name of ['PORT', 'ACCESS_TOKEN_TTL', 'DATABASE_URL', 'TRUST_PROXY', 'JWT_PRIVATE_KEY']) {
-      expect(message).toMatch(new RegExp(`^  ${name}`, 'm'));
-    }
+  it('reads every variable', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgres://db.example/tidepass',
+      DATA_DIR: '/var/lib/tidepass',
+      JWT_ISSUER: 'https://auth.example',
+      JWT_AUDIENCE: 'example-api',
+      ACCESS_TOKEN_TTL: '300',
+      REFRESH_TOKEN_TTL: '86400',
+      SESSION_IDLE_TIMEOUT: '3600',
+      REFRESH_REUSE_GRACE: '0',
+      TRUST_PROXY: 'true',
+    });
+    expect(config).toMatchObject({
+      env: 'production',
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: 'postgres://db.example/tidepass',
+      dataDir: '/var/lib/tidepass',
+      jwtIssuer: 'https://auth.example',
+      jwtAudience: 'example-api',
+      accessTokenTtl: 300,
+      refreshTokenTtl: 86_400,
+      sessionIdleTimeout: 3600,
+      refreshReuseGrace: 0,
+      trustProxy: true,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
   });
 
-  it('accepts a private P-256 JWK and refuses a public one', async () => {
-    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-    expect(loadConfig({ JWT_PRIVATE_KEY: JSON.stringify(await exportJWK(privateKey)) }).jwtPrivateKey).toBeDefined();
-    const publicJwk = JSON.stringify(await exportJWK(publicKey));
-    expect(() => loadConfig({ JWT_PRIVATE_KEY: publicJwk })).toThrow(/JWT_PRIVATE_KEY/);
+  it('throws one ConfigError that names every bad variable', () => {
+    const bad = {
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://db.example/tidepass',
+      JWT_PRIVATE_KEY: '{not json',
+      ACCESS_TOKEN_TTL: '-5',
+      REFRESH_TOKEN_TTL: '1.5',
+      SESSION_IDLE_TIMEOUT: '0',
+      REFRESH_REUSE_GRACE: 'soon',
+      TRUST_PROXY: 'maybe',
+      NODE_ENV: 'staging',
+    };
+    let error: unknown;
+    try {
+      loadConfig(bad);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of Object.keys(bad)) expect(message).toMatch(new RegExp(`^  ${name}: `, 'm'));
+    expect(message.split('\n')).toHaveLength(Object.keys(bad).length + 1);
+  });
+
+  it.each([
+    ['an RSA key', { kty: 'RSA', n: 'AQAB', e: 'AQAB', d: 'AQAB' }],
+    ['a P-384 key', { kty: 'EC', crv: 'P-384', x: 'x', y: 'y', d: 'd' }],
+    ['a public key without d', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }],
+  ])('refuses %s as JWT_PRIVATE_KEY, in one line', (_name, jwk) => {
+    expect(() => loadConfig({ JWT_PRIVATE_KEY: JSON.stringify(jwk) })).toThrow(
+      /^Invalid configuration:\n {2}JWT_PRIVATE_KEY: must [^\n]+$/,
+    );
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ port: 4000, databaseUrl: undefined });
   });
 });
 
-describe('schema.graphql', () => {
-  it('is the current printed schema (run `npm run schema:print` when this fails)', () => {
-    const committed = readFileSync(schemaFile, 'utf8');
-    expect(committed, 'schema.graphql is stale: run `npm run schema:print` and commit it').toBe(printSortedSchema());
+describe('logs', () => {
+  it('writes one JSON line per request with a request id, also returned in x-request-id', async () => {
+    lines.length = 0;
+    const response = await t.gql('{ __typename }', {}, { headers: { 'x-request-id': 'req-123' } });
+    expect(response.headers.get('x-request-id')).toBe('req-123');
+    const generated = await t.gql('{ __typename }');
+    expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'request', requestId: 'req-123', path: '/graphql', status: 200 }),
+      expect.objectContaining({ requestId: generated.headers.get('x-request-id') }),
+    ]);
+  });
+
+  it('never logs passwords, tokens or token hashes', async () => {
+    lines.length = 0;
+    const email = uniqueEmail();
+    const password = `secret-${crypto.randomUUID()}`;
+    const first = await signUp(t.gql, { email, password });
+    const second = await refresh(t.gql, first.refreshToken);
+    await t.gql(REFRESH, { refreshToken: first.refreshToken });
+    await t.gql(`mutation { login(email: "${email}", password: "wrong-${password}") { accessToken } }`);
+    await t.gql('{ me { id } }', {}, { token: `${second.accessToken}x` });
+
+    expect(lines.length).toBeGreaterThanOrEqual(5);
+    const logged = lines.join('\n');
+    const { createHash } = await import('node:crypto');
+    for (const secret of [password, first.refreshToken, second.refreshToken, first.accessToken, second.accessToken]) {
+      expect(logged).not.toContain(secret);
+      expect(logged).not.toContain(createHash('sha256').update(secret).digest('hex'));
+    }
+    expect(logged).not.toContain(second.accessToken.split('.')[2]);
   });
 });

@@ -1,93 +1,167 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { REFRESH, refresh, signUp } from './helpers/auth-flows.js';
-import { codes } from './helpers/gql.js';
+import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { codes, type Gql } from './helpers/gql.js';
 
 let t: TestApp;
+/** A second app on the same database with REFRESH_REUSE_GRACE=0: every spent token is theft. */
+let noGrace: TestApp;
 beforeAll(async () => {
-  t = await createTestApp({ env: { REFRESH_REUSE_GRACE: '10' } });
+  t = await createTestApp();
+  noGrace = await createTestApp({ env: { REFRESH_REUSE_GRACE: '0' }, clock: t.clock, database: t.database });
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  await noGrace?.close();
+  await t?.close();
+});
 
-const refreshCodes = async (token: string) => codes(await t.gql(REFRESH, { refreshToken: token }));
+const refreshCodes = async (gql: Gql, refreshToken: string | null) =>
+  codes(await gql(REFRESH, refreshToken === null ? {} : { refreshToken }));
+const meCodes = async (gql: Gql, token: string) => codes(await gql('{ me { id } }', {}, { token }));
 
-describe('refresh rotation', () => {
-  it('spends the token, returns a different successor and moves lastUsedAt forward', async () => {
-    const start = await signUp(t.gql);
+describe('rotation', () => {
+  it('spends the token and returns a successor that works, with a new access token', async () => {
+    const first = await signUp(t.gql);
     t.clock.advance(60);
-    const next = await refresh(t.gql, start.refreshToken);
-    expect(next.refreshToken).not.toBe(start.refreshToken);
-    expect(next.session.id).toBe(start.session.id);
-    expect(new Date(next.session.lastUsedAt).getTime()).toBeGreaterThan(new Date(start.session.lastUsedAt).getTime());
-    const me = await t.gql('{ me { id } }', {}, { token: next.accessToken });
-    expect(me.data!.me.id).toBe(start.user.id);
+    const second = await refresh(t.gql, first.refreshToken);
+    expect(second.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(second.refreshToken).not.toBe(first.refreshToken);
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(second.session.id).toBe(first.session.id);
+    expect(second.user).toEqual(first.user);
+    expect(await meCodes(t.gql, second.accessToken)).toEqual([]);
+
+    t.clock.advance(60);
+    const third = await refresh(t.gql, second.refreshToken);
+    expect(third.session.id).toBe(first.session.id);
   });
 
-  it('answers INVALID_REFRESH_TOKEN to an unknown, malformed or missing token', async () => {
-    expect(await refreshCodes('A'.repeat(43))).toEqual(['INVALID_REFRESH_TOKEN']);
-    expect(await refreshCodes('not a token')).toEqual(['INVALID_REFRESH_TOKEN']);
-    expect(codes(await t.gql(REFRESH, {}))).toEqual(['INVALID_REFRESH_TOKEN']);
+  it("moves the session's lastUsedAt and its idle end forward", async () => {
+    const first = await signUp(t.gql);
+    t.clock.advance(3600);
+    const second = await refresh(t.gql, first.refreshToken);
+    expect(second.session.lastUsedAt).toBe(t.clock().toISOString());
+    expect(second.session.createdAt).toBe(first.session.createdAt);
+    expect(new Date(second.refreshTokenExpiresAt).getTime() - new Date(first.refreshTokenExpiresAt).getTime()).toBe(
+      3600_000,
+    );
+    expect(second.session.expiresAt).toBe(second.refreshTokenExpiresAt);
   });
 
+  it.each([
+    ['no token', null],
+    ['an empty token', ''],
+    ['a malformed token', 'not a token'],
+    ['a well-formed token that was never issued', 'A'.repeat(43)],
+  ])('answers INVALID_REFRESH_TOKEN for %s', async (_name, token) => {
+    expect(await refreshCodes(t.gql, token)).toEqual(['INVALID_REFRESH_TOKEN']);
+  });
+});
+
+describe('reuse detection', () => {
   it('treats a spent token presented after the grace window as theft and ends the whole session', async () => {
-    const start = await signUp(t.gql);
-    const next = await refresh(t.gql, start.refreshToken);
+    const email = uniqueEmail();
+    const first = await signUp(t.gql, { email });
+    const other = await login(t.gql, { email, deviceName: 'other device' });
+    const second = await refresh(t.gql, first.refreshToken);
     t.clock.advance(11);
-    expect(await refreshCodes(start.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
-    // The thief's live token is dead too, and so is the session's access token.
-    expect(await refreshCodes(next.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
-    const me = await t.gql('{ me { id } }', {}, { token: next.accessToken });
-    expect(codes(me)).toEqual(['SESSION_REVOKED']);
+
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
+    // The live token of the family fails from now on, and so does the session's access token.
+    expect(await refreshCodes(t.gql, second.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(t.gql, second.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(await meCodes(t.gql, first.accessToken)).toEqual(['SESSION_REVOKED']);
+    // Presenting the stolen token again is just invalid now: the session is already over.
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+
+    // The user's other session is untouched.
+    expect(await meCodes(t.gql, other.accessToken)).toEqual([]);
+    const listed = await t.gql('{ mySessions { id } }', {}, { token: other.accessToken });
+    expect(listed.data!.mySessions).toEqual([{ id: other.session.id }]);
+    await refresh(t.gql, other.refreshToken);
   });
 
-  it('answers REFRESH_TOKEN_ROTATED and revokes nothing for the immediate predecessor inside the grace window', async () => {
-    const start = await signUp(t.gql);
-    const next = await refresh(t.gql, start.refreshToken);
-    t.clock.advance(9);
-    expect(await refreshCodes(start.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
-    const after = await refresh(t.gql, next.refreshToken);
-    const me = await t.gql('{ me { id } }', {}, { token: after.accessToken });
-    expect(me.errors).toBeUndefined();
+  it('answers REFRESH_TOKEN_ROTATED inside the grace window and revokes nothing', async () => {
+    const first = await signUp(t.gql);
+    const second = await refresh(t.gql, first.refreshToken);
+    t.clock.advance(9.999);
+
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
+    expect(await meCodes(t.gql, second.accessToken)).toEqual([]);
+    const third = await refresh(t.gql, second.refreshToken);
+    expect(third.session.id).toBe(first.session.id);
+  });
+
+  it('treats the immediate predecessor as theft once exactly REFRESH_REUSE_GRACE seconds have passed', async () => {
+    const first = await signUp(t.gql);
+    const second = await refresh(t.gql, first.refreshToken);
+    t.clock.advance(10);
+
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(await refreshCodes(t.gql, second.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(t.gql, second.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 
   it('treats an older ancestor as theft even inside the grace window', async () => {
     const first = await signUp(t.gql);
     const second = await refresh(t.gql, first.refreshToken);
     const third = await refresh(t.gql, second.refreshToken);
-    expect(await refreshCodes(first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
-    expect(await refreshCodes(third.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    t.clock.advance(1);
+
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(await refreshCodes(t.gql, third.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(t.gql, third.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 
-  it('gives exactly one success to 20 simultaneous refreshes with one token', async () => {
-    const start = await signUp(t.gql);
-    const results = await Promise.all(
-      Array.from({ length: 20 }, () => t.gql(REFRESH, { refreshToken: start.refreshToken })),
-    );
-    const successes = results.filter((result) => !result.errors);
-    expect(successes).toHaveLength(1);
-    const failures = results.flatMap((result) => codes(result));
-    expect(new Set(failures)).toEqual(new Set(['REFRESH_TOKEN_ROTATED']));
-    // The winner's successor still works: nothing was revoked by the losers.
-    await refresh(t.gql, successes[0]!.data!.refresh.refreshToken);
+  it('treats a predecessor whose successor was spent too as theft inside the grace window', async () => {
+    const first = await signUp(t.gql);
+    const second = await refresh(t.gql, first.refreshToken);
+    // The retry with the predecessor is harmless while its successor is the live token...
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
+    const third = await refresh(t.gql, second.refreshToken);
+    // ...but not once the family has moved on: `second` is now the predecessor, `first` an ancestor.
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(await meCodes(t.gql, third.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 
-  it('fails a refresh of a logged-out session with INVALID_REFRESH_TOKEN', async () => {
-    const start = await signUp(t.gql);
-    await t.gql('mutation { logout }', {}, { token: start.accessToken });
-    expect(await refreshCodes(start.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+  it('has no grace at all when REFRESH_REUSE_GRACE is 0', async () => {
+    const first = await signUp(noGrace.gql);
+    const second = await refresh(noGrace.gql, first.refreshToken);
+
+    expect(await refreshCodes(noGrace.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(await refreshCodes(noGrace.gql, second.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(noGrace.gql, second.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 });
 
-describe('refresh with no grace window', () => {
-  it('treats even the immediate predecessor as theft when REFRESH_REUSE_GRACE is 0', async () => {
-    const strict = await createTestApp({ env: { REFRESH_REUSE_GRACE: '0' } });
-    try {
-      const start = await signUp(strict.gql);
-      await refresh(strict.gql, start.refreshToken);
-      const reused = await strict.gql(REFRESH, { refreshToken: start.refreshToken });
-      expect(codes(reused)).toEqual(['REFRESH_TOKEN_REUSED']);
-    } finally {
-      await strict.close();
-    }
+describe('concurrency', () => {
+  it('gives exactly one success to 20 simultaneous refreshes with one token', async () => {
+    const first = await signUp(t.gql);
+    const results = await Promise.all(Array.from({ length: 20 }, () => t.gql(REFRESH, { refreshToken: first.refreshToken })));
+
+    const winners = results.filter((result) => !result.errors);
+    expect(winners).toHaveLength(1);
+    // The losers are retries of a token spent a moment ago whose successor is live: nothing is revoked.
+    expect(results.flatMap(codes).sort()).toEqual(Array(19).fill('REFRESH_TOKEN_ROTATED'));
+    const winner = winners[0]!.data!.refresh;
+    expect(await meCodes(t.gql, winner.accessToken)).toEqual([]);
+    const next = await refresh(t.gql, winner.refreshToken);
+    expect(next.session.id).toBe(first.session.id);
+  });
+
+  it('gives exactly one success to 20 simultaneous refreshes without a grace window', async () => {
+    const first = await signUp(noGrace.gql);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => noGrace.gql(REFRESH, { refreshToken: first.refreshToken })),
+    );
+
+    const winners = results.filter((result) => !result.errors);
+    expect(winners).toHaveLength(1);
+    // The first loser is theft and ends the session; later ones find it over (or are theft too).
+    const losers = results.flatMap(codes);
+    expect(losers).toHaveLength(19);
+    expect(losers).toContain('REFRESH_TOKEN_REUSED');
+    expect(losers.every((code) => code === 'REFRESH_TOKEN_REUSED' || code === 'INVALID_REFRESH_TOKEN')).toBe(true);
+    expect(await meCodes(noGrace.gql, winners[0]!.data!.refresh.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 });

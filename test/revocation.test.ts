@@ -3,106 +3,159 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
+const LOGOUT = 'mutation ($refreshToken: String) { logout(refreshToken: $refreshToken) }';
+const REVOKE_DEVICE = 'mutation ($id: ID!) { revokeDevice(sessionId: $id) }';
+const REVOKE_OTHERS = 'mutation { revokeOtherSessions }';
+
 let t: TestApp;
 beforeAll(async () => {
   t = await createTestApp();
 });
-afterAll(() => t.close());
+afterAll(() => t?.close());
 
-const ME = '{ me { id } }';
+const meCodes = async (token: string) => codes(await t.gql('{ me { id } }', {}, { token }));
+const refreshCodes = async (refreshToken: string) => codes(await t.gql(REFRESH, { refreshToken }));
 
 describe('logout', () => {
-  it('ends the session of the access token: its access token is refused at once, its refresh token too', async () => {
-    const start = await signUp(t.gql);
-    const out = await t.gql('mutation { logout }', {}, { token: start.accessToken });
-    expect(out.data).toEqual({ logout: true });
-    expect(codes(await t.gql(ME, {}, { token: start.accessToken }))).toEqual(['SESSION_REVOKED']);
-    expect(codes(await t.gql(REFRESH, { refreshToken: start.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
+  it("ends the access token's session: its access token is refused at once and its refresh token fails", async () => {
+    const session = await signUp(t.gql);
+    const result = await t.gql(LOGOUT, {}, { token: session.accessToken });
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ logout: true });
+
+    expect(await meCodes(session.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(await refreshCodes(session.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
   });
 
-  it('is idempotent: logging out an ended session again returns true', async () => {
-    const start = await signUp(t.gql);
-    await t.gql('mutation { logout }', {}, { token: start.accessToken });
-    const again = await t.gql('mutation { logout }', {}, { token: start.accessToken });
-    expect(again.data).toEqual({ logout: true });
-    const byRefresh = await t.gql('mutation ($r: String) { logout(refreshToken: $r) }', { r: start.refreshToken });
-    expect(byRefresh.data).toEqual({ logout: true });
+  it('ends the session of the refresh token given when there is no access token', async () => {
+    const session = await signUp(t.gql);
+    const result = await t.gql(LOGOUT, { refreshToken: session.refreshToken });
+    expect(result.data).toEqual({ logout: true });
+    expect(await meCodes(session.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(await refreshCodes(session.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
   });
 
-  it('ends the session of the refresh token when no access token is sent', async () => {
-    const start = await signUp(t.gql);
-    const out = await t.gql('mutation ($r: String) { logout(refreshToken: $r) }', { r: start.refreshToken });
-    expect(out.data).toEqual({ logout: true });
-    expect(codes(await t.gql(ME, {}, { token: start.accessToken }))).toEqual(['SESSION_REVOKED']);
+  it('is idempotent: a session that already ended is logged out again with true', async () => {
+    const session = await signUp(t.gql);
+    for (let i = 0; i < 2; i++) {
+      expect((await t.gql(LOGOUT, {}, { token: session.accessToken })).data).toEqual({ logout: true });
+      expect((await t.gql(LOGOUT, { refreshToken: session.refreshToken })).data).toEqual({ logout: true });
+      const both = await t.gql(LOGOUT, { refreshToken: session.refreshToken }, { token: session.accessToken });
+      expect(both.data).toEqual({ logout: true });
+    }
+  });
+
+  it('ends only the caller session, not the other devices of the user', async () => {
+    const email = uniqueEmail();
+    const laptop = await signUp(t.gql, { email });
+    const phone = await login(t.gql, { email });
+    await t.gql(LOGOUT, {}, { token: laptop.accessToken });
+    expect(await meCodes(phone.accessToken)).toEqual([]);
   });
 
   it('answers UNAUTHENTICATED with neither token, and INVALID_REFRESH_TOKEN for an unknown one', async () => {
-    expect(codes(await t.gql('mutation { logout }'))).toEqual(['UNAUTHENTICATED']);
-    const unknown = await t.gql('mutation ($r: String) { logout(refreshToken: $r) }', { r: 'x'.repeat(43) });
-    expect(codes(unknown)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(codes(await t.gql(LOGOUT))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await t.gql(LOGOUT, { refreshToken: 'B'.repeat(43) }))).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(codes(await t.gql(LOGOUT, { refreshToken: 'garbage' }))).toEqual(['INVALID_REFRESH_TOKEN']);
+  });
+
+  it('answers INVALID_TOKEN for a malformed access token and no refresh token', async () => {
+    expect(codes(await t.gql(LOGOUT, {}, { token: 'not.a.jwt' }))).toEqual(['INVALID_TOKEN']);
   });
 });
 
 describe('revokeDevice', () => {
-  it("ends another of the caller's sessions and leaves the caller's own alone", async () => {
+  it("ends one of the caller's other sessions at once, leaving the caller's own", async () => {
     const email = uniqueEmail();
-    const laptop = await signUp(t.gql, { email, deviceName: 'laptop' });
-    const phone = await login(t.gql, { email, deviceName: 'phone' });
-    const revoked = await t.gql(
-      'mutation ($id: ID!) { revokeDevice(sessionId: $id) }',
-      { id: phone.session.id },
-      { token: laptop.accessToken },
-    );
-    expect(revoked.data).toEqual({ revokeDevice: true });
-    expect(codes(await t.gql(ME, {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
-    expect((await t.gql(ME, {}, { token: laptop.accessToken })).errors).toBeUndefined();
+    const laptop = await signUp(t.gql, { email });
+    const phone = await login(t.gql, { email });
+    const result = await t.gql(REVOKE_DEVICE, { id: phone.session.id }, { token: laptop.accessToken });
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ revokeDevice: true });
+
+    expect(await meCodes(phone.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(await refreshCodes(phone.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(laptop.accessToken)).toEqual([]);
     const listed = await t.gql('{ mySessions { id } }', {}, { token: laptop.accessToken });
     expect(listed.data!.mySessions).toEqual([{ id: laptop.session.id }]);
   });
 
-  it("answers NOT_FOUND for an unknown id, a malformed id and another user's session", async () => {
-    const mine = await signUp(t.gql);
-    const theirs = await signUp(t.gql);
-    for (const id of [crypto.randomUUID(), 'not-a-uuid', "1' or '1'='1", theirs.session.id]) {
-      const result = await t.gql(
-        'mutation ($id: ID!) { revokeDevice(sessionId: $id) }',
-        { id },
-        { token: mine.accessToken },
-      );
-      expect(codes(result)).toEqual(['NOT_FOUND']);
-    }
-    expect((await t.gql(ME, {}, { token: theirs.accessToken })).errors).toBeUndefined();
+  it("can end the caller's own session", async () => {
+    const session = await signUp(t.gql);
+    const result = await t.gql(REVOKE_DEVICE, { id: session.session.id }, { token: session.accessToken });
+    expect(result.data).toEqual({ revokeDevice: true });
+    expect(await meCodes(session.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 
-  it('requires a signed-in caller', async () => {
-    const result = await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: crypto.randomUUID() });
-    expect(codes(result)).toEqual(['UNAUTHENTICATED']);
+  it.each([
+    ['an unknown id', () => crypto.randomUUID()],
+    ['a malformed id', () => 'not-a-uuid'],
+    ['an empty id', () => ''],
+  ])('answers NOT_FOUND for %s', async (_name, id) => {
+    const session = await signUp(t.gql);
+    const result = await t.gql(REVOKE_DEVICE, { id: id() }, { token: session.accessToken });
+    expect(codes(result)).toEqual(['NOT_FOUND']);
+  });
+
+  it("answers NOT_FOUND for another user's session and leaves it alone", async () => {
+    const mallory = await signUp(t.gql);
+    const alice = await signUp(t.gql);
+    const result = await t.gql(REVOKE_DEVICE, { id: alice.session.id }, { token: mallory.accessToken });
+    expect(codes(result)).toEqual(['NOT_FOUND']);
+    expect(await meCodes(alice.accessToken)).toEqual([]);
+  });
+
+  it('answers UNAUTHENTICATED without an access token', async () => {
+    const session = await signUp(t.gql);
+    expect(codes(await t.gql(REVOKE_DEVICE, { id: session.session.id }))).toEqual(['UNAUTHENTICATED']);
+    expect(await meCodes(session.accessToken)).toEqual([]);
   });
 });
 
 describe('revokeOtherSessions', () => {
-  it('ends every other session of the caller, returns how many, and keeps the current one', async () => {
+  it('ends every other session of the caller, says how many, and keeps the current one', async () => {
     const email = uniqueEmail();
-    const keep = await signUp(t.gql, { email });
-    const others = [await login(t.gql, { email }), await login(t.gql, { email })];
+    const current = await signUp(t.gql, { email });
+    const others = [await login(t.gql, { email }), await login(t.gql, { email }), await login(t.gql, { email })];
+    // An ended session is not counted again.
+    await t.gql(LOGOUT, {}, { token: others[2]!.accessToken });
     const stranger = await signUp(t.gql);
-    const result = await t.gql('mutation { revokeOtherSessions }', {}, { token: keep.accessToken });
+
+    const result = await t.gql(REVOKE_OTHERS, {}, { token: current.accessToken });
+    expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({ revokeOtherSessions: 2 });
+
     for (const other of others) {
-      expect(codes(await t.gql(ME, {}, { token: other.accessToken }))).toEqual(['SESSION_REVOKED']);
+      expect(await meCodes(other.accessToken)).toEqual(['SESSION_REVOKED']);
+      expect(await refreshCodes(other.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
     }
-    expect((await t.gql(ME, {}, { token: keep.accessToken })).errors).toBeUndefined();
-    expect((await t.gql(ME, {}, { token: stranger.accessToken })).errors).toBeUndefined();
-    const again = await t.gql('mutation { revokeOtherSessions }', {}, { token: keep.accessToken });
+    expect(await meCodes(current.accessToken)).toEqual([]);
+    expect(await meCodes(stranger.accessToken)).toEqual([]);
+    const listed = await t.gql('{ mySessions { id current } }', {}, { token: current.accessToken });
+    expect(listed.data!.mySessions).toEqual([{ id: current.session.id, current: true }]);
+
+    const again = await t.gql(REVOKE_OTHERS, {}, { token: current.accessToken });
     expect(again.data).toEqual({ revokeOtherSessions: 0 });
   });
 
-  it('remembers ended sessions across a restart of the instance (loaded from the database)', async () => {
-    const start = await signUp(t.gql);
-    await t.gql('mutation { logout }', {}, { token: start.accessToken });
-    const restarted = await createTestApp({ database: t.database, clock: t.clock });
+  it('answers UNAUTHENTICATED without an access token', async () => {
+    expect(codes(await t.gql(REVOKE_OTHERS))).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('revocations known at start-up', () => {
+  it('refuses the access token of a session ended before the instance started', async () => {
+    const email = uniqueEmail();
+    const kept = await signUp(t.gql, { email });
+    const ended = await login(t.gql, { email });
+    await t.gql(LOGOUT, {}, { token: ended.accessToken });
+
+    const restarted = await createTestApp({ clock: t.clock, database: t.database });
     try {
-      expect(codes(await restarted.gql(ME, {}, { token: start.accessToken }))).toEqual(['SESSION_REVOKED']);
+      expect(codes(await restarted.gql('{ me { id } }', {}, { token: ended.accessToken }))).toEqual([
+        'SESSION_REVOKED',
+      ]);
+      expect(codes(await restarted.gql('{ me { id } }', {}, { token: kept.accessToken }))).toEqual([]);
     } finally {
       await restarted.close();
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
 let t: TestApp;
@@ -38,5 +38,33 @@ describe('signing up and listing sessions', () => {
   it('answers UNAUTHENTICATED to me without a token', async () => {
     const result = await t.gql('{ me { id } }');
     expect(codes(result)).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
+describe('a new user on two devices', () => {
+  it('signs up, logs in elsewhere, lists, refreshes, revokes the other device and sees a reused token end its session', async () => {
+    const email = uniqueEmail();
+    const laptop = await signUp(t.gql, { email, deviceName: 'laptop' });
+    t.clock.advance(1);
+    const phone = await login(t.gql, { email, deviceName: 'phone' });
+
+    const listed = await t.gql('{ mySessions { deviceName current } }', {}, { token: laptop.accessToken });
+    expect(listed.data!.mySessions).toEqual([
+      { deviceName: 'phone', current: false },
+      { deviceName: 'laptop', current: true },
+    ]);
+
+    t.clock.advance(1);
+    const laptop2 = await refresh(t.gql, laptop.refreshToken);
+    const revoked = await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, {
+      token: laptop2.accessToken,
+    });
+    expect(revoked.data).toEqual({ revokeDevice: true });
+    expect(codes(await t.gql('{ me { id } }', {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
+
+    t.clock.advance(60);
+    expect(codes(await t.gql(REFRESH, { refreshToken: laptop.refreshToken }))).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(codes(await t.gql('{ me { id } }', {}, { token: laptop2.accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect(codes(await t.gql(REFRESH, { refreshToken: laptop2.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
   });
 });

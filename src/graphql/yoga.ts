@@ -71,6 +71,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       }),
       useJwks(deps.jwks),
       useRequestLog(deps.logger),
+      useVariableErrorCode(),
     ],
   });
 }
@@ -112,6 +113,32 @@ function useJwks(jwks: JSONWebKeySet): Plugin {
           headers: { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' },
         }),
       );
+    },
+  };
+}
+
+/**
+ * graphql-js reports a missing or mistyped variable without any code; every failure of ours has one.
+ * Such a result has no `data` at all (nothing executed), unlike a resolver's error (`data: null`).
+ */
+function useVariableErrorCode(): Plugin {
+  return {
+    onExecutionResult({ result, setResult }) {
+      if (!result || Symbol.asyncIterator in result || result.data !== undefined || !result.errors) return;
+      setResult({
+        ...result,
+        errors: result.errors.map((error) =>
+          error.extensions?.code
+            ? error
+            : new GraphQLError(error.message, {
+                nodes: error.nodes,
+                source: error.source,
+                positions: error.positions,
+                path: error.path,
+                extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+              }),
+        ),
+      });
     },
   };
 }

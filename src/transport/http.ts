@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TidepassYoga } from '../graphql/yoga.js';
 
@@ -10,7 +10,18 @@ export interface HttpServer {
 }
 
 export function createHttpServer(yoga: TidepassYoga): HttpServer {
-  const server = createServer(yoga);
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      // The connection of a request that was in flight at close() is idle now: let it go at once.
+      if (closing) server.closeIdleConnections();
+    });
+    if (closing) res.shouldKeepAlive = false;
+    void yoga(req, res);
+  });
   return {
     server,
     listen: (port, host) =>
@@ -24,6 +35,10 @@ export function createHttpServer(yoga: TidepassYoga): HttpServer {
     close: (graceMs) =>
       new Promise((resolve) => {
         if (!server.listening) return resolve();
+        closing = true;
+        // Answers still to come tell keep-alive clients to go: otherwise their idle socket would hold
+        // the shutdown until the force timeout.
+        for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
         force.unref();
         server.close(() => {

@@ -1,6 +1,6 @@
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import { fakeClock, type FakeClock } from './clock.js';
 import { createTestDatabase, type TestDatabase } from './database.js';
 import { createGql, type Gql } from './gql.js';
@@ -22,11 +22,11 @@ export function testConfig(env: TestEnv = {}): Config {
 
 /** A whole app on its own fresh database with a fake clock, reached through yoga.fetch. */
 export async function createTestApp(
-  options: { env?: TestEnv; clock?: FakeClock; database?: TestDatabase } = {},
+  options: { env?: TestEnv; clock?: FakeClock; database?: TestDatabase; logger?: Logger } = {},
 ): Promise<TestApp> {
   const clock = options.clock ?? fakeClock();
   const database = options.database ?? (await createTestDatabase());
-  const app = await buildApp(testConfig(options.env), { database: database.handle, clock, logger: silentLogger });
+  const app = await buildApp(testConfig(options.env), { database: database.handle, clock, logger: options.logger ?? silentLogger });
   return {
     app,
     clock,

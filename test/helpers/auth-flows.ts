@@ -11,7 +11,16 @@ export interface Payload {
   refreshToken: string;
   refreshTokenExpiresAt: string;
   user: { id: string; email: string; createdAt: string };
-  session: { id: string; current: boolean; deviceName: string | null; expiresAt: string; lastUsedAt: string };
+  session: {
+    id: string;
+    current: boolean;
+    deviceName: string | null;
+    userAgent: string | null;
+    ip: string | null;
+    createdAt: string;
+    lastUsedAt: string;
+    expiresAt: string;
+  };
 }
 
 let counter = 0;

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { schemaFile } from '../src/graphql/print-schema.js';
+import { printSortedSchema } from '../src/graphql/schema/index.js';
+
+/** Throws, naming the script that fixes it, when the committed SDL is not what the code prints. */
+function assertSchemaCurrent(committed: string, printed: string): void {
+  if (committed !== printed) {
+    throw new Error('schema.graphql is stale: run `npm run schema:print` and commit the result.');
+  }
+}
+
+describe('schema.graphql', () => {
+  it('is the printed, sorted SDL of the Pothos schema', () => {
+    assertSchemaCurrent(readFileSync(schemaFile, 'utf8'), printSortedSchema());
+  });
+
+  it('fails, naming npm run schema:print, when it is stale', () => {
+    const printed = printSortedSchema();
+    const stale = printed.replace('revokeOtherSessions: Int!', 'revokeOtherSessions: Boolean!');
+    expect(stale).not.toBe(printed);
+    expect(() => assertSchemaCurrent(stale, printed)).toThrow('`npm run schema:print`');
+  });
+
+  it('contains the public contract of issue 2', () => {
+    const printed = printSortedSchema();
+    for (const line of [
+      'me: User!',
+      'mySessions: [Session!]!',
+      'signUp(deviceName: String, email: String!, password: String!): AuthPayload!',
+      'login(deviceName: String, email: String!, password: String!): AuthPayload!',
+      'refresh(refreshToken: String): AuthPayload!',
+      'logout(refreshToken: String): Boolean!',
+      'revokeDevice(sessionId: ID!): Boolean!',
+      'revokeOtherSessions: Int!',
+      'scalar DateTime',
+    ]) {
+      expect(printed).toContain(line);
+    }
+  });
+});
