@@ -7,10 +7,13 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
 import { createInProcessBus } from './events/in-process-bus.js';
-import type { RevocationBus } from './events/revocation-bus.js';
+import { createPostgresBus } from './events/postgres-bus.js';
+import type { RevocationBus, SessionRevoked } from './events/revocation-bus.js';
+import { RevocationFeed } from './events/revocation-feed.js';
 import { createYogaServer, type TidepassYoga } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { createHttpServer } from './transport/http.js';
+import { attachWebSocketTransport } from './transport/ws.js';
 
 export interface AppOptions {
   /** A database to use instead of the one the config names; the app does not close it. */
@@ -26,6 +29,11 @@ export interface App {
   readonly revocations: RevocationSet;
   readonly bus: RevocationBus;
   readonly auth: AuthService;
+  readonly revocationFeed: RevocationFeed;
+  /** Open authenticated WebSocket connections. */
+  readonly socketCount: number;
+  /** Ends sessions past their idle or absolute end (reason EXPIRED); runs every SESSION_SWEEP_INTERVAL too. */
+  sweepExpiredSessions(): Promise<SessionRevoked[]>;
   /** Listens on config.port (0: any free port); returns the base URL. */
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
@@ -44,10 +52,21 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   await database.migrate();
 
   const keys = await loadSigningKeys(database.db, { privateJwk: config.jwtPrivateKey, clock });
-  const bus = createInProcessBus({ onListenerError: (error) => logger.error('revocation listener failed', { error }) });
   const revocations = new RevocationSet(config.accessTokenTtl, clock);
+  const bus =
+    database.kind === 'postgres'
+      ? createPostgresBus({
+          url: database.url,
+          instanceId: crypto.randomUUID(),
+          logger,
+          onDesynchronised: () => revocations.markDesynchronised(),
+          onResynchronise: () => revocations.loadFrom(database.db),
+        })
+      : createInProcessBus({ onListenerError: (error) => logger.error('revocation listener failed', { error }) });
   bus.subscribe((event) => revocations.add(event.sessionId, event.revokedAt));
-  await revocations.loadFrom(database.db);
+  // The PostgreSQL bus loads the set itself each time its LISTEN connection is (re)established.
+  if (database.kind === 'pglite') await revocations.loadFrom(database.db);
+  const revocationFeed = new RevocationFeed(bus);
 
   const sessions = new SessionService({
     db: database.db,
@@ -69,6 +88,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const auth = new AuthService({ db: database.db, clock, sessions, accessTokens, revocations });
   const yoga = createYogaServer({
     auth,
+    revocationFeed,
     jwks: keys.jwks,
     logger,
     ping: database.ping,
@@ -77,9 +97,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     graphiql: config.env !== 'production',
   });
   const http = createHttpServer(yoga);
+  const ws = attachWebSocketTransport({ server: http.server, yoga, auth, bus, clock, logger });
   await bus.start();
   const pruner = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
   pruner.unref();
+  const sweepExpiredSessions = () => sessions.endExpiredSessions();
+  const sweeper = setInterval(() => {
+    sweepExpiredSessions().catch((error: unknown) => logger.warn('expired-session sweep failed', { error }));
+  }, config.sessionSweepInterval * 1000);
+  sweeper.unref();
 
   return {
     config,
@@ -88,6 +114,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     revocations,
     bus,
     auth,
+    revocationFeed,
+    get socketCount() {
+      return ws.socketCount;
+    },
+    sweepExpiredSessions,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -95,6 +126,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     async stop() {
       clearInterval(pruner);
+      clearInterval(sweeper);
+      await ws.close();
+      revocationFeed.close();
       await http.close(SHUTDOWN_GRACE_MS);
       await bus.stop();
       if (ownsDatabase) await database.close();

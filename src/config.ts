@@ -62,6 +62,12 @@ const envSchema = z.object({
     .min(0, 'must be 0 or more')
     .default(10),
   TRUST_PROXY: z.stringbool({ error: 'must be true or false' }).default(false),
+  SESSION_SWEEP_INTERVAL: z.coerce
+    .number({ error: 'must be a whole number of seconds' })
+    .int('must be a whole number of seconds')
+    .min(1, 'must be at least 1')
+    .max(60, 'must be at most 60: expired sessions are swept at least every minute')
+    .default(30),
 });
 
 export type PrivateJwk = z.infer<typeof privateJwk>;
@@ -80,6 +86,7 @@ export interface Config {
   readonly sessionIdleTimeout: number;
   readonly refreshReuseGrace: number;
   readonly trustProxy: boolean;
+  readonly sessionSweepInterval: number;
 }
 
 export class ConfigError extends Error {
@@ -114,5 +121,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
     refreshReuseGrace: v.REFRESH_REUSE_GRACE,
     trustProxy: v.TRUST_PROXY,
+    sessionSweepInterval: v.SESSION_SWEEP_INTERVAL,
   });
 }

@@ -162,6 +162,7 @@ describe('configuration', () => {
       sessionIdleTimeout: 604_800,
       refreshReuseGrace: 10,
       trustProxy: false,
+      sessionSweepInterval: 30,
     });
   });
 

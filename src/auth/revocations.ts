@@ -12,6 +12,7 @@ export class RevocationSet {
   /** sessionId -> when it ended (ms). */
   readonly #ended = new Map<string, number>();
   readonly #windowMs: number;
+  #synchronised = true;
 
   /**
    * @param accessTokenTtl seconds; an entry older than this plus the verification tolerance can no
@@ -25,6 +26,18 @@ export class RevocationSet {
     this.#windowMs = (accessTokenTtl + toleranceSeconds) * 1000;
   }
 
+  /**
+   * False while this instance may have missed revocations (its LISTEN connection dropped and the
+   * reload has not finished): then the set must not be trusted and the database is asked instead.
+   */
+  get synchronised(): boolean {
+    return this.#synchronised;
+  }
+
+  markDesynchronised(): void {
+    this.#synchronised = false;
+  }
+
   get size(): number {
     return this.#ended.size;
   }
@@ -35,12 +48,6 @@ export class RevocationSet {
 
   add(sessionId: string, endedAt: Date): void {
     this.#ended.set(sessionId, endedAt.getTime());
-  }
-
-  /** Replaces the whole set, e.g. after a reload from the database. */
-  replace(entries: Iterable<{ sessionId: string; endedAt: Date }>): void {
-    this.#ended.clear();
-    for (const entry of entries) this.add(entry.sessionId, entry.endedAt);
   }
 
   /** Drops entries that no unexpired access token can refer to any more. */
@@ -58,6 +65,8 @@ export class RevocationSet {
       .select({ sessionId: sessions.id, endedAt: sessions.endedAt })
       .from(sessions)
       .where(and(isNotNull(sessions.endedAt), gt(sessions.endedAt, since)));
-    this.replace(rows.map((row) => ({ sessionId: row.sessionId, endedAt: row.endedAt ?? since })));
+    // Events that arrived while the query ran are in the set already; keep them.
+    for (const row of rows) this.add(row.sessionId, row.endedAt ?? since);
+    this.#synchronised = true;
   }
 }

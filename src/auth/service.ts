@@ -27,7 +27,10 @@ export interface Viewer {
 export type Authentication =
   | { readonly kind: 'anonymous' }
   | { readonly kind: 'signed-in'; readonly viewer: Viewer }
-  | { readonly kind: 'refused'; readonly code: 'TOKEN_EXPIRED' | 'INVALID_TOKEN' | 'SESSION_REVOKED' };
+  | {
+      readonly kind: 'refused';
+      readonly code: 'TOKEN_EXPIRED' | 'INVALID_TOKEN' | 'SESSION_REVOKED' | 'SERVICE_UNAVAILABLE';
+    };
 
 export interface SessionView {
   readonly id: string;
@@ -80,8 +83,24 @@ export class AuthService {
     if (!check.ok) return { kind: 'refused', code: check.code };
     const { userId, sessionId, expiresAt } = check.claims;
     // Keyed on sid, never on the token string: ECDSA signatures are malleable.
-    if (this.deps.revocations.has(sessionId)) return { kind: 'refused', code: 'SESSION_REVOKED' };
+    const ended = await this.#hasEnded(sessionId);
+    if (ended === 'unknown') return { kind: 'refused', code: 'SERVICE_UNAVAILABLE' };
+    if (ended) return { kind: 'refused', code: 'SESSION_REVOKED' };
     return { kind: 'signed-in', viewer: { userId, sessionId, tokenExpiresAt: expiresAt } };
+  }
+
+  /** The in-memory set; the database only while the set may be stale (after a lost LISTEN connection). */
+  async #hasEnded(sessionId: string): Promise<boolean | 'unknown'> {
+    const { revocations, sessions } = this.deps;
+    if (revocations.has(sessionId)) return true;
+    if (revocations.synchronised) return false;
+    try {
+      const session = await sessions.findSession(sessionId);
+      return !session || session.endedAt !== null;
+    } catch {
+      // Neither "valid" nor "invalid token": the truth cannot be known right now.
+      return 'unknown';
+    }
   }
 
   async signUp(input: Credentials, client: ClientInfo): Promise<IssuedTokens> {

@@ -1,6 +1,6 @@
-import { and, desc, eq, gt, inArray, isNull, ne, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
-import type { Database, Executor, Transaction } from '../db/client.js';
+import { rowsOf, type Database, type Executor, type Transaction } from '../db/client.js';
 import { sessions } from '../db/schema.js';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
 import {
@@ -41,7 +41,12 @@ export interface SessionSelection {
   readonly exceptSessionId?: string;
 }
 
-type EndSessions = (selection: SessionSelection, reason: RevocationReason) => Promise<SessionRevoked[]>;
+/** Announces ended sessions inside the transaction and queues them for local delivery after commit. */
+type RecordEnded = (events: SessionRevoked[]) => Promise<SessionRevoked[]>;
+
+/** One instance at a time sweeps: a transaction-scoped advisory lock, released at commit. */
+const SWEEP_LOCK_KEY = 0x7469_6465; // "tide"
+const SWEEP_BATCH = 500;
 
 const USER_AGENT_MAX_LENGTH = 512;
 
@@ -87,7 +92,7 @@ export class SessionService {
   /** Spends the token and issues its successor in one transaction; a reuse ends the session and commits. */
   async rotateRefreshToken(token: string, client: ClientInfo): Promise<RotationResult> {
     if (!isWellFormedRefreshToken(token)) return { kind: 'invalid' };
-    return this.#revokingTransaction(async (tx, endSessions): Promise<RotationResult> => {
+    return this.#revokingTransaction(async (tx, record): Promise<RotationResult> => {
       const now = this.deps.clock();
       const spent = await spendRefreshToken(tx, token, now);
       if (spent) {
@@ -112,7 +117,7 @@ export class SessionService {
       const graceStart = now.getTime() - this.deps.policy.refreshReuseGrace * 1000;
       const withinGrace = presented.spentAt !== null && presented.spentAt.getTime() > graceStart;
       if (withinGrace && (await isPredecessorOfLiveToken(tx, presented.id))) return { kind: 'just-rotated' };
-      await endSessions({ userId: session.userId, sessionIds: [session.id] }, 'REFRESH_TOKEN_REUSE');
+      await record(await this.#endIn(tx, { userId: session.userId, sessionIds: [session.id] }, 'REFRESH_TOKEN_REUSE'));
       return { kind: 'reused' };
     });
   }
@@ -130,7 +135,33 @@ export class SessionService {
 
   /** Ends the selected live sessions of one user and tells every instance. Returns what it ended. */
   endSessions(selection: SessionSelection, reason: RevocationReason): Promise<SessionRevoked[]> {
-    return this.#revokingTransaction((_tx, endSessions) => endSessions(selection, reason));
+    return this.#revokingTransaction(async (tx, record) => record(await this.#endIn(tx, selection, reason)));
+  }
+
+  /**
+   * Marks sessions past their idle or absolute end as ended (reason EXPIRED), so that subscribers
+   * hear of it. At most one instance sweeps at a time; returns what this call ended.
+   */
+  async endExpiredSessions(): Promise<SessionRevoked[]> {
+    return this.#revokingTransaction(async (tx, record) => {
+      const lock = rowsOf<{ locked: boolean }>(
+        await tx.execute(sql`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`),
+      );
+      if (!lock[0]?.locked) return [];
+      const now = this.deps.clock();
+      const idleHorizon = new Date(now.getTime() - this.deps.policy.sessionIdleTimeout * 1000);
+      const expired = tx
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(and(isNull(sessions.endedAt), or(lte(sessions.expiresAt, now), lte(sessions.lastUsedAt, idleHorizon))))
+        .limit(SWEEP_BATCH);
+      const rows = await tx
+        .update(sessions)
+        .set({ endedAt: now, endReason: 'EXPIRED' })
+        .where(and(isNull(sessions.endedAt), inArray(sessions.id, expired)))
+        .returning({ sessionId: sessions.id, userId: sessions.userId });
+      return record(rows.map((row) => ({ ...row, reason: 'EXPIRED' as const, revokedAt: now })));
+    });
   }
 
   /** The user's live sessions, most recently used first. */
@@ -151,12 +182,11 @@ export class SessionService {
    * Runs `work` in a transaction in which sessions can be ended. The bus announces the ends inside
    * the transaction (so a rollback sends nothing) and this instance applies them right after commit.
    */
-  async #revokingTransaction<T>(work: (tx: Transaction, endSessions: EndSessions) => Promise<T>): Promise<T> {
+  async #revokingTransaction<T>(work: (tx: Transaction, record: RecordEnded) => Promise<T>): Promise<T> {
     const ended: SessionRevoked[] = [];
     const result = await this.deps.db.transaction(async (tx) =>
-      work(tx, async (selection, reason) => {
-        const events = await this.#endIn(tx, selection, reason);
-        await this.deps.bus.announce(tx, events);
+      work(tx, async (events) => {
+        if (events.length > 0) await this.deps.bus.announce(tx, events);
         ended.push(...events);
         return events;
       }),

@@ -17,6 +17,12 @@ export type Transaction = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesW
 /** Either the database or a transaction on it: what a query function accepts. */
 export type Executor = Database | Transaction;
 
+/** Rows of a raw `execute`: postgres.js answers an array, PGlite an object with `rows`. */
+export function rowsOf<Row>(result: unknown): Row[] {
+  if (Array.isArray(result)) return result as Row[];
+  return ((result as { rows?: Row[] }).rows ?? []) as Row[];
+}
+
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 interface BaseDatabaseHandle {

@@ -1,6 +1,7 @@
 import type { Authentication, AuthService, Viewer } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
 import { AuthError } from '../errors.js';
+import type { RevocationFeed } from '../events/revocation-feed.js';
 
 /** What every resolver receives; built once per operation by the same factory over HTTP and WebSocket. */
 export interface GraphQLContext {
@@ -8,12 +9,14 @@ export interface GraphQLContext {
   readonly authentication: Authentication;
   readonly viewer: Viewer | null;
   readonly client: ClientInfo;
+  readonly revocationFeed: RevocationFeed;
 }
 
 export type SignedInContext = GraphQLContext & { readonly viewer: Viewer };
 
 export async function createContext(input: {
   auth: AuthService;
+  revocationFeed: RevocationFeed;
   authorization: string | null | undefined;
   client: ClientInfo;
 }): Promise<GraphQLContext> {
@@ -23,6 +26,7 @@ export async function createContext(input: {
     authentication,
     viewer: authentication.kind === 'signed-in' ? authentication.viewer : null,
     client: input.client,
+    revocationFeed: input.revocationFeed,
   };
 }
 

@@ -6,18 +6,22 @@ import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
 import { AuthError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { RevocationFeed } from '../events/revocation-feed.js';
 import { createContext, type GraphQLContext } from './context.js';
 import { buildSchema } from './schema/index.js';
 
-/** What node:http hands yoga; absent under yoga.fetch in tests. */
+/** What node:http hands yoga (absent under yoga.fetch in tests); the WebSocket transport adds connectionParams. */
 export interface ServerContext {
   req?: IncomingMessage;
+  /** connection_init's payload, for operations over graphql-ws. */
+  connectionParams?: Readonly<Record<string, unknown>>;
 }
 
 export type TidepassYoga = YogaServerInstance<ServerContext, GraphQLContext>;
 
 export interface YogaDeps {
   readonly auth: AuthService;
+  readonly revocationFeed: RevocationFeed;
   readonly jwks: JSONWebKeySet;
   readonly logger: Logger;
   readonly ping: () => Promise<void>;
@@ -47,11 +51,15 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
         deps.logger.error('yoga', { error });
       },
     },
-    context: ({ request, req }) =>
+    // One context factory for HTTP, SSE and graphql-ws (which has connectionParams and no Request).
+    context: ({ request, req, connectionParams }) =>
       createContext({
         auth: deps.auth,
-        authorization: request.headers.get('authorization'),
-        client: clientInfo(request, req, deps.trustProxy),
+        revocationFeed: deps.revocationFeed,
+        authorization: connectionParams
+          ? bearerFromConnectionParams(connectionParams)
+          : request.headers.get('authorization'),
+        client: clientInfo(request?.headers, req, deps.trustProxy),
       }),
     plugins: [
       useReadinessCheck({
@@ -168,9 +176,24 @@ function useRequestLog(logger: Logger): Plugin {
  * The client's address: the socket's, or behind a proxy (TRUST_PROXY) the last X-Forwarded-For hop,
  * the one our own proxy appended; earlier hops are whatever the client claimed.
  */
-export function clientInfo(request: Request, req: IncomingMessage | undefined, trustProxy: boolean): ClientInfo {
-  const forwarded = trustProxy ? request.headers.get('x-forwarded-for') : null;
+export function clientInfo(
+  headers: Headers | undefined,
+  req: IncomingMessage | undefined,
+  trustProxy: boolean,
+): ClientInfo {
+  const header = (name: string): string | null => {
+    if (headers) return headers.get(name);
+    const value = req?.headers[name];
+    return Array.isArray(value) ? value.join(', ') : (value ?? null);
+  };
+  const forwarded = trustProxy ? header('x-forwarded-for') : null;
   const fromProxy = forwarded?.split(',').map((hop) => hop.trim()).filter(Boolean).at(-1);
   const ip = fromProxy ?? req?.socket.remoteAddress ?? null;
-  return { userAgent: request.headers.get('user-agent'), ip: ip?.slice(0, 64) ?? null };
+  return { userAgent: header('user-agent'), ip: ip?.slice(0, 64) ?? null };
+}
+
+/** graphql-ws clients send `{ authorization: "Bearer <jwt>" }` in connection_init. */
+export function bearerFromConnectionParams(params: Readonly<Record<string, unknown>> | undefined): string | null {
+  const value = params?.['authorization'] ?? params?.['Authorization'];
+  return typeof value === 'string' ? value : null;
 }

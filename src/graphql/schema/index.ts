@@ -4,6 +4,7 @@ import './date-time.js';
 import './user.js';
 import './session.js';
 import './auth.js';
+import './session-revoked.js';
 
 builder.queryType({});
 

@@ -1,0 +1,102 @@
+import { createClient, type Client, type ClientOptions } from 'graphql-ws';
+import WebSocket from 'ws';
+
+export const SESSION_REVOKED_SUBSCRIPTION = 'subscription { sessionRevoked { sessionId reason revokedAt current } }';
+
+export interface RevokedEvent {
+  sessionId: string;
+  reason: string;
+  revokedAt: string;
+  current: boolean;
+}
+
+export interface Closed {
+  code: number;
+  reason: string;
+}
+
+/** A graphql-ws client (the library's own) over the `ws` package, recording how its socket closed. */
+export function wsClient(
+  baseUrl: string,
+  options: Partial<ClientOptions> & { token?: string } = {},
+): Client & { closes: Closed[]; closed: Promise<Closed> } {
+  const closes: Closed[] = [];
+  let resolveClosed!: (closed: Closed) => void;
+  const closed = new Promise<Closed>((resolve) => (resolveClosed = resolve));
+  const { token, ...rest } = options;
+  const client = createClient({
+    url: `${baseUrl.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    lazy: false,
+    onNonLazyError: () => {},
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+    ...rest,
+    on: {
+      ...rest.on,
+      closed: (event) => {
+        const { code, reason } = event as { code: number; reason: string };
+        closes.push({ code, reason: String(reason) });
+        resolveClosed({ code, reason: String(reason) });
+      },
+    },
+  });
+  return Object.assign(client, { closes, closed });
+}
+
+/** Subscribes and collects events; `next(n)` waits until n events have arrived. */
+export function collectRevocations(client: Client) {
+  const events: RevokedEvent[] = [];
+  const waiters: { count: number; resolve: () => void }[] = [];
+  let failed: unknown;
+  const dispose = client.subscribe<{ sessionRevoked: RevokedEvent }>(
+    { query: SESSION_REVOKED_SUBSCRIPTION },
+    {
+      next: (result) => {
+        if (result.data) events.push(result.data.sessionRevoked);
+        for (const waiter of waiters.filter((w) => events.length >= w.count)) waiter.resolve();
+      },
+      error: (error) => {
+        failed = error;
+      },
+      complete: () => {},
+    },
+  );
+  return {
+    events,
+    get error() {
+      return failed;
+    },
+    dispose,
+    next: (count: number) =>
+      new Promise<void>((resolve) => {
+        if (events.length >= count) return resolve();
+        waiters.push({ count, resolve });
+      }),
+  };
+}
+
+/** Resolves once the client has acknowledged its connection. */
+export function connected(client: Client): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const offConnected = client.on('connected', () => {
+      offConnected();
+      offClosed();
+      resolve();
+    });
+    const offClosed = client.on('closed', (event) => {
+      offConnected();
+      offClosed();
+      reject(Object.assign(new Error('closed before connected'), { event }));
+    });
+  });
+}
+
+/** Polls a condition with real time (for cross-process effects that have no event to await). */
+export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+
+let t: TestApp;
+let url: string;
+beforeAll(async () => {
+  t = await createTestApp();
+  url = (await t.app.start()).url;
+});
+afterAll(() => t.close());
+
+/** Connects the clients and waits until the server has registered their subscriptions. */
+async function ready(...clients: ReturnType<typeof wsClient>[]) {
+  const before = t.app.revocationFeed.subscriberCount;
+  await Promise.all(clients.map((client) => connected(client)));
+  await eventually(() => t.app.revocationFeed.subscriberCount >= before + clients.length);
+}
+
+async function twoDevices() {
+  const email = uniqueEmail();
+  const laptop = await signUp(t.gql, { email, deviceName: 'laptop' });
+  const phone = await login(t.gql, { email, deviceName: 'phone' });
+  return { email, laptop, phone };
+}
+
+describe('sessionRevoked over graphql-ws', () => {
+  it("tells a subscriber when another of its user's sessions ends, and keeps the socket open", async () => {
+    const { laptop, phone } = await twoDevices();
+    const client = wsClient(url, { token: laptop.accessToken });
+    const feed = collectRevocations(client);
+    await ready(client);
+    await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
+    await feed.next(1);
+    expect(feed.events).toEqual([
+      { sessionId: phone.session.id, reason: 'REVOKED_BY_USER', revokedAt: expect.any(String), current: false },
+    ]);
+    expect(client.closes).toEqual([]);
+    await client.dispose();
+  });
+
+  it('sends the event then closes 4403 "Session revoked" when the subscriber\'s own session ends; other sockets keep receiving', async () => {
+    const { laptop, phone } = await twoDevices();
+    const own = wsClient(url, { token: phone.accessToken });
+    const ownFeed = collectRevocations(own);
+    const other = wsClient(url, { token: laptop.accessToken });
+    const otherFeed = collectRevocations(other);
+    await ready(own, other);
+
+    const started = performance.now();
+    await t.gql('mutation { logout }', {}, { token: phone.accessToken });
+    const closed = await own.closed;
+    expect(performance.now() - started).toBeLessThan(100 + 50);
+    expect(closed).toEqual({ code: 4403, reason: 'Session revoked' });
+    expect(ownFeed.events).toEqual([expect.objectContaining({ sessionId: phone.session.id, reason: 'LOGOUT', current: true })]);
+    await otherFeed.next(1);
+    expect(otherFeed.events).toEqual([expect.objectContaining({ sessionId: phone.session.id, current: false })]);
+    expect(other.closes).toEqual([]);
+    await other.dispose();
+  });
+
+  it('closes with 4403 at connect for no token, a bad token, and the token of an ended session', async () => {
+    const ended = await signUp(t.gql);
+    await t.gql('mutation { logout }', {}, { token: ended.accessToken });
+    for (const token of [undefined, 'not-a-jwt', ended.accessToken]) {
+      const client = wsClient(url, { token });
+      const feed = collectRevocations(client);
+      const closed = await client.closed;
+      expect(closed.code, String(token).slice(0, 10)).toBe(4403);
+      expect(feed.events).toEqual([]);
+      await client.dispose();
+    }
+  });
+
+  it('delivers every reason with the right session id and current flag', async () => {
+    const email = uniqueEmail();
+    const watcher = await signUp(t.gql, { email, deviceName: 'watcher' });
+    const client = wsClient(url, { token: watcher.accessToken });
+    const feed = collectRevocations(client);
+    await ready(client);
+
+    const a = await login(t.gql, { email });
+    await t.gql('mutation { logout }', {}, { token: a.accessToken });
+    const b = await login(t.gql, { email });
+    await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: b.session.id }, { token: watcher.accessToken });
+    const c = await login(t.gql, { email });
+    const d = await login(t.gql, { email });
+    await refresh(t.gql, d.refreshToken);
+    t.clock.advance(11);
+    await t.gql(REFRESH, { refreshToken: d.refreshToken });
+    await feed.next(3);
+    await t.gql('mutation { revokeOtherSessions }', {}, { token: watcher.accessToken });
+    await feed.next(4);
+    expect(feed.events.map(({ sessionId, reason, current }) => ({ sessionId, reason, current }))).toEqual([
+      { sessionId: a.session.id, reason: 'LOGOUT', current: false },
+      { sessionId: b.session.id, reason: 'REVOKED_BY_USER', current: false },
+      { sessionId: d.session.id, reason: 'REFRESH_TOKEN_REUSE', current: false },
+      { sessionId: c.session.id, reason: 'OTHER_SESSIONS_REVOKED', current: false },
+    ]);
+    await client.dispose();
+  });
+
+  it('announces idle-expired sessions as EXPIRED when the sweeper runs', async () => {
+    const email = uniqueEmail();
+    const stale = await signUp(t.gql, { email });
+    t.clock.advance(604_800 - 60);
+    const fresh = await login(t.gql, { email });
+    const client = wsClient(url, { token: fresh.accessToken });
+    const feed = collectRevocations(client);
+    await ready(client);
+    t.clock.advance(120);
+    const ended = await t.app.sweepExpiredSessions();
+    expect(ended.map((e) => e.sessionId)).toContain(stale.session.id);
+    await feed.next(1);
+    expect(feed.events.filter((e) => e.sessionId === stale.session.id)).toEqual([
+      expect.objectContaining({ reason: 'EXPIRED', current: false }),
+    ]);
+    expect(await t.app.sweepExpiredSessions()).toEqual([]);
+    await client.dispose();
+  });
+
+  it('releases every socket and subscription after 1,000 subscribers of 100 users, each receiving only its own user\'s events', async () => {
+    const users = await Promise.all(
+      Array.from({ length: 100 }, async () => {
+        const email = uniqueEmail('many');
+        const main = await signUp(t.gql, { email });
+        const other = await login(t.gql, { email });
+        return { main, other };
+      }),
+    );
+    const subscribers = users.flatMap((user) =>
+      Array.from({ length: 10 }, () => {
+        const client = wsClient(url, { token: user.main.accessToken });
+        return { user, client, feed: collectRevocations(client) };
+      }),
+    );
+    const socketsBefore = t.app.socketCount;
+    const subscriptionsBefore = t.app.revocationFeed.subscriberCount;
+    await Promise.all(subscribers.map((s) => connected(s.client)));
+    await eventually(() => t.app.revocationFeed.subscriberCount >= subscriptionsBefore + 1000);
+    expect(t.app.socketCount).toBe(socketsBefore + 1000);
+
+    await Promise.all(
+      users.map((user) =>
+        t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: user.other.session.id }, { token: user.main.accessToken }),
+      ),
+    );
+    await Promise.all(subscribers.map((s) => s.feed.next(1)));
+    for (const s of subscribers) {
+      expect(s.feed.events).toEqual([expect.objectContaining({ sessionId: s.user.other.session.id, current: false })]);
+    }
+    await Promise.all(subscribers.map((s) => s.client.dispose()));
+    await eventually(
+      () => t.app.socketCount === socketsBefore && t.app.revocationFeed.subscriberCount === subscriptionsBefore,
+    );
+  }, 120_000);
+});
+
+describe('token expiry on a live socket', () => {
+  it('closes 4403 "Token expired" at expiry, and a client that refreshes in connectionParams reconnects and keeps receiving', async () => {
+    const short = await createTestApp({ env: { ACCESS_TOKEN_TTL: '1' } });
+    try {
+      const shortUrl = (await short.app.start()).url;
+      const email = uniqueEmail();
+      let tokens = await signUp(short.gql, { email });
+      const other = await login(short.gql, { email });
+      let connections = 0;
+      const client = wsClient(shortUrl, {
+        retryAttempts: 5,
+        retryWait: async () => {},
+        shouldRetry: () => true,
+        connectionParams: async () => {
+          connections += 1;
+          if (connections > 1) tokens = await refresh(short.gql, tokens.refreshToken);
+          return { authorization: `Bearer ${tokens.accessToken}` };
+        },
+      });
+      const feed = collectRevocations(client);
+      await connected(client);
+      const closed = await client.closed;
+      expect(closed).toEqual({ code: 4403, reason: 'Token expired' });
+      await eventually(() => connections >= 2 && short.app.socketCount === 1);
+      await short.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: other.session.id }, { token: tokens.accessToken });
+      await feed.next(1);
+      expect(feed.events[0]).toMatchObject({ sessionId: other.session.id, reason: 'REVOKED_BY_USER' });
+      await client.dispose();
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('sessionRevoked over SSE', () => {
+  it('answers UNAUTHENTICATED and no stream without a token', async () => {
+    const response = await t.app.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { sessionRevoked { sessionId } }' }),
+    });
+    const text = await response.text();
+    expect(text).toContain('"code":"UNAUTHENTICATED"');
+    expect(text).not.toContain('"sessionRevoked":{');
+  });
+
+  it('streams the event to a subscriber authenticated by the Authorization header', async () => {
+    const { laptop, phone } = await twoDevices();
+    const controller = new AbortController();
+    const before = t.app.revocationFeed.subscriberCount;
+    const response = await t.app.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${laptop.accessToken}` },
+      body: JSON.stringify({ query: 'subscription { sessionRevoked { sessionId reason current } }' }),
+      signal: controller.signal,
+    });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    // The stream starts its subscription when it is read.
+    const reader = response.body!.getReader();
+    const received = (async () => {
+      let text = '';
+      while (!text.includes('sessionRevoked')) text += new TextDecoder().decode((await reader.read()).value);
+      return text;
+    })();
+    await eventually(() => t.app.revocationFeed.subscriberCount > before);
+    await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
+    expect(await received).toContain(`{"sessionId":"${phone.session.id}","reason":"REVOKED_BY_USER","current":false}`);
+    controller.abort();
+  });
+});

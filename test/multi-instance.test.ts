@@ -1,0 +1,105 @@
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectPostgres } from '../src/db/client.js';
+import { REVOCATION_CHANNEL } from '../src/events/postgres-bus.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { codes } from './helpers/gql.js';
+import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+
+/** Two instances need a shared server database: these run on PostgreSQL only. */
+describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (PostgreSQL only)', () => {
+  let database: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+  let bUrl: string;
+  let admin: postgres.Sql;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    a = await createTestApp({ database });
+    // B has its own pool and its own LISTEN connection on the same database.
+    const bHandle = connectPostgres(database.url!);
+    b = await createTestApp({
+      database: { handle: bHandle, url: database.url, drop: () => bHandle.close() },
+      clock: a.clock,
+    });
+    bUrl = (await b.app.start()).url;
+    admin = postgres(database.url!, { max: 1, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await admin.end();
+    await b.close();
+    await b.database.drop();
+    await a.close();
+    await database.drop();
+  });
+
+  async function twoDevices() {
+    const email = uniqueEmail();
+    const laptop = await signUp(a.gql, { email, deviceName: 'laptop' });
+    const phone = await login(a.gql, { email, deviceName: 'phone' });
+    return { laptop, phone };
+  }
+
+  it('a revokeDevice on A reaches a subscriber on B and is refused by B within 100 ms', async () => {
+    const { laptop, phone } = await twoDevices();
+    expect((await b.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
+    const client = wsClient(bUrl, { token: laptop.accessToken });
+    const feed = collectRevocations(client);
+    await connected(client);
+    await eventually(() => b.app.revocationFeed.subscriberCount > 0);
+
+    const revoked = await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
+    const answered = performance.now();
+    expect(revoked.data).toEqual({ revokeDevice: true });
+
+    const refusedOnB = (async () => {
+      while (codes(await b.gql('{ me { id } }', {}, { token: phone.accessToken }))[0] !== 'SESSION_REVOKED') {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      return performance.now() - answered;
+    })();
+    await feed.next(1);
+    const eventMs = performance.now() - answered;
+    const refusedMs = await refusedOnB;
+    expect(feed.events[0]).toMatchObject({ sessionId: phone.session.id, reason: 'REVOKED_BY_USER', current: false });
+    expect(eventMs).toBeLessThan(100);
+    expect(refusedMs).toBeLessThan(100);
+    await client.dispose();
+  });
+
+  it("after B's LISTEN connection is terminated while A revokes, B refuses the token and reloads", async () => {
+    const { laptop, phone } = await twoDevices();
+    expect((await b.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
+    const [listener] = await admin<{ pid: number }[]>`
+      select pid from pg_stat_activity where datname = current_database() and query ilike ${'listen ' + REVOCATION_CHANNEL}`;
+    expect(listener).toBeDefined();
+    await admin`select pg_terminate_backend(${listener!.pid})`;
+    await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
+
+    // Whether B is still reconnecting (checks the database) or has reloaded (the set), it refuses.
+    expect(codes(await b.gql('{ me { id } }', {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
+    await eventually(() => b.app.revocations.synchronised && b.app.revocations.has(phone.session.id));
+    expect(codes(await b.gql('{ me { id } }', {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect((await b.gql('{ me { id } }', {}, { token: laptop.accessToken })).errors).toBeUndefined();
+  });
+
+  it('a revocation that rolls back sends nothing; one that commits is heard', async () => {
+    const heard: string[] = [];
+    const listener = await admin.listen(REVOCATION_CHANNEL, (payload) => heard.push(payload));
+    const event = { sessionId: crypto.randomUUID(), userId: crypto.randomUUID(), reason: 'ADMIN' as const, revokedAt: new Date() };
+    await expect(
+      a.app.database.db.transaction(async (tx) => {
+        await a.app.bus.announce(tx, [event]);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    await a.app.database.db.transaction((tx) => a.app.bus.announce(tx, [{ ...event, reason: 'LOGOUT' }]));
+    await eventually(() => heard.length > 0);
+    expect(heard).toHaveLength(1);
+    expect(heard[0]).toContain('"LOGOUT"');
+    await listener.unlisten();
+  });
+});
