@@ -29,11 +29,27 @@ export function createJsonLogger(options: {
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** Errors become name and message (and stack, which holds no request data); everything else as is. */
+/** Errors become name, message, stack frames and cause; everything else as is. */
 function serialise(fields: LogFields): LogFields {
   const out: LogFields = {};
   for (const [key, value] of Object.entries(fields)) {
-    out[key] = value instanceof Error ? { name: value.name, message: value.message, stack: value.stack } : value;
+    out[key] = value instanceof Error ? serialiseError(value, 0) : value;
   }
   return out;
+}
+
+const MAX_CAUSE_DEPTH = 3;
+
+function serialiseError(error: Error, depth: number): LogFields {
+  // drizzle's DrizzleQueryError puts the bound parameters of the failed query in its message (emails,
+  // password and token hashes, keys): keep the SQL text, which has placeholders only, and drop them.
+  const message = isQueryError(error) ? `Failed query: ${error.query}` : error.message;
+  // Only the frames: the first line of a stack repeats the message.
+  const stack = error.stack?.split('\n').filter((line) => line.startsWith('    at ')).join('\n');
+  const cause = error.cause instanceof Error && depth < MAX_CAUSE_DEPTH ? serialiseError(error.cause, depth + 1) : undefined;
+  return { name: error.name, message, stack, ...(cause ? { cause } : {}) };
+}
+
+function isQueryError(error: Error): error is Error & { query: string } {
+  return 'params' in error && 'query' in error && typeof error.query === 'string';
 }

@@ -143,6 +143,10 @@ describe('rejection', () => {
     expect(await meCodes(await forge(claims(), { key: otherKey }))).toEqual(['INVALID_TOKEN']);
   });
 
+  it('refuses a token of our key that names a kid we do not have', async () => {
+    expect(await meCodes(await forge(claims(), { header: { kid: 'another-kid' } }))).toEqual(['INVALID_TOKEN']);
+  });
+
   it('says INVALID_TOKEN, not TOKEN_EXPIRED, of an expired token whose signature does not verify', async () => {
     const expired = claims({ iat: nowSeconds() - 2000, exp: nowSeconds() - 1000 });
     expect(await meCodes(await forge(expired, { key: otherKey }))).toEqual(['INVALID_TOKEN']);

@@ -38,12 +38,24 @@ describe('health and readiness', () => {
     expect(await response.text()).toContain('tidepass');
   });
 
+  it('serves no GraphiQL in production', async () => {
+    const production = await createTestApp({ env: { NODE_ENV: 'production' }, clock: t.clock, database: t.database });
+    try {
+      const response = await get(production, '/graphql', { accept: 'text/html' });
+      expect(response.headers.get('content-type') ?? '').not.toContain('text/html');
+      expect(await response.text()).not.toContain('<html');
+    } finally {
+      await production.close();
+    }
+  });
+
   describe('when the database stops answering', () => {
     let database: TestDatabase;
     let down: TestApp;
+    const downLines: string[] = [];
     beforeAll(async () => {
       database = await createTestDatabase();
-      down = await createTestApp({ database, clock: t.clock });
+      down = await createTestApp({ database, clock: t.clock, logger: createJsonLogger({ write: (line) => downLines.push(line) }) });
     });
     afterAll(async () => {
       await down?.close();
@@ -72,30 +84,38 @@ describe('health and readiness', () => {
       expect(codes(await down.gql('{ me { id } }', {}, { token: 'not-a-token' }))).toEqual(['INVALID_TOKEN']);
       expect(codes(await down.gql('{ me { id } }', {}, { token: ended.accessToken }))).toEqual(['SESSION_REVOKED']);
     });
+
+    it('logs the fault without the values of the failed queries', async () => {
+      const session = await login(t.gql, { email: (await signUp(t.gql)).user.email });
+      downLines.length = 0;
+      expect(codes(await down.gql(REFRESH, { refreshToken: session.refreshToken }))).toEqual(['INTERNAL_SERVER_ERROR']);
+      const email = uniqueEmail();
+      await down.gql(`mutation { signUp(email: "${email}", password: "${PASSWORD}") { accessToken } }`);
+
+      const errors = downLines.map((line) => JSON.parse(line) as { level: string }).filter((entry) => entry.level === 'error');
+      expect(errors.length).toBeGreaterThanOrEqual(2);
+      const logged = downLines.join('\n');
+      const { createHash } = await import('node:crypto');
+      expect(logged).not.toContain(createHash('sha256').update(session.refreshToken).digest('hex'));
+      expect(logged).not.toContain(session.refreshToken);
+      expect(logged).not.toContain(email);
+      expect(logged).not.toContain('$argon2id$');
+    });
   });
 });
 
 describe('signing keys', () => {
-  it('keeps the generated key across restarts on the same database, so issued tokens stay valid', async () => {
-    const database = await createTestDatabase();
+  it('keeps the generated key in the database, so an instance started later accepts issued tokens', async () => {
+    const session = await signUp(t.gql);
+    const later = await createTestApp({ database: t.database, clock: t.clock });
     try {
-      const first = await createTestApp({ database, clock: t.clock });
-      const session = await signUp(first.gql);
-      const jwks = await jwksOf(first);
-      await first.close();
-
-      const second = await createTestApp({ database, clock: t.clock });
-      try {
-        expect(await jwksOf(second)).toEqual(jwks);
-        const me = await second.gql('{ me { id } }', {}, { token: session.accessToken });
-        expect(me.errors).toBeUndefined();
-        expect(me.data).toEqual({ me: { id: session.user.id } });
-        await refresh(second.gql, session.refreshToken);
-      } finally {
-        await second.close();
-      }
+      expect(await jwksOf(later)).toEqual(await jwksOf(t));
+      const me = await later.gql('{ me { id } }', {}, { token: session.accessToken });
+      expect(me.errors).toBeUndefined();
+      expect(me.data).toEqual({ me: { id: session.user.id } });
+      await refresh(later.gql, session.refreshToken);
     } finally {
-      await database.drop();
+      await later.close();
     }
   });
 

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { refreshTokens, users } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes, type Gql } from './helpers/gql.js';
@@ -55,6 +58,23 @@ describe('rotation', () => {
     ['a well-formed token that was never issued', 'A'.repeat(43)],
   ])('answers INVALID_REFRESH_TOKEN for %s', async (_name, token) => {
     expect(await refreshCodes(t.gql, token)).toEqual(['INVALID_REFRESH_TOKEN']);
+  });
+});
+
+describe('at rest', () => {
+  it('stores only the SHA-256 of refresh tokens and an argon2id hash of the password', async () => {
+    const first = await signUp(t.gql);
+    const second = await refresh(t.gql, first.refreshToken);
+    const db = t.database.handle.db;
+    const rows = await db.select().from(refreshTokens).where(eq(refreshTokens.sessionId, first.session.id));
+    const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+    expect(rows.map((row) => row.tokenHash).sort()).toEqual([sha256(first.refreshToken), sha256(second.refreshToken)].sort());
+    const stored = JSON.stringify(rows);
+    expect(stored).not.toContain(first.refreshToken);
+    expect(stored).not.toContain(second.refreshToken);
+
+    const [user] = await db.select().from(users).where(eq(users.id, first.user.id));
+    expect(user!.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 });
 

@@ -99,12 +99,15 @@ export class SessionService {
         const session = await findSession(tx, spent.sessionId);
         if (!session || !this.isLive(session, now)) return { kind: 'invalid' };
         const refreshToken = await issueRefreshToken(tx, { sessionId: session.id, parentId: spent.id, now });
+        // Conditional on the session still being open: a concurrent reuse may have ended it since it
+        // was read, and then this row lock waited for that commit. Its successor must not come back.
         const [used] = await tx
           .update(sessions)
           .set({ lastUsedAt: now, userAgent: truncate(client.userAgent), ip: client.ip })
-          .where(eq(sessions.id, session.id))
+          .where(and(eq(sessions.id, session.id), isNull(sessions.endedAt)))
           .returning();
-        return { kind: 'rotated', session: used!, refreshToken };
+        if (!used) return { kind: 'invalid' };
+        return { kind: 'rotated', session: used, refreshToken };
       }
 
       const presented = await findRefreshToken(tx, token);

@@ -44,9 +44,10 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       info: () => {},
       warn: (...args: unknown[]) => deps.logger.warn('yoga', { detail: args.map(String) }),
       error: (...args: unknown[]) => {
-        const error = args.find((arg) => arg instanceof Error);
+        const error = originalError(args.find((arg) => arg instanceof Error));
         // Expected failures (AuthError) are answers, not faults.
-        if (originalError(error) instanceof AuthError) return;
+        if (error instanceof AuthError) return;
+        // The original error, not its GraphQL wrapper: the logger knows how to keep request data out of it.
         deps.logger.error('yoga', { error });
       },
     },
@@ -100,7 +101,7 @@ function isGraphQLError(error: unknown): error is GraphQLError {
 }
 
 function originalError(error: unknown): unknown {
-  return isGraphQLError(error) ? error.originalError : error;
+  return isGraphQLError(error) ? (error.originalError ?? error) : error;
 }
 
 function useJwks(jwks: JSONWebKeySet): Plugin {
