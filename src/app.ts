@@ -1,8 +1,10 @@
 import { AccessTokens } from './auth/access-tokens.js';
 import { loadSigningKeys } from './auth/keys.js';
+import { sweepRetention as sweepRetentionOnce, type RetentionSweep } from './auth/retention.js';
 import { RevocationSet } from './auth/revocations.js';
 import { AuthService } from './auth/service.js';
 import { SessionService } from './auth/sessions.js';
+import { Throttle } from './auth/throttle.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
@@ -20,10 +22,14 @@ export interface AppOptions {
   readonly database?: DatabaseHandle;
   readonly clock?: Clock;
   readonly logger?: Logger;
+  /** How often the PostgreSQL LISTEN connection is probed (ms); tests shorten it. */
+  readonly listenHeartbeatMs?: number;
 }
 
 export interface App {
   readonly config: Config;
+  /** Names this instance's LISTEN connection (application_name) and its notifications. */
+  readonly instanceId: string;
   readonly yoga: TidepassYoga;
   readonly database: DatabaseHandle;
   readonly revocations: RevocationSet;
@@ -34,6 +40,11 @@ export interface App {
   readonly socketCount: number;
   /** Ends sessions past their idle or absolute end (reason EXPIRED); runs every SESSION_SWEEP_INTERVAL too. */
   sweepExpiredSessions(): Promise<SessionRevoked[]>;
+  /**
+   * Deletes sessions ended more than SESSION_RETENTION ago, spent refresh tokens as old, and audit
+   * events older than AUTH_EVENT_RETENTION; runs every RETENTION_SWEEP_INTERVAL_MS too.
+   */
+  sweepRetention(): Promise<RetentionSweep>;
   /** Listens on config.port (0: any free port); returns the base URL. */
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
@@ -41,6 +52,9 @@ export interface App {
 
 const SHUTDOWN_GRACE_MS = 8_000;
 const REVOCATION_PRUNE_INTERVAL_MS = 60_000;
+const LISTEN_HEARTBEAT_MS = 5_000;
+const THROTTLE_SWEEP_INTERVAL_MS = 300_000;
+const RETENTION_SWEEP_INTERVAL_MS = 10 * 60_000;
 
 /** The composition root: the only place that creates instances. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -53,20 +67,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
 
   const keys = await loadSigningKeys(database.db, { privateJwk: config.jwtPrivateKey, clock });
   const revocations = new RevocationSet(config.accessTokenTtl, clock);
+  const instanceId = crypto.randomUUID();
   const bus =
     database.kind === 'postgres'
       ? createPostgresBus({
           url: database.url,
-          instanceId: crypto.randomUUID(),
+          instanceId,
           logger,
+          heartbeatMs: options.listenHeartbeatMs ?? LISTEN_HEARTBEAT_MS,
           onDesynchronised: () => revocations.markDesynchronised(),
           onResynchronise: () => revocations.loadFrom(database.db),
+          onOwnEvents: (events) => events.forEach((event) => revocations.add(event.sessionId, event.revokedAt)),
         })
       : createInProcessBus({ onListenerError: (error) => logger.error('revocation listener failed', { error }) });
   bus.subscribe((event) => revocations.add(event.sessionId, event.revokedAt));
   // The PostgreSQL bus loads the set itself each time its LISTEN connection is (re)established.
   if (database.kind === 'pglite') await revocations.loadFrom(database.db);
-  const revocationFeed = new RevocationFeed(bus);
+  const revocationFeed = new RevocationFeed(bus, clock);
 
   const sessions = new SessionService({
     db: database.db,
@@ -76,6 +93,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       refreshTokenTtl: config.refreshTokenTtl,
       sessionIdleTimeout: config.sessionIdleTimeout,
       refreshReuseGrace: config.refreshReuseGrace,
+      maxSessionsPerUser: config.maxSessionsPerUser,
     },
   });
   const accessTokens = new AccessTokens({
@@ -85,7 +103,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ttl: config.accessTokenTtl,
     clock,
   });
-  const auth = new AuthService({ db: database.db, clock, sessions, accessTokens, revocations });
+  const throttle = new Throttle({ db: database.db, limits: config.throttle });
+  const auth = new AuthService({ db: database.db, clock, sessions, accessTokens, revocations, throttle });
   const yoga = createYogaServer({
     auth,
     revocationFeed,
@@ -95,6 +114,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     trustProxy: config.trustProxy,
     development: config.env === 'development',
     graphiql: config.env !== 'production',
+    maxRequestBodyBytes: config.maxRequestBodyBytes,
   });
   const http = createHttpServer(yoga);
   const ws = attachWebSocketTransport({ server: http.server, yoga, auth, bus, clock, logger });
@@ -106,9 +126,24 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     sweepExpiredSessions().catch((error: unknown) => logger.warn('expired-session sweep failed', { error }));
   }, config.sessionSweepInterval * 1000);
   sweeper.unref();
+  const throttleSweeper = setInterval(() => {
+    throttle.sweepExpired(clock()).catch((error: unknown) => logger.warn('rate-limit sweep failed', { error }));
+  }, THROTTLE_SWEEP_INTERVAL_MS);
+  throttleSweeper.unref();
+  const sweepRetention = () =>
+    sweepRetentionOnce({
+      db: database.db,
+      clock,
+      policy: { sessionRetention: config.sessionRetention, authEventRetention: config.authEventRetention },
+    });
+  const retentionSweeper = setInterval(() => {
+    sweepRetention().catch((error: unknown) => logger.warn('retention sweep failed', { error }));
+  }, RETENTION_SWEEP_INTERVAL_MS);
+  retentionSweeper.unref();
 
   return {
     config,
+    instanceId,
     yoga,
     database,
     revocations,
@@ -119,6 +154,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       return ws.socketCount;
     },
     sweepExpiredSessions,
+    sweepRetention,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -127,6 +163,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     async stop() {
       clearInterval(pruner);
       clearInterval(sweeper);
+      clearInterval(throttleSweeper);
+      clearInterval(retentionSweeper);
       await ws.close();
       revocationFeed.close();
       await http.close(SHUTDOWN_GRACE_MS);

@@ -12,6 +12,13 @@ const seconds = (fallback: number) =>
     .positive('must be positive')
     .default(fallback);
 
+const count = (fallback: number) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .positive('must be positive')
+    .default(fallback);
+
 const privateJwk = z
   .string()
   .transform((text, ctx) => {
@@ -68,6 +75,21 @@ const envSchema = z.object({
     .min(1, 'must be at least 1')
     .max(60, 'must be at most 60: expired sessions are swept at least every minute')
     .default(30),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: count(5),
+  LOGIN_ACCOUNT_WINDOW: seconds(900),
+  LOGIN_MAX_FAILURES_PER_IP: count(100),
+  LOGIN_IP_WINDOW: seconds(3600),
+  SIGNUP_MAX_PER_IP: count(20),
+  SIGNUP_IP_WINDOW: seconds(3600),
+  MAX_REQUEST_BODY_BYTES: count(65_536),
+  MAX_SESSIONS_PER_USER: z.coerce
+    .number({ error: 'must be a whole number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(1000, 'must be at most 1000')
+    .default(10),
+  SESSION_RETENTION: seconds(2_592_000),
+  AUTH_EVENT_RETENTION: seconds(7_776_000),
 });
 
 export type PrivateJwk = z.infer<typeof privateJwk>;
@@ -87,6 +109,20 @@ export interface Config {
   readonly refreshReuseGrace: number;
   readonly trustProxy: boolean;
   readonly sessionSweepInterval: number;
+  readonly throttle: ThrottleLimits;
+  readonly maxRequestBodyBytes: number;
+  readonly maxSessionsPerUser: number;
+  /** Seconds an ended session (and a spent refresh token) is kept before the retention sweeper deletes it. */
+  readonly sessionRetention: number;
+  /** Seconds an auth_events row is kept. */
+  readonly authEventRetention: number;
+}
+
+/** Attempts allowed per window (seconds) before RATE_LIMITED. */
+export interface ThrottleLimits {
+  readonly loginFailuresPerAccount: { readonly points: number; readonly window: number };
+  readonly loginFailuresPerIp: { readonly points: number; readonly window: number };
+  readonly signUpsPerIp: { readonly points: number; readonly window: number };
 }
 
 export class ConfigError extends Error {
@@ -122,5 +158,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refreshReuseGrace: v.REFRESH_REUSE_GRACE,
     trustProxy: v.TRUST_PROXY,
     sessionSweepInterval: v.SESSION_SWEEP_INTERVAL,
+    throttle: Object.freeze({
+      loginFailuresPerAccount: { points: v.LOGIN_MAX_FAILURES_PER_ACCOUNT, window: v.LOGIN_ACCOUNT_WINDOW },
+      loginFailuresPerIp: { points: v.LOGIN_MAX_FAILURES_PER_IP, window: v.LOGIN_IP_WINDOW },
+      signUpsPerIp: { points: v.SIGNUP_MAX_PER_IP, window: v.SIGNUP_IP_WINDOW },
+    }),
+    maxRequestBodyBytes: v.MAX_REQUEST_BODY_BYTES,
+    maxSessionsPerUser: v.MAX_SESSIONS_PER_USER,
+    sessionRetention: v.SESSION_RETENTION,
+    authEventRetention: v.AUTH_EVENT_RETENTION,
   });
 }

@@ -16,6 +16,12 @@ export const errorMessages = {
   REFRESH_TOKEN_ROTATED: 'The refresh token was just rotated; use its successor.',
   NOT_FOUND: 'Not found.',
   RATE_LIMITED: 'Too many attempts; try again later.',
+  BAD_REQUEST: 'The request is malformed.',
+  UNSUPPORTED_MEDIA_TYPE: 'Send GraphQL requests as application/json.',
+  REQUEST_ENTITY_TOO_LARGE: 'The request body is too large.',
+  GRAPHQL_PARSE_FAILED: 'The GraphQL document could not be parsed.',
+  GRAPHQL_VALIDATION_FAILED: 'The GraphQL document is invalid for this schema or exceeds a limit.',
+  OPERATION_RESOLUTION_FAILURE: 'Which operation of the document to run could not be determined.',
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',
 } as const;
 

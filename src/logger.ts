@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs';
+
 /**
  * One JSON line per event. Callers pass only fields that are safe to keep: never passwords,
  * tokens, token hashes or keys.
@@ -19,12 +21,34 @@ export function createJsonLogger(options: {
   write?: (line: string) => void;
 } = {}): Logger {
   const threshold = levels[options.level ?? 'info'];
-  const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
+  const write = options.write ?? stdoutOncePerTick();
   const log = (level: Level) => (message: string, fields: LogFields = {}) => {
     if (levels[level] < threshold) return;
     write(JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...serialise(fields) }));
   };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+/**
+ * Lines gathered and written to stdout once per turn of the event loop. Writes to a file or a pipe
+ * are synchronous in Node: one per request under load blocked the loop a write at a time. What is
+ * still buffered when the process exits is written synchronously then.
+ */
+function stdoutOncePerTick(): (line: string) => void {
+  let buffered: string[] = [];
+  const flush = () => {
+    if (buffered.length === 0) return;
+    const text = buffered.join('');
+    buffered = [];
+    process.stdout.write(text);
+  };
+  process.once('exit', () => {
+    if (buffered.length > 0) writeSync(1, buffered.join(''));
+  });
+  return (line) => {
+    if (buffered.length === 0) setImmediate(flush);
+    buffered.push(line + '\n');
+  };
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import WebSocket from 'ws';
 import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
 
 let t: TestApp;
@@ -225,5 +226,72 @@ describe('sessionRevoked over SSE', () => {
     await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
     expect(await received).toContain(`{"sessionId":"${phone.session.id}","reason":"REVOKED_BY_USER","current":false}`);
     controller.abort();
+  });
+});
+
+/** Opens an SSE sessionRevoked stream and reads it to its end. */
+async function openSse(app: TestApp, token: string) {
+  const response = await app.app.yoga.fetch('http://localhost/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: 'subscription { sessionRevoked { sessionId reason current } }' }),
+  });
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const whole = (async () => {
+    let text = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return text;
+      text += decoder.decode(value);
+    }
+  })();
+  return { whole, cancel: () => reader.cancel() };
+}
+
+describe('streams do not outlive their session', () => {
+  it("ends an SSE stream right after announcing the subscriber's own session ended", async () => {
+    const { laptop, phone } = await twoDevices();
+    const before = t.app.revocationFeed.subscriberCount;
+    const stream = await openSse(t, phone.accessToken);
+    await eventually(() => t.app.revocationFeed.subscriberCount > before);
+    await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
+    const text = await stream.whole;
+    expect(text).toContain(`{"sessionId":"${phone.session.id}","reason":"REVOKED_BY_USER","current":true}`);
+    expect(text).toContain('event: complete');
+    expect(t.app.revocationFeed.subscriberCount).toBe(before);
+  });
+
+  it('ends an SSE stream when its access token expires', async () => {
+    const short = await createTestApp({ env: { ACCESS_TOKEN_TTL: '1' } });
+    try {
+      const tokens = await signUp(short.gql, { email: uniqueEmail() });
+      const stream = await openSse(short, tokens.accessToken);
+      const text = await stream.whole;
+      expect(text).toContain('event: complete');
+      expect(text).not.toContain('sessionRevoked');
+      expect(short.app.revocationFeed.subscriberCount).toBe(0);
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('sockets that hang up early', () => {
+  it('keeps no state for clients that hang up while their connection_init is being verified', async () => {
+    const { laptop } = await twoDevices();
+    const socketsBefore = t.app.socketCount;
+    await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+        await new Promise((resolve) => socket.once('open', resolve));
+        socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${laptop.accessToken}` } }));
+        // Hang up at once, before the server has answered connection_ack.
+        socket.terminate();
+        await new Promise((resolve) => socket.once('close', resolve));
+      }),
+    );
+    // Whatever was registered before the hang-up was noticed is released; nothing is registered after.
+    await eventually(() => t.app.socketCount === socketsBefore);
   });
 });

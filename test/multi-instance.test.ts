@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../src/db/client.js';
-import { REVOCATION_CHANNEL } from '../src/events/postgres-bus.js';
+import { listenApplicationName, REVOCATION_CHANNEL } from '../src/events/postgres-bus.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -73,8 +73,9 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
   it("after B's LISTEN connection is terminated while A revokes, B refuses the token and reloads", async () => {
     const { laptop, phone } = await twoDevices();
     expect((await b.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
+    // B's own LISTEN connection, by its application_name (A listens on the same database too).
     const [listener] = await admin<{ pid: number }[]>`
-      select pid from pg_stat_activity where datname = current_database() and query ilike ${'listen ' + REVOCATION_CHANNEL}`;
+      select pid from pg_stat_activity where application_name = ${listenApplicationName(b.app.instanceId)}`;
     expect(listener).toBeDefined();
     await admin`select pg_terminate_backend(${listener!.pid})`;
     await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
@@ -101,5 +102,13 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
     expect(heard).toHaveLength(1);
     expect(heard[0]).toContain('"LOGOUT"');
     await listener.unlisten();
+  });
+
+  it("takes its own notification into its revocation set when the commit's acknowledgement was lost", async () => {
+    const { phone } = await twoDevices();
+    const event = { sessionId: phone.session.id, userId: phone.user.id, reason: 'ADMIN' as const, revokedAt: new Date() };
+    // Announced and committed, but never delivered locally: what a lost COMMIT acknowledgement leaves.
+    await a.app.database.db.transaction((tx) => a.app.bus.announce(tx, [event]));
+    await eventually(() => a.app.revocations.has(phone.session.id));
   });
 });

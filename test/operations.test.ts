@@ -1,3 +1,5 @@
+import { sql } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
@@ -62,7 +64,7 @@ describe('health and readiness', () => {
       await database?.drop().catch(() => {});
     });
 
-    it('says not ready, answers INTERNAL_SERVER_ERROR without details, and stays up', async () => {
+    it('says not ready, answers SERVICE_UNAVAILABLE without details, and stays up', async () => {
       const session = await signUp(down.gql);
       const ended = await login(down.gql, { email: session.user.email });
       await down.gql('mutation { logout }', {}, { token: ended.accessToken });
@@ -73,14 +75,24 @@ describe('health and readiness', () => {
 
       const loggedIn = await down.gql(`mutation { login(email: "a@example.com", password: "${PASSWORD}") { accessToken } }`);
       expect(loggedIn.errors).toEqual([
-        { message: 'Unexpected error.', locations: expect.any(Array), path: ['login'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+        {
+          message: 'The service is temporarily unavailable.',
+          locations: expect.any(Array),
+          path: ['login'],
+          extensions: { code: 'SERVICE_UNAVAILABLE' },
+        },
       ]);
       // An outage never reads as a bad credential.
-      expect(codes(await down.gql(REFRESH, { refreshToken: session.refreshToken }))).toEqual(['INTERNAL_SERVER_ERROR']);
-      expect(codes(await down.gql('{ me { id } }', {}, { token: session.accessToken }))).toEqual([
-        'INTERNAL_SERVER_ERROR',
+      expect(codes(await down.gql(REFRESH, { refreshToken: session.refreshToken }))).toEqual(['SERVICE_UNAVAILABLE']);
+      // me { id } comes from the token; the email needs the database.
+      expect(codes(await down.gql('{ me { email } }', {}, { token: session.accessToken }))).toEqual([
+        'SERVICE_UNAVAILABLE',
       ]);
-      // Access tokens, and the revocation of their sessions, are checked without the database.
+      // Access tokens, and the revocation of their sessions, are checked without the database; and
+      // the user's id comes from the token, so `me { id }` needs no query at all.
+      const me = await down.gql('{ me { id } }', {}, { token: session.accessToken });
+      expect(me.errors).toBeUndefined();
+      expect(me.data).toEqual({ me: { id: session.user.id } });
       expect(codes(await down.gql('{ me { id } }', {}, { token: 'not-a-token' }))).toEqual(['INVALID_TOKEN']);
       expect(codes(await down.gql('{ me { id } }', {}, { token: ended.accessToken }))).toEqual(['SESSION_REVOKED']);
     });
@@ -88,7 +100,7 @@ describe('health and readiness', () => {
     it('logs the fault without the values of the failed queries', async () => {
       const session = await login(t.gql, { email: (await signUp(t.gql)).user.email });
       downLines.length = 0;
-      expect(codes(await down.gql(REFRESH, { refreshToken: session.refreshToken }))).toEqual(['INTERNAL_SERVER_ERROR']);
+      expect(codes(await down.gql(REFRESH, { refreshToken: session.refreshToken }))).toEqual(['SERVICE_UNAVAILABLE']);
       const email = uniqueEmail();
       await down.gql(`mutation { signUp(email: "${email}", password: "${PASSWORD}") { accessToken } }`);
 
@@ -101,6 +113,7 @@ describe('health and readiness', () => {
       expect(logged).not.toContain(email);
       expect(logged).not.toContain('$argon2id$');
     });
+
   });
 });
 
@@ -146,6 +159,39 @@ describe('signing keys', () => {
   });
 });
 
+describe('an unexpected database error in development', () => {
+  it("shows the fault's details to the client but not the failed query's values", async () => {
+    const development = await createTestApp({ env: { NODE_ENV: 'development' }, clock: t.clock });
+    try {
+      const session = await signUp(development.gql);
+      // A fault no code path expects: every insert into refresh_tokens fails.
+      await development.app.database.db.execute(sql`
+        create function refuse_insert() returns trigger language plpgsql as $$
+        begin raise exception 'refused by a test trigger'; end $$`);
+      await development.app.database.db.execute(sql`
+        create trigger refuse_insert before insert on refresh_tokens for each row execute function refuse_insert()`);
+      const email = uniqueEmail();
+      const answers = [
+        await development.gql(`mutation { signUp(email: "${email}", password: "${PASSWORD}") { accessToken } }`),
+        await development.gql(REFRESH, { refreshToken: session.refreshToken }),
+      ];
+      for (const answer of answers) {
+        expect(answer.errors?.[0]?.extensions).toMatchObject({
+          code: 'INTERNAL_SERVER_ERROR',
+          originalError: { message: expect.stringContaining('refused by a test trigger') },
+        });
+        const text = JSON.stringify(answer);
+        expect(text).not.toContain(email);
+        expect(text).not.toContain('$argon2id$');
+        expect(text).not.toContain(createHash('sha256').update(session.refreshToken).digest('hex'));
+        expect(text).not.toContain('params');
+      }
+    } finally {
+      await development.close();
+    }
+  });
+});
+
 describe('configuration', () => {
   it('has the documented defaults', () => {
     expect(loadConfig({})).toEqual({
@@ -163,6 +209,15 @@ describe('configuration', () => {
       refreshReuseGrace: 10,
       trustProxy: false,
       sessionSweepInterval: 30,
+      throttle: {
+        loginFailuresPerAccount: { points: 5, window: 900 },
+        loginFailuresPerIp: { points: 100, window: 3600 },
+        signUpsPerIp: { points: 20, window: 3600 },
+      },
+      maxRequestBodyBytes: 65_536,
+      maxSessionsPerUser: 10,
+      sessionRetention: 2_592_000,
+      authEventRetention: 7_776_000,
     });
   });
 

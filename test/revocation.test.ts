@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
@@ -159,5 +160,27 @@ describe('revocations known at start-up', () => {
     } finally {
       await restarted.close();
     }
+  });
+});
+
+describe('the revocation set after a lost LISTEN connection', () => {
+  it('stays unsynchronised (asking the database) when the connection drops again during a reload', async () => {
+    const { revocations, database } = t.app;
+    revocations.markDesynchronised();
+    const firstReload = revocations.loadFrom(database.db);
+    // The connection drops again before the first reload is done: that reload cannot vouch for the gap.
+    revocations.markDesynchronised();
+    await firstReload;
+    expect(revocations.synchronised).toBe(false);
+
+    // Meanwhile a session ends unseen by the set: the database is asked, so its token is refused.
+    const email = uniqueEmail();
+    const session = await signUp(t.gql, { email });
+    await database.db.execute(sql`update sessions set ended_at = now(), end_reason = 'ADMIN' where id = ${session.session.id}`);
+    expect(await meCodes(session.accessToken)).toEqual(['SESSION_REVOKED']);
+
+    await revocations.loadFrom(database.db);
+    expect(revocations.synchronised).toBe(true);
+    expect(revocations.has(session.session.id)).toBe(true);
   });
 });

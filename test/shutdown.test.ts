@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -116,5 +116,20 @@ describe('the process', () => {
 
     child.kill(signal);
     expect(await exited).toBe(0);
+  });
+});
+
+describe.skipIf(backend !== 'pglite')('the embedded database folder (PGlite only)', () => {
+  it('is created readable by its owner only, and tightened if it already existed', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'tidepass-perms-'));
+    cleanups.push(() => rmSync(parent, { recursive: true, force: true }));
+    const created = join(parent, 'new');
+    const existing = join(parent, 'existing');
+    mkdirSync(existing, { mode: 0o755 });
+    for (const dir of [created, existing]) {
+      const app = await buildApp(testConfig({ DATA_DIR: dir }), { logger: silentLogger });
+      await app.stop();
+      expect(statSync(dir).mode & 0o777).toBe(0o700);
+    }
   });
 });

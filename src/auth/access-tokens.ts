@@ -1,5 +1,7 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
+import { isUuid } from './crypto.js';
 import { SIGNING_ALGORITHM, type SigningKeys } from './keys.js';
 
 /** Explicit typing (RFC 8725 3.11, RFC 9068): an ID token or other JWT of ours is not an access token. */
@@ -26,10 +28,29 @@ export interface AccessTokenOptions {
   /** Seconds. */
   readonly ttl: number;
   readonly clock: Clock;
+  /** How many distinct verified tokens to remember (default 10,000). */
+  readonly cacheSize?: number;
 }
 
 export class AccessTokens {
-  constructor(private readonly options: AccessTokenOptions) {}
+  readonly #key: JWTVerifyGetKey;
+  /**
+   * Verified claims by the exact token string, so that a token's signature is checked once, not on
+   * every request. Keyed by the whole string: any other string (even an equivalent ECDSA signature)
+   * is verified afresh. Only successes are kept; expiry is still checked on every hit.
+   */
+  readonly #verified: LRUCache<string, AccessClaims>;
+
+  constructor(private readonly options: AccessTokenOptions) {
+    this.#verified = new LRUCache({ max: options.cacheSize ?? 10_000 });
+    const byKid = options.keys.verificationKeys;
+    // Every token we sign names its key. Without this, a key set of one key would be picked for a
+    // token with no kid at all (jose's rule when a single key matches).
+    this.#key = (header, token) => {
+      if (typeof header.kid !== 'string' || header.kid.length === 0) throw new errors.JWKSNoMatchingKey();
+      return byKid(header, token);
+    };
+  }
 
   /** Signs a token for one session; it never outlives `notAfter` (the session's own end). */
   async issue(subject: { userId: string; sessionId: string; notAfter: Date }): Promise<{
@@ -56,20 +77,36 @@ export class AccessTokens {
    * a token whose signature verified: jose checks claims after the signature.
    */
   async verify(token: string): Promise<AccessTokenCheck> {
-    const { keys, issuer, audience, clock } = this.options;
+    const cached = this.#verified.get(token);
+    if (cached) {
+      if (!isExpired(cached, this.options.clock())) return { ok: true, claims: cached };
+      this.#verified.delete(token);
+      return { ok: false, code: 'TOKEN_EXPIRED' };
+    }
+    const check = await this.#verifySignatureAndClaims(token);
+    if (check.ok) this.#verified.set(token, check.claims);
+    return check;
+  }
+
+  async #verifySignatureAndClaims(token: string): Promise<AccessTokenCheck> {
+    const { issuer, audience, ttl, clock } = this.options;
     if (token.length > MAX_TOKEN_LENGTH) return { ok: false, code: 'INVALID_TOKEN' };
     try {
-      const { payload } = await jwtVerify(token, keys.verificationKeys, {
+      const { payload } = await jwtVerify(token, this.#key, {
         algorithms: [SIGNING_ALGORITHM],
         issuer,
         audience,
         typ: TOKEN_TYPE,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         requiredClaims: ['exp', 'iat', 'sub', 'sid', 'jti'],
+        // No token of ours lives longer than the TTL, whatever its exp says; also refuses an iat in the future.
+        maxTokenAge: ttl,
         currentDate: clock(),
       });
       const { sub, sid, jti, exp } = payload;
-      if (typeof sub !== 'string' || typeof sid !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') {
+      // Ids we issue are UUIDs: anything else is not our token, whoever signed it.
+      const ids = typeof sub === 'string' && typeof sid === 'string' && isUuid(sub) && isUuid(sid);
+      if (!ids || typeof jti !== 'string' || typeof exp !== 'number') {
         return { ok: false, code: 'INVALID_TOKEN' };
       }
       return { ok: true, claims: { userId: sub, sessionId: sid, tokenId: jti, expiresAt: new Date(exp * 1000) } };
@@ -79,4 +116,9 @@ export class AccessTokens {
       throw error;
     }
   }
+}
+
+/** jose's own rule: expired once exp <= now - tolerance, in whole seconds. */
+function isExpired(claims: AccessClaims, now: Date): boolean {
+  return claims.expiresAt.getTime() / 1000 <= Math.floor(now.getTime() / 1000) - CLOCK_TOLERANCE_SECONDS;
 }

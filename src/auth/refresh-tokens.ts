@@ -1,6 +1,7 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Executor } from '../db/client.js';
-import { refreshTokens } from '../db/schema.js';
+import { refreshTokens, sessions } from '../db/schema.js';
 import { randomToken, REFRESH_TOKEN_PATTERN, sha256Hex } from './crypto.js';
 
 /**
@@ -35,19 +36,6 @@ export async function issueRefreshToken(
   return token;
 }
 
-/**
- * Spends the token if it is unspent, in one conditional UPDATE: of any number of concurrent calls
- * with one token, exactly one gets a row back.
- */
-export async function spendRefreshToken(db: Executor, token: string, now: Date): Promise<StoredRefreshToken | null> {
-  const [spent] = await db
-    .update(refreshTokens)
-    .set({ spentAt: now })
-    .where(and(eq(refreshTokens.tokenHash, sha256Hex(token)), isNull(refreshTokens.spentAt)))
-    .returning({ id: refreshTokens.id, sessionId: refreshTokens.sessionId, spentAt: refreshTokens.spentAt });
-  return spent ?? null;
-}
-
 export async function findRefreshToken(db: Executor, token: string): Promise<StoredRefreshToken | null> {
   const [found] = await db
     .select({ id: refreshTokens.id, sessionId: refreshTokens.sessionId, spentAt: refreshTokens.spentAt })
@@ -56,12 +44,38 @@ export async function findRefreshToken(db: Executor, token: string): Promise<Sto
   return found ?? null;
 }
 
-/** True when the token's direct successor is the live (unspent) token of its family. */
-export async function isPredecessorOfLiveToken(db: Executor, tokenId: string): Promise<boolean> {
-  const [child] = await db
-    .select({ id: refreshTokens.id })
+/**
+ * A presented token with its session, and whether its direct successor is the live (unspent) token
+ * of the family: what tells a lost response (grace) from theft (reuse). One query.
+ */
+export async function findRefreshTokenWithSession(
+  db: Executor,
+  token: string,
+): Promise<(StoredRefreshToken & { session: typeof sessions.$inferSelect; successorIsLive: boolean }) | null> {
+  const successor = alias(refreshTokens, 'successor');
+  const [found] = await db
+    .select({
+      id: refreshTokens.id,
+      sessionId: refreshTokens.sessionId,
+      spentAt: refreshTokens.spentAt,
+      session: sessions,
+      successorIsLive: sql<boolean>`exists (${db
+        .select({ one: sql`1` })
+        .from(successor)
+        .where(and(eq(successor.parentId, refreshTokens.id), isNull(successor.spentAt)))})`.mapWith(Boolean),
+    })
     .from(refreshTokens)
-    .where(and(eq(refreshTokens.parentId, tokenId), isNull(refreshTokens.spentAt)))
-    .limit(1);
-  return child !== undefined;
+    .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    .where(eq(refreshTokens.tokenHash, sha256Hex(token)));
+  return found ?? null;
+}
+
+/** Spends every unspent token of the session (there is one: the live token); returns their ids. */
+export async function spendLiveTokensOfSession(db: Executor, sessionId: string, now: Date): Promise<string[]> {
+  const spent = await db
+    .update(refreshTokens)
+    .set({ spentAt: now })
+    .where(and(eq(refreshTokens.sessionId, sessionId), isNull(refreshTokens.spentAt)))
+    .returning({ id: refreshTokens.id });
+  return spent.map((row) => row.id);
 }

@@ -13,6 +13,8 @@ export class RevocationSet {
   readonly #ended = new Map<string, number>();
   readonly #windowMs: number;
   #synchronised = true;
+  /** Bumped at every desynchronisation, so a reload that started before the latest one can't vouch for it. */
+  #epoch = 0;
 
   /**
    * @param accessTokenTtl seconds; an entry older than this plus the verification tolerance can no
@@ -36,6 +38,7 @@ export class RevocationSet {
 
   markDesynchronised(): void {
     this.#synchronised = false;
+    this.#epoch += 1;
   }
 
   get size(): number {
@@ -60,6 +63,7 @@ export class RevocationSet {
 
   /** Sessions ended within the window, from the database: what a fresh or reconnected instance needs. */
   async loadFrom(db: Executor): Promise<void> {
+    const epoch = this.#epoch;
     const since = new Date(this.clock().getTime() - this.#windowMs);
     const rows = await db
       .select({ sessionId: sessions.id, endedAt: sessions.endedAt })
@@ -67,6 +71,7 @@ export class RevocationSet {
       .where(and(isNotNull(sessions.endedAt), gt(sessions.endedAt, since)));
     // Events that arrived while the query ran are in the set already; keep them.
     for (const row of rows) this.add(row.sessionId, row.endedAt ?? since);
-    this.#synchronised = true;
+    // The connection dropped again while this ran: only the reload after that one may resynchronise.
+    if (epoch === this.#epoch) this.#synchronised = true;
   }
 }

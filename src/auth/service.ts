@@ -2,19 +2,25 @@ import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { AuthError, badInput } from '../errors.js';
 import type { AccessTokens } from './access-tokens.js';
+import { AUTH_EVENTS_MAX_PAGE, listAuthEvents, recordAuthEvent, type AuthEvent } from './audit.js';
 import { isUuid } from './crypto.js';
 import { DummyPasswordHash, hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import type { RevocationSet } from './revocations.js';
 import type { ClientInfo, SessionRecord, SessionService } from './sessions.js';
+import type { Throttle } from './throttle.js';
 import {
   findCredentials,
+  findCredentialsById,
   findUserById,
+  findUsersByIds,
   insertUser,
+  isWellFormed,
   normaliseEmail,
-  normalisePassword,
-  PASSWORD_MAX_LENGTH,
+  normaliseNewPassword,
+  normalisePresentedPassword,
   updatePasswordHash,
   type User,
+  type UserReference,
 } from './users.js';
 
 /** Who is calling, established from a verified access token of a live session. */
@@ -71,6 +77,7 @@ export class AuthService {
       sessions: SessionService;
       accessTokens: AccessTokens;
       revocations: RevocationSet;
+      throttle: Throttle;
     },
   ) {}
 
@@ -89,6 +96,11 @@ export class AuthService {
     return { kind: 'signed-in', viewer: { userId, sessionId, tokenExpiresAt: expiresAt } };
   }
 
+  /** Whether this instance already knows the session ended; synchronous, for transports re-checking. */
+  hasEndedLocally(sessionId: string): boolean {
+    return this.deps.revocations.has(sessionId);
+  }
+
   /** The in-memory set; the database only while the set may be stale (after a lost LISTEN connection). */
   async #hasEnded(sessionId: string): Promise<boolean | 'unknown'> {
     const { revocations, sessions } = this.deps;
@@ -104,29 +116,78 @@ export class AuthService {
   }
 
   async signUp(input: Credentials, client: ClientInfo): Promise<IssuedTokens> {
-    const email = normaliseEmail(input.email);
-    const password = normalisePassword(input.password);
     const deviceName = checkDeviceName(input.deviceName);
+    const email = normaliseEmail(input.email);
+    const password = await normaliseNewPassword(input.password);
+    await this.deps.throttle.signUp(client.ip);
     const user = await insertUser(this.deps.db, this.deps.clock, { email, passwordHash: await hashPassword(password) });
     if (!user) throw new AuthError('EMAIL_TAKEN');
-    return this.#startSession(user, deviceName, client);
+    return this.#startSession(user, deviceName, client, 'SIGNED_UP');
   }
 
   async login(input: Credentials, client: ClientInfo): Promise<IssuedTokens> {
     const deviceName = checkDeviceName(input.deviceName);
-    const password = input.password.normalize('NFKC');
-    if ([...password].length > PASSWORD_MAX_LENGTH) {
-      throw badInput('password', `The password must be at most ${PASSWORD_MAX_LENGTH} characters long.`);
-    }
+    const password = normalisePresentedPassword(input.password);
     const email = normaliseEmail(input.email);
+    const attempt = await this.deps.throttle.beginPasswordCheck({ email, ip: client.ip });
     const user = await findCredentials(this.deps.db, email);
     // Verify against a dummy hash when there is no such user, so both failures take the same time.
     const valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
-    if (!user || !valid) throw new AuthError('INVALID_CREDENTIALS');
+    if (!user || !valid) {
+      await recordAuthEvent(this.deps.db, { type: 'LOGIN_FAILED', userId: user?.id ?? null, client, at: this.deps.clock() });
+      throw new AuthError('INVALID_CREDENTIALS');
+    }
+    await attempt.succeeded();
     if (needsRehash(user.passwordHash)) {
       await updatePasswordHash(this.deps.db, user.id, await hashPassword(password));
     }
-    return this.#startSession(user, deviceName, client);
+    return this.#startSession(user, deviceName, client, 'LOGIN_SUCCEEDED');
+  }
+
+  /**
+   * Checks the current password (throttled like login), stores the new one, ends every other session
+   * of the user (PASSWORD_CHANGED) and rotates the caller's: its refresh token is spent, a successor issued.
+   */
+  async changePassword(
+    viewer: Viewer,
+    input: { currentPassword: string; newPassword: string },
+    client: ClientInfo,
+  ): Promise<IssuedTokens> {
+    const current = normalisePresentedPassword(input.currentPassword, 'currentPassword');
+    const next = await normaliseNewPassword(input.newPassword, 'newPassword');
+    const user = await findCredentialsById(this.deps.db, viewer.userId);
+    if (!user) throw new AuthError('SESSION_REVOKED');
+    const attempt = await this.deps.throttle.beginPasswordCheck({ email: user.email, ip: client.ip });
+    if (!(await verifyPassword(user.passwordHash, current))) {
+      // A wrong current password is a failed sign-in as much as one at login: the owner should see it.
+      await recordAuthEvent(this.deps.db, {
+        type: 'LOGIN_FAILED',
+        userId: user.id,
+        sessionId: viewer.sessionId,
+        client,
+        at: this.deps.clock(),
+      });
+      throw new AuthError('INVALID_CREDENTIALS');
+    }
+    await attempt.succeeded();
+    const passwordHash = await hashPassword(next);
+    const restarted = await this.deps.sessions.restartAfterPasswordChange({
+      userId: user.id,
+      sessionId: viewer.sessionId,
+      alsoIn: async (tx) => {
+        await updatePasswordHash(tx, user.id, passwordHash);
+        await recordAuthEvent(tx, {
+          type: 'PASSWORD_CHANGED',
+          userId: user.id,
+          sessionId: viewer.sessionId,
+          client,
+          at: this.deps.clock(),
+        });
+      },
+    });
+    // The caller's session ended meanwhile: nothing was changed.
+    if (!restarted) throw new AuthError('SESSION_REVOKED');
+    return this.#issue(user, restarted.session, restarted.refreshToken);
   }
 
   async refresh(refreshToken: string | null | undefined, client: ClientInfo): Promise<IssuedTokens> {
@@ -139,11 +200,8 @@ export class AuthService {
         throw new AuthError('REFRESH_TOKEN_REUSED');
       case 'just-rotated':
         throw new AuthError('REFRESH_TOKEN_ROTATED');
-      case 'rotated': {
-        const user = await findUserById(this.deps.db, result.session.userId);
-        if (!user) throw new AuthError('INVALID_REFRESH_TOKEN');
-        return this.#issue(user, result.session, result.refreshToken);
-      }
+      case 'rotated':
+        return this.#issue(result.user, result.session, result.refreshToken);
     }
   }
 
@@ -151,11 +209,12 @@ export class AuthService {
    * Ends the caller's session: the one of the access token, else the one of the refresh token.
    * Idempotent: a session that already ended is logged out.
    */
-  async logout(auth: Authentication, refreshToken: string | null | undefined): Promise<boolean> {
+  async logout(auth: Authentication, refreshToken: string | null | undefined, client?: ClientInfo): Promise<boolean> {
     if (auth.kind === 'signed-in') {
       await this.deps.sessions.endSessions(
         { userId: auth.viewer.userId, sessionIds: [auth.viewer.sessionId] },
         'LOGOUT',
+        client,
       );
       return true;
     }
@@ -163,33 +222,46 @@ export class AuthService {
     if (refreshToken) {
       const session = await this.deps.sessions.findSessionOfRefreshToken(refreshToken);
       if (!session) throw new AuthError('INVALID_REFRESH_TOKEN');
-      await this.deps.sessions.endSessions({ userId: session.userId, sessionIds: [session.id] }, 'LOGOUT');
+      await this.deps.sessions.endSessions({ userId: session.userId, sessionIds: [session.id] }, 'LOGOUT', client);
       return true;
     }
     throw new AuthError(auth.kind === 'refused' ? auth.code : 'UNAUTHENTICATED');
   }
 
   /** Ends one of the caller's sessions; another user's or an unknown id is NOT_FOUND. */
-  async revokeDevice(viewer: Viewer, sessionId: string): Promise<boolean> {
+  async revokeDevice(viewer: Viewer, sessionId: string, client?: ClientInfo): Promise<boolean> {
     const session = isUuid(sessionId) ? await this.deps.sessions.findSession(sessionId) : null;
     if (!session || session.userId !== viewer.userId) throw new AuthError('NOT_FOUND', 'No such session.');
-    await this.deps.sessions.endSessions({ userId: viewer.userId, sessionIds: [session.id] }, 'REVOKED_BY_USER');
+    await this.deps.sessions.endSessions(
+      { userId: viewer.userId, sessionIds: [session.id] },
+      'REVOKED_BY_USER',
+      client,
+    );
     return true;
   }
 
-  async revokeOtherSessions(viewer: Viewer): Promise<number> {
+  async revokeOtherSessions(viewer: Viewer, client?: ClientInfo): Promise<number> {
     const ended = await this.deps.sessions.endSessions(
       { userId: viewer.userId, exceptSessionId: viewer.sessionId },
       'OTHER_SESSIONS_REVOKED',
+      client,
     );
     return ended.length;
   }
 
-  async me(viewer: Viewer): Promise<User> {
-    const user = await findUserById(this.deps.db, viewer.userId);
-    // The account is gone, and its sessions with it.
-    if (!user) throw new AuthError('SESSION_REVOKED');
-    return user;
+  /** The signed-in user's id comes from the verified token: `me { id }` costs no query. */
+  me(viewer: Viewer): UserReference {
+    return { id: viewer.userId };
+  }
+
+  /**
+   * Users by id, in the order asked, for loading the fields a token does not carry. A missing
+   * account is SESSION_REVOKED: it is gone, and its sessions with it.
+   */
+  async findUsers(ids: readonly string[]): Promise<(User | AuthError)[]> {
+    const found = await findUsersByIds(this.deps.db, ids);
+    const byId = new Map(found.map((user) => [user.id, user]));
+    return ids.map((id) => byId.get(id) ?? new AuthError('SESSION_REVOKED'));
   }
 
   async mySessions(viewer: Viewer): Promise<SessionView[]> {
@@ -197,8 +269,26 @@ export class AuthService {
     return sessions.map((session) => this.#view(session, viewer.sessionId));
   }
 
-  async #startSession(user: User, deviceName: string | null, client: ClientInfo): Promise<IssuedTokens> {
-    const { session, refreshToken } = await this.deps.sessions.createSession({ userId: user.id, deviceName, client });
+  /** The caller's audit log, newest first: where and how the account was used. */
+  async myAuthEvents(viewer: Viewer, first: number): Promise<AuthEvent[]> {
+    if (!Number.isInteger(first) || first < 1 || first > AUTH_EVENTS_MAX_PAGE) {
+      throw badInput('first', `first must be between 1 and ${AUTH_EVENTS_MAX_PAGE}.`);
+    }
+    return listAuthEvents(this.deps.db, viewer.userId, first);
+  }
+
+  async #startSession(
+    user: User,
+    deviceName: string | null,
+    client: ClientInfo,
+    cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED',
+  ): Promise<IssuedTokens> {
+    const { session, refreshToken } = await this.deps.sessions.createSession({
+      userId: user.id,
+      deviceName,
+      client,
+      cause,
+    });
     return this.#issue(user, session, refreshToken);
   }
 
@@ -229,7 +319,17 @@ export class AuthService {
   }
 }
 
+/** Control characters (NUL, newlines, escapes) have no place in a name shown in a device list or a log. */
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
 function checkDeviceName(raw: string | null | undefined): string | null {
+  // Refused unread past four times the limit: neither trimmed nor spread into code points.
+  if (raw && raw.length > DEVICE_NAME_MAX_LENGTH * 4) {
+    throw badInput('deviceName', `The device name must be at most ${DEVICE_NAME_MAX_LENGTH} characters long.`);
+  }
+  if (raw && (CONTROL_CHARACTER.test(raw) || !isWellFormed(raw))) {
+    throw badInput('deviceName', 'The device name must be text without control characters.');
+  }
   const deviceName = raw?.trim() || null;
   if (deviceName && [...deviceName].length > DEVICE_NAME_MAX_LENGTH) {
     throw badInput('deviceName', `The device name must be at most ${DEVICE_NAME_MAX_LENGTH} characters long.`);

@@ -1,15 +1,19 @@
 import { and, desc, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import { rowsOf, type Database, type Executor, type Transaction } from '../db/client.js';
-import { sessions } from '../db/schema.js';
+import { sessions, users } from '../db/schema.js';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
+import { recordAuthEvent, recordAuthEvents } from './audit.js';
 import {
   findRefreshToken,
-  isPredecessorOfLiveToken,
+  findRefreshTokenWithSession,
   isWellFormedRefreshToken,
   issueRefreshToken,
-  spendRefreshToken,
+  spendLiveTokensOfSession,
 } from './refresh-tokens.js';
+import { isUuid } from './crypto.js';
+import { rotateInOneStatement } from './rotation.js';
+import type { User } from './users.js';
 
 export type SessionRecord = typeof sessions.$inferSelect;
 
@@ -18,6 +22,8 @@ export interface SessionPolicy {
   readonly refreshTokenTtl: number;
   readonly sessionIdleTimeout: number;
   readonly refreshReuseGrace: number;
+  /** A new session beyond this many live ones ends the least recently used (reason SESSION_LIMIT). */
+  readonly maxSessionsPerUser: number;
 }
 
 export interface ClientInfo {
@@ -26,7 +32,7 @@ export interface ClientInfo {
 }
 
 export type RotationResult =
-  | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly refreshToken: string }
+  | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly user: User; readonly refreshToken: string }
   /** Unknown, malformed, or of an ended or expired session. */
   | { readonly kind: 'invalid' }
   /** Spent token presented outside the grace window: theft. The session has been ended. */
@@ -41,8 +47,24 @@ export interface SessionSelection {
   readonly exceptSessionId?: string;
 }
 
-/** Announces ended sessions inside the transaction and queues them for local delivery after commit. */
-type RecordEnded = (events: SessionRevoked[]) => Promise<SessionRevoked[]>;
+/**
+ * Announces ended sessions inside the transaction, logs them (with the client that ended them, if
+ * any) and queues them for local delivery after commit.
+ */
+/** Who asked for the ends, for the audit log: one client for all, or each event's own. */
+type AskedBy = ClientInfo | ((event: SessionRevoked) => ClientInfo | undefined);
+type RecordEnded = (events: SessionRevoked[], client?: AskedBy) => Promise<SessionRevoked[]>;
+
+interface PendingEnd {
+  readonly selection: SessionSelection;
+  readonly reason: RevocationReason;
+  readonly client: ClientInfo | undefined;
+  resolve(ended: SessionRevoked[]): void;
+  reject(error: unknown): void;
+}
+
+/** Bounds one group-commit transaction (two query parameters per session). */
+const MAX_ENDS_PER_TRANSACTION = 500;
 
 /** One instance at a time sweeps: a transaction-scoped advisory lock, released at commit. */
 const SWEEP_LOCK_KEY = 0x7469_6465; // "tide"
@@ -65,12 +87,23 @@ export class SessionService {
     return session.endedAt === null && this.endOf(session).getTime() > now.getTime();
   }
 
-  /** Every login gets a new session id (no fixation) and the first token of a new family. */
-  async createSession(
-    input: { userId: string; deviceName: string | null; client: ClientInfo },
-  ): Promise<{ session: SessionRecord; refreshToken: string }> {
+  /**
+   * Every login gets a new session id (no fixation) and the first token of a new family. Beyond
+   * MAX_SESSIONS_PER_USER live sessions, the least recently used end (reason SESSION_LIMIT).
+   */
+  async createSession(input: {
+    userId: string;
+    deviceName: string | null;
+    client: ClientInfo;
+    /** What the audit log calls it. */
+    cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED';
+  }): Promise<{ session: SessionRecord; refreshToken: string }> {
     const now = this.deps.clock();
-    return this.deps.db.transaction(async (tx) => {
+    return this.#revokingTransaction(async (tx, record) => {
+      // Concurrent logins of one user queue here, so each counts the others' sessions and the
+      // limit holds (READ COMMITTED: the count below sees what the previous holder committed).
+      // NO KEY UPDATE: does not block the key-share locks that inserting sessions takes.
+      await tx.select({ id: users.id }).from(users).where(eq(users.id, input.userId)).for('no key update');
       const [session] = await tx
         .insert(sessions)
         .values({
@@ -85,40 +118,97 @@ export class SessionService {
         })
         .returning();
       const refreshToken = await issueRefreshToken(tx, { sessionId: session!.id, parentId: null, now });
+      await recordAuthEvent(tx, {
+        type: input.cause,
+        userId: input.userId,
+        sessionId: session!.id,
+        client: input.client,
+        at: now,
+      });
+      const beyondLimit = await this.#leastRecentlyUsedBeyondLimit(tx, input.userId, session!.id, now);
+      await record(await this.#endIn(tx, { userId: input.userId, sessionIds: beyondLimit }, 'SESSION_LIMIT'));
       return { session: session!, refreshToken };
     });
   }
 
-  /** Spends the token and issues its successor in one transaction; a reuse ends the session and commits. */
+  /** The user's live sessions other than `newSessionId` that do not fit in the limit with it. */
+  async #leastRecentlyUsedBeyondLimit(tx: Transaction, userId: string, newSessionId: string, now: Date) {
+    const rows = await tx
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), ne(sessions.id, newSessionId), ...this.#liveAt(now)))
+      .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt))
+      .offset(this.deps.policy.maxSessionsPerUser - 1);
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Spends the token and issues its successor in one statement (see rotation.ts). Only when that
+   * finds nothing to rotate is the token looked at again, to tell why: nothing is written on the
+   * way, except the end of the session when a spent token is presented outside the grace window,
+   * which commits although the request fails.
+   */
   async rotateRefreshToken(token: string, client: ClientInfo): Promise<RotationResult> {
     if (!isWellFormedRefreshToken(token)) return { kind: 'invalid' };
-    return this.#revokingTransaction(async (tx, record): Promise<RotationResult> => {
-      const now = this.deps.clock();
-      const spent = await spendRefreshToken(tx, token, now);
-      if (spent) {
-        const session = await findSession(tx, spent.sessionId);
-        if (!session || !this.isLive(session, now)) return { kind: 'invalid' };
-        const refreshToken = await issueRefreshToken(tx, { sessionId: session.id, parentId: spent.id, now });
-        // Conditional on the session still being open: a concurrent reuse may have ended it since it
-        // was read, and then this row lock waited for that commit. Its successor must not come back.
-        const [used] = await tx
-          .update(sessions)
-          .set({ lastUsedAt: now, userAgent: truncate(client.userAgent), ip: client.ip })
-          .where(and(eq(sessions.id, session.id), isNull(sessions.endedAt)))
-          .returning();
-        if (!used) return { kind: 'invalid' };
-        return { kind: 'rotated', session: used, refreshToken };
-      }
+    const now = this.deps.clock();
+    const rotated = await rotateInOneStatement(this.deps.db, {
+      token,
+      now,
+      idleHorizon: this.#idleHorizon(now),
+      userAgent: truncate(client.userAgent),
+      ip: client.ip,
+    });
+    if (rotated) return { kind: 'rotated', ...rotated };
 
-      const presented = await findRefreshToken(tx, token);
-      if (!presented) return { kind: 'invalid' };
-      const session = await findSession(tx, presented.sessionId);
-      if (!session || !this.isLive(session, now)) return { kind: 'invalid' };
-      const graceStart = now.getTime() - this.deps.policy.refreshReuseGrace * 1000;
-      const withinGrace = presented.spentAt !== null && presented.spentAt.getTime() > graceStart;
-      if (withinGrace && (await isPredecessorOfLiveToken(tx, presented.id))) return { kind: 'just-rotated' };
-      await record(await this.#endIn(tx, { userId: session.userId, sessionIds: [session.id] }, 'REFRESH_TOKEN_REUSE'));
-      return { kind: 'reused' };
+    const presented = await findRefreshTokenWithSession(this.deps.db, token);
+    // Unknown; or of a session that has ended (a spent token then proves nothing more); or unspent
+    // but not rotatable, which only a session ending at this very moment explains.
+    if (!presented || !this.isLive(presented.session, now) || presented.spentAt === null) return { kind: 'invalid' };
+    const graceStart = now.getTime() - this.deps.policy.refreshReuseGrace * 1000;
+    if (presented.spentAt.getTime() > graceStart && presented.successorIsLive) return { kind: 'just-rotated' };
+    await recordAuthEvent(this.deps.db, {
+      type: 'REFRESH_TOKEN_REUSED',
+      userId: presented.session.userId,
+      sessionId: presented.session.id,
+      client,
+      at: now,
+    });
+    const ended = await this.endSessions(
+      { userId: presented.session.userId, sessionIds: [presented.session.id] },
+      'REFRESH_TOKEN_REUSE',
+      client,
+    );
+    // Someone else ended it in the meantime: then this token is merely one of an ended session.
+    return ended.length > 0 ? { kind: 'reused' } : { kind: 'invalid' };
+  }
+
+  /**
+   * After a password change, in one transaction: `alsoIn` (which stores the new hash), every other
+   * session of the user ended (PASSWORD_CHANGED, announced on the bus), and the current session
+   * rotated: its live refresh token spent, a successor issued. Null (and nothing done) when the
+   * current session is no longer live.
+   */
+  async restartAfterPasswordChange(input: {
+    userId: string;
+    sessionId: string;
+    alsoIn: (tx: Transaction) => Promise<void>;
+  }): Promise<{ session: SessionRecord; refreshToken: string } | null> {
+    return this.#revokingTransaction(async (tx, record) => {
+      const now = this.deps.clock();
+      // Locks the session's row: a concurrent logout waits for this transaction, or this one for it.
+      const [current] = await tx
+        .update(sessions)
+        .set({ lastUsedAt: now })
+        .where(and(eq(sessions.id, input.sessionId), eq(sessions.userId, input.userId), ...this.#liveAt(now)))
+        .returning();
+      if (!current) return null;
+      await input.alsoIn(tx);
+      await record(
+        await this.#endIn(tx, { userId: input.userId, exceptSessionId: current.id }, 'PASSWORD_CHANGED'),
+      );
+      const [spentId] = await spendLiveTokensOfSession(tx, current.id, now);
+      const refreshToken = await issueRefreshToken(tx, { sessionId: current.id, parentId: spentId ?? null, now });
+      return { session: current, refreshToken };
     });
   }
 
@@ -133,9 +223,79 @@ export class SessionService {
     return findSession(this.deps.db, sessionId);
   }
 
-  /** Ends the selected live sessions of one user and tells every instance. Returns what it ended. */
-  endSessions(selection: SessionSelection, reason: RevocationReason): Promise<SessionRevoked[]> {
-    return this.#revokingTransaction(async (tx, record) => record(await this.#endIn(tx, selection, reason)));
+  /**
+   * Ends the selected live sessions of one user and tells every instance. Returns what it ended.
+   * `client`: who asked, for the audit log.
+   *
+   * Group commit: what is asked while a revocation transaction is in flight goes into the next one,
+   * together. A burst of logouts then costs a few transactions (and NOTIFYs, which PostgreSQL
+   * serialises at commit) instead of one each; a lone revocation still starts at once.
+   */
+  endSessions(selection: SessionSelection, reason: RevocationReason, client?: ClientInfo): Promise<SessionRevoked[]> {
+    if (selection.sessionIds?.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      this.#pendingEnds.push({ selection, reason, client, resolve, reject });
+      if (!this.#flushing) void this.#flushEnds();
+    });
+  }
+
+  readonly #pendingEnds: PendingEnd[] = [];
+  #flushing = false;
+
+  async #flushEnds(): Promise<void> {
+    this.#flushing = true;
+    while (this.#pendingEnds.length > 0) {
+      const batch = this.#pendingEnds.splice(0, MAX_ENDS_PER_TRANSACTION);
+      try {
+        const ended = await this.#revokingTransaction(async (tx, record) => {
+          const perRequest = await this.#endAll(tx, batch);
+          // Announced together; each audited with the client that asked for it.
+          const askedBy = new Map(
+            perRequest.flatMap((events, i) => events.map((event) => [event.sessionId, batch[i]!.client] as const)),
+          );
+          await record(perRequest.flat(), (event) => askedBy.get(event.sessionId));
+          return perRequest;
+        });
+        batch.forEach((pending, i) => pending.resolve(ended[i]!));
+      } catch (error) {
+        // One transaction: if it fails (the database is down), every request in it fails alike.
+        batch.forEach((pending) => pending.reject(error));
+      }
+    }
+    this.#flushing = false;
+  }
+
+  /** Ends what each request selected, in one transaction; by-id selections of one reason in one UPDATE. */
+  async #endAll(tx: Transaction, batch: readonly PendingEnd[]): Promise<SessionRevoked[][]> {
+    const now = this.deps.clock();
+    const ended = batch.map((): SessionRevoked[] => []);
+    const byReason = new Map<RevocationReason, number[]>();
+    for (const [i, { selection, reason }] of batch.entries()) {
+      if (selection.sessionIds && !selection.exceptSessionId) byReason.set(reason, [...(byReason.get(reason) ?? []), i]);
+      else ended[i] = await this.#endIn(tx, selection, reason);
+    }
+    for (const [reason, indexes] of byReason) {
+      // Which request asked for which session; one asked twice ends once, for one of them.
+      const askedBy = new Map(indexes.flatMap((i) => batch[i]!.selection.sessionIds!.map((id) => [id, i] as const)));
+      // Something that is not a uuid matches no session; leaving it out keeps it from failing the batch.
+      const pairs = indexes
+        .flatMap((i) => batch[i]!.selection.sessionIds!.map((id) => [batch[i]!.selection.userId, id] as const))
+        .filter(([userId, id]) => isUuid(userId) && isUuid(id));
+      if (pairs.length === 0) continue;
+      // Two array parameters whatever the batch size: building one parameter per id cost more CPU than the query.
+      const rows = await tx
+        .update(sessions)
+        .set({ endedAt: now, endReason: reason })
+        .where(
+          and(
+            sql`(${sessions.userId}, ${sessions.id}) in (select * from unnest(${uuidArray(pairs.map(([userId]) => userId))}::uuid[], ${uuidArray(pairs.map(([, id]) => id))}::uuid[]))`,
+            ...this.#liveAt(now),
+          ),
+        )
+        .returning({ sessionId: sessions.id, userId: sessions.userId });
+      for (const row of rows) ended[askedBy.get(row.sessionId)!]!.push({ ...row, reason, revokedAt: now });
+    }
+    return ended;
   }
 
   /**
@@ -174,8 +334,12 @@ export class SessionService {
   }
 
   #liveAt(now: Date): SQL[] {
-    const idleHorizon = new Date(now.getTime() - this.deps.policy.sessionIdleTimeout * 1000);
-    return [isNull(sessions.endedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleHorizon)];
+    return [isNull(sessions.endedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, this.#idleHorizon(now))];
+  }
+
+  /** A session last used at or before this has reached its idle end. */
+  #idleHorizon(now: Date): Date {
+    return new Date(now.getTime() - this.deps.policy.sessionIdleTimeout * 1000);
   }
 
   /**
@@ -185,8 +349,19 @@ export class SessionService {
   async #revokingTransaction<T>(work: (tx: Transaction, record: RecordEnded) => Promise<T>): Promise<T> {
     const ended: SessionRevoked[] = [];
     const result = await this.deps.db.transaction(async (tx) =>
-      work(tx, async (events) => {
+      work(tx, async (events, client) => {
         if (events.length > 0) await this.deps.bus.announce(tx, events);
+        await recordAuthEvents(
+          tx,
+          events.map((event) => ({
+            type: 'SESSION_REVOKED' as const,
+            userId: event.userId,
+            sessionId: event.sessionId,
+            reason: event.reason,
+            client: (typeof client === 'function' ? client(event) : client) ?? null,
+            at: event.revokedAt,
+          })),
+        );
         ended.push(...events);
         return events;
       }),
@@ -213,6 +388,11 @@ export class SessionService {
 async function findSession(db: Executor, sessionId: string): Promise<SessionRecord | null> {
   const [session] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
   return session ?? null;
+}
+
+/** A PostgreSQL array literal of uuids (checked by the caller), passed as one parameter. */
+function uuidArray(ids: readonly string[]): string {
+  return `{${ids.join(',')}}`;
 }
 
 function truncate(userAgent: string | null): string | null {

@@ -1,9 +1,10 @@
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Executor } from '../db/client.js';
 import { users } from '../db/schema.js';
 import { badInput } from '../errors.js';
+import { isCommonPassword } from './common-passwords.js';
 
 export interface User {
   readonly id: string;
@@ -11,13 +12,27 @@ export interface User {
   readonly createdAt: Date;
 }
 
+/** A user known only by id (from a verified access token); the other fields are loaded when asked for. */
+export interface UserReference {
+  readonly id: string;
+}
+
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
 const EMAIL_MAX_LENGTH = 254;
 const emailSchema = z.email();
 
+/**
+ * Inputs longer than these (in UTF-16 units) are refused before any normalisation, trimming or
+ * spreading touches them, so that a 5 MB argument costs nothing. Generous: NFKC composition can
+ * shrink a string, but not a real password of 256 characters beyond this.
+ */
+const PASSWORD_RAW_MAX_LENGTH = PASSWORD_MAX_LENGTH * 16;
+const EMAIL_RAW_MAX_LENGTH = 1024;
+
 /** Trimmed and lower-cased: one account per mailbox however it is typed. */
 export function normaliseEmail(raw: string): string {
+  if (raw.length > EMAIL_RAW_MAX_LENGTH || !isWellFormed(raw)) throw badInput('email', 'Enter a valid email address.');
   const email = raw.trim().toLowerCase();
   if (email.length > EMAIL_MAX_LENGTH || !emailSchema.safeParse(email).success) {
     throw badInput('email', 'Enter a valid email address.');
@@ -25,18 +40,53 @@ export function normaliseEmail(raw: string): string {
   return email;
 }
 
-/** NFKC first, so that what is counted and hashed is what the user sees. Length in code points. */
-export function normalisePassword(raw: string): string {
+/**
+ * A password as presented at login: NFKC, at most PASSWORD_MAX_LENGTH characters. No other rule, so
+ * that a password set under older rules still logs in.
+ */
+export function normalisePresentedPassword(raw: string, field = 'password'): string {
+  const tooLong = () => badInput(field, `The password must be at most ${PASSWORD_MAX_LENGTH} characters long.`);
+  if (raw.length > PASSWORD_RAW_MAX_LENGTH) throw tooLong();
+  if (!isWellFormed(raw)) throw notText(field);
   const password = raw.normalize('NFKC');
-  const length = [...password].length;
-  if (length < PASSWORD_MIN_LENGTH || length > PASSWORD_MAX_LENGTH) {
-    throw badInput(
-      'password',
-      `The password must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters long.`,
-    );
-  }
-  if (password.includes('\u0000')) throw badInput('password', 'The password must not contain NUL characters.');
+  if (codePointLength(password) > PASSWORD_MAX_LENGTH) throw tooLong();
   return password;
+}
+
+/**
+ * A password being set (sign-up, password change). NFKC first, so that what is counted and hashed is
+ * what the user sees; length in code points; no NUL; not one of the most common passwords.
+ */
+export async function normaliseNewPassword(raw: string, field = 'password'): Promise<string> {
+  const wrongLength = () =>
+    badInput(field, `The password must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters long.`);
+  if (raw.length > PASSWORD_RAW_MAX_LENGTH) throw wrongLength();
+  if (!isWellFormed(raw)) throw notText(field);
+  const password = raw.normalize('NFKC');
+  const length = codePointLength(password);
+  if (length < PASSWORD_MIN_LENGTH || length > PASSWORD_MAX_LENGTH) throw wrongLength();
+  if (password.includes('\u0000')) throw badInput(field, 'The password must not contain NUL characters.');
+  if (await isCommonPassword(password)) {
+    throw badInput(field, 'This password is among the most common ones; choose another.');
+  }
+  return password;
+}
+
+/** A lone UTF-16 surrogate (from a JSON escape such as "\ud800") is no character: it would be hashed as U+FFFD. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+function notText(field: string) {
+  return badInput(field, 'The password must be valid Unicode text.');
+}
+
+function codePointLength(text: string): number {
+  let length = 0;
+  for (const _ of text) length += 1;
+  return length;
 }
 
 const publicColumns = { id: users.id, email: users.email, createdAt: users.createdAt };
@@ -60,6 +110,11 @@ export async function findUserById(db: Executor, id: string): Promise<User | nul
   return user ?? null;
 }
 
+export async function findUsersByIds(db: Executor, ids: readonly string[]): Promise<User[]> {
+  if (ids.length === 0) return [];
+  return db.select(publicColumns).from(users).where(inArray(users.id, [...ids]));
+}
+
 export async function findCredentials(
   db: Executor,
   email: string,
@@ -68,6 +123,17 @@ export async function findCredentials(
     .select({ ...publicColumns, passwordHash: users.passwordHash })
     .from(users)
     .where(eq(users.email, email));
+  return user ?? null;
+}
+
+export async function findCredentialsById(
+  db: Executor,
+  id: string,
+): Promise<(User & { passwordHash: string }) | null> {
+  const [user] = await db
+    .select({ ...publicColumns, passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(users.id, id));
   return user ?? null;
 }
 

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { sql, type ExtractTablesWithRelations } from 'drizzle-orm';
@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { watchedSocket } from './read-watchdog.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -53,21 +54,44 @@ export interface PostgresOptions {
   max?: number;
 }
 
+/**
+ * Nothing may hang while the database is unreachable or stuck: a request fails (SERVICE_UNAVAILABLE)
+ * within about 5 s instead. Seconds to connect; ms for the rest.
+ */
+export const POSTGRES_TIMEOUTS = {
+  connect: 3,
+  /** Server side: a statement (lock waits included) that runs longer is cancelled. */
+  statement: 3_000,
+  /** Server side: a transaction left idle (its client gone quiet) is ended and its locks released. */
+  idleInTransaction: 10_000,
+  /** Client side: see read-watchdog.ts. Above `statement`, so a slow statement gets the server's answer. */
+  read: 4_000,
+  /** Seconds: the longest a lost connection waits before connecting again. */
+  maxReconnectDelay: 0.5,
+} as const;
+
 export function connectPostgres(url: string, options: PostgresOptions = {}): PostgresHandle {
   const client = postgres(url, {
     max: options.max ?? 10,
-    // Fail fast while the database is unreachable instead of queueing requests for ever.
-    connect_timeout: 5,
+    connect_timeout: POSTGRES_TIMEOUTS.connect,
     idle_timeout: 60,
     onnotice: () => {},
-  });
+    connection: {
+      statement_timeout: POSTGRES_TIMEOUTS.statement,
+      idle_in_transaction_session_timeout: POSTGRES_TIMEOUTS.idleInTransaction,
+    },
+    socket: watchedSocket(POSTGRES_TIMEOUTS.read),
+    // postgres.js's default grows with every connection lost since the last success (3^n / 100 s, up to
+    // 20 s): after a restart killed the whole pool, requests would wait that long for a connection.
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, POSTGRES_TIMEOUTS.maxReconnectDelay),
+  } as postgres.Options<Record<string, never>>);
   const db = drizzlePostgres(client, { schema });
   return {
     kind: 'postgres',
     client,
     url,
     db: db as unknown as Database,
-    migrate: () => migratePostgres(db, { migrationsFolder }),
+    migrate: () => migrateWithoutTimeouts(url),
     ping: async () => {
       await client`select 1`;
     },
@@ -75,9 +99,23 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Pos
   };
 }
 
+/** Migrations on their own connection: building an index may take longer than any request should. */
+async function migrateWithoutTimeouts(url: string): Promise<void> {
+  const client = postgres(url, { max: 1, connect_timeout: 10, onnotice: () => {} });
+  try {
+    await migratePostgres(drizzlePostgres(client, { schema }), { migrationsFolder });
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}
+
 /** `dataDir` undefined means in memory (tests); otherwise a folder that persists across restarts. */
 export async function openPglite(dataDir?: string): Promise<PgliteHandle> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  if (dataDir) {
+    // The database holds password hashes and the signing key: readable by this user only.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(dataDir, 0o700);
+  }
   const client = await PGlite.create(dataDir ? { dataDir } : {});
   const db = drizzlePglite(client, { schema });
   return {

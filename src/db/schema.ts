@@ -1,4 +1,5 @@
-import { index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -55,6 +56,9 @@ export const refreshTokens = pgTable(
     uniqueIndex('refresh_tokens_token_hash_key').on(t.tokenHash),
     index('refresh_tokens_session_id_idx').on(t.sessionId),
     index('refresh_tokens_parent_id_idx').on(t.parentId),
+    index('refresh_tokens_spent_at_idx').on(t.spentAt),
+    // A family has at most one live token: a guard under the rotation statement, whatever the code does.
+    uniqueIndex('refresh_tokens_one_live_per_session_key').on(t.sessionId).where(sql`${t.spentAt} is null`),
   ],
 );
 
@@ -65,3 +69,44 @@ export const signingKeys = pgTable('signing_keys', {
   publicJwk: jsonb('public_jwk').notNull(),
   createdAt: at('created_at').notNull(),
 });
+
+/**
+ * Counters of rate-limiter-flexible's RateLimiterDrizzle (login failures, sign-ups), shared by every
+ * instance. The library reads and writes the properties `key`, `points` and `expire` by these names.
+ */
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    /** Limiter prefix and a SHA-256 of what is counted (an email and an IP), never the email itself. */
+    key: text('key').primaryKey(),
+    points: integer('points').notNull(),
+    expire: at('expire'),
+  },
+  (t) => [index('rate_limits_expire_idx').on(t.expire)],
+);
+
+/**
+ * Append-only audit log of authentication events (a trigger refuses UPDATE and DELETE; only the
+ * retention sweeper may delete old rows). No foreign keys on purpose: the log outlives the sessions
+ * the retention sweeper deletes and the users who are deleted, and a cascade would be a DELETE.
+ * Never a password, token or hash here.
+ */
+export const authEvents = pgTable(
+  'auth_events',
+  {
+    /** Insertion order: the tie-break between events of the same instant. */
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    type: text('type').notNull(),
+    userId: uuid('user_id'),
+    sessionId: uuid('session_id'),
+    /** For SESSION_REVOKED: the revocation reason. */
+    reason: text('reason'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    occurredAt: at('occurred_at').notNull(),
+  },
+  (t) => [
+    index('auth_events_user_id_occurred_at_idx').on(t.userId, t.occurredAt),
+    index('auth_events_occurred_at_idx').on(t.occurredAt),
+  ],
+);

@@ -24,7 +24,22 @@ export interface PostgresBusOptions {
   readonly onDesynchronised: () => void;
   /** LISTEN is (re)established: reload whatever may have been missed. */
   readonly onResynchronise: () => Promise<void>;
+  /**
+   * This instance's own notifications coming back. Its listeners already had these events from
+   * deliverLocally, unless the commit's acknowledgement was lost (the transaction committed but the
+   * caller saw an error and never delivered): the revocation set takes them again, idempotently.
+   */
+  readonly onOwnEvents?: (events: readonly SessionRevoked[]) => void;
+  /**
+   * How often the idle LISTEN connection is probed. A connection that died without a FIN (a
+   * dropped route, a frozen peer) is otherwise silent forever while notifications go unheard.
+   */
+  readonly heartbeatMs?: number;
 }
+
+/** The LISTEN connection's application_name: lets operators (and tests) tell which instance it is. */
+export const listenApplicationName = (instanceId: string) => `tidepass-listen ${instanceId}`;
+const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /**
  * Revocations across instances through PostgreSQL: NOTIFY inside the ending transaction (delivered
@@ -38,31 +53,69 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
   let reconnectAttempt = 0;
   let reconnectTimer: NodeJS.Timeout | undefined;
 
-  const client = postgres(options.url, {
-    max: 1,
-    idle_timeout: 0,
-    max_lifetime: null,
-    connect_timeout: 5,
-    fetch_types: false,
-    onnotice: () => {},
-    onnotify: (channel: string, payload: string) => {
-      if (channel === REVOCATION_CHANNEL) receive(payload);
-    },
-    onclose: () => {
-      if (stopped) return;
-      listening = false;
-      options.onDesynchronised();
-      scheduleListen();
-    },
-  } as postgres.Options<Record<string, never>>);
+  const connect = (): postgres.Sql => {
+    const sql: postgres.Sql = postgres(options.url, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      connect_timeout: 5,
+      fetch_types: false,
+      connection: { application_name: listenApplicationName(options.instanceId) },
+      onnotice: () => {},
+      onnotify: (channel: string, payload: string) => {
+        if (channel === REVOCATION_CHANNEL) receive(payload);
+      },
+      // A client replaced after a failed heartbeat closing late is no news.
+      onclose: () => {
+        if (sql === client) lost();
+      },
+    } as postgres.Options<Record<string, never>>);
+    return sql;
+  };
+  let client = connect();
+
+  function lost(): void {
+    if (stopped) return;
+    listening = false;
+    options.onDesynchronised();
+    scheduleListen();
+  }
 
   function receive(payload: string): void {
     const wire = parseWire(payload);
     if (!wire) return options.logger.warn('ignored a malformed revocation notification');
-    if (wire.i === options.instanceId) return;
-    for (const [sessionId, userId, reason, revokedAtMs] of wire.e) {
-      listeners.emit({ sessionId, userId, reason, revokedAt: new Date(revokedAtMs) });
-    }
+    const events = wire.e.map(([sessionId, userId, reason, revokedAtMs]) => ({
+      sessionId,
+      userId,
+      reason,
+      revokedAt: new Date(revokedAtMs),
+    }));
+    if (wire.i === options.instanceId) return options.onOwnEvents?.(events);
+    for (const event of events) listeners.emit(event);
+  }
+
+  let heartbeat: NodeJS.Timeout | undefined;
+  function startHeartbeat(): void {
+    if (!options.heartbeatMs || heartbeat) return;
+    heartbeat = setInterval(() => {
+      if (!listening) return;
+      const probe = client.unsafe('select 1');
+      const timeout = setTimeout(() => {
+        if (stopped) return;
+        options.logger.warn('revocation LISTEN connection did not answer; reconnecting');
+        // An ended postgres.js client cannot be reused: drop it and LISTEN again on a new one.
+        const dead = client;
+        client = connect();
+        void dead.end({ timeout: 0 }).catch(() => {});
+        lost();
+      }, HEARTBEAT_TIMEOUT_MS);
+      probe.then(
+        () => clearTimeout(timeout),
+        () => clearTimeout(timeout),
+      );
+      // A probe that fails was on a connection that closed: onclose handles it.
+    }, options.heartbeatMs);
+    heartbeat.unref();
   }
 
   async function listen(): Promise<void> {
@@ -93,6 +146,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
       return listening;
     },
     async announce(tx: Transaction, events: readonly SessionRevoked[]) {
+      const payloads = [];
       for (let start = 0; start < events.length; start += EVENTS_PER_NOTIFY) {
         const wire: Wire = {
           i: options.instanceId,
@@ -100,15 +154,24 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
             .slice(start, start + EVENTS_PER_NOTIFY)
             .map((event) => [event.sessionId, event.userId, event.reason, event.revokedAt.getTime()]),
         };
-        await tx.execute(sql`select pg_notify(${REVOCATION_CHANNEL}, ${JSON.stringify(wire)})`);
+        payloads.push(sql`(${JSON.stringify(wire)})`);
       }
+      if (payloads.length === 0) return;
+      // Every chunk in one statement: a batch of revocations costs one round trip here, not one per chunk.
+      await tx.execute(
+        sql`select pg_notify(${REVOCATION_CHANNEL}, payload) from (values ${sql.join(payloads, sql`, `)}) as chunks (payload)`,
+      );
     },
     deliverLocally: (events) => events.forEach((event) => listeners.emit(event)),
     subscribe: (listener) => listeners.add(listener),
-    start: () => listen(),
+    async start() {
+      await listen();
+      startHeartbeat();
+    },
     async stop() {
       stopped = true;
       clearTimeout(reconnectTimer);
+      clearInterval(heartbeat);
       await client.end({ timeout: 2 });
     },
   };

@@ -2,6 +2,7 @@ import type { Authentication, AuthService, Viewer } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
 import { AuthError } from '../errors.js';
 import type { RevocationFeed } from '../events/revocation-feed.js';
+import { createLoaders, type Loaders } from './loaders.js';
 
 /** What every resolver receives; built once per operation by the same factory over HTTP and WebSocket. */
 export interface GraphQLContext {
@@ -10,6 +11,7 @@ export interface GraphQLContext {
   readonly viewer: Viewer | null;
   readonly client: ClientInfo;
   readonly revocationFeed: RevocationFeed;
+  readonly loaders: Loaders;
 }
 
 export type SignedInContext = GraphQLContext & { readonly viewer: Viewer };
@@ -27,6 +29,12 @@ export async function createContext(input: {
     viewer: authentication.kind === 'signed-in' ? authentication.viewer : null,
     client: input.client,
     revocationFeed: input.revocationFeed,
+    // Made on first use: most operations never load a user.
+    get loaders() {
+      const loaders = createLoaders(input.auth);
+      Object.defineProperty(this, 'loaders', { value: loaders });
+      return loaders;
+    },
   };
 }
 

@@ -4,10 +4,12 @@ import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerI
 import type { JSONWebKeySet } from 'jose';
 import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
-import { AuthError } from '../errors.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { AuthError, errorMessages } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RevocationFeed } from '../events/revocation-feed.js';
 import { createContext, type GraphQLContext } from './context.js';
+import { useDocumentLimits, useStrictRequestFormat } from './limits.js';
 import { buildSchema } from './schema/index.js';
 
 /** What node:http hands yoga (absent under yoga.fetch in tests); the WebSocket transport adds connectionParams. */
@@ -28,6 +30,7 @@ export interface YogaDeps {
   readonly trustProxy: boolean;
   readonly development: boolean;
   readonly graphiql: boolean;
+  readonly maxRequestBodyBytes: number;
 }
 
 export function createYogaServer(deps: YogaDeps): TidepassYoga {
@@ -38,6 +41,11 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
     landingPage: false,
     graphiql: deps.graphiql ? { title: 'tidepass', shouldPersistHeaders: false } : false,
     maskedErrors: { maskError: maskWith(deps.development), isDev: deps.development },
+    // 413 REQUEST_ENTITY_TOO_LARGE, by Content-Length or while streaming the body.
+    maxRequestBodySize: deps.maxRequestBodyBytes,
+    // One operation per request: a batch would multiply what one request can try.
+    batching: false,
+    multipart: false,
     logging: {
       // yoga's debug and info lines can carry variables (passwords, tokens): never let them through.
       debug: () => {},
@@ -71,6 +79,8 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
           ),
       }),
       useJwks(deps.jwks),
+      useStrictRequestFormat(),
+      ...useDocumentLimits({ hideSuggestions: !deps.development }),
       useRequestLog(deps.logger),
       useVariableErrorCode(),
     ],
@@ -88,8 +98,34 @@ function maskWith(development: boolean) {
         extensions: { code: original.code, ...original.details },
       });
     }
-    return maskError(error, message, development);
+    // An outage is not a bug: say so, so that clients retry instead of reporting it.
+    if (isDatabaseUnavailable(original)) {
+      const located = isGraphQLError(error) ? { nodes: error.nodes, path: error.path } : {};
+      return new GraphQLError(errorMessages.SERVICE_UNAVAILABLE, {
+        ...located,
+        extensions: { code: 'SERVICE_UNAVAILABLE' },
+      });
+    }
+    return maskError(withoutQueryValues(error), message, development);
   };
+}
+
+/**
+ * drizzle's DrizzleQueryError puts the failed query's parameters (password hashes, token hashes,
+ * emails) in its message, which development mode would hand to the client: keep only the driver's
+ * own message.
+ */
+function withoutQueryValues(error: unknown): unknown {
+  const original = originalError(error);
+  if (!(original instanceof Error) || !('params' in original) || !original.message.startsWith('Failed query')) {
+    return error;
+  }
+  const cause = original.cause instanceof Error ? original.cause.message : 'the database query failed';
+  const redacted = new Error(`A database query failed: ${cause}`);
+  redacted.stack = `Error: ${redacted.message}`;
+  return isGraphQLError(error)
+    ? new GraphQLError(error.message, { nodes: error.nodes, path: error.path, originalError: redacted })
+    : redacted;
 }
 
 /**

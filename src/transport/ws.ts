@@ -4,7 +4,7 @@ import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthService } from '../auth/service.js';
-import type { Clock } from '../clock.js';
+import { runAfter, type Clock } from '../clock.js';
 import type { RevocationBus } from '../events/revocation-bus.js';
 import { bearerFromConnectionParams, type TidepassYoga } from '../graphql/yoga.js';
 import type { Logger } from '../logger.js';
@@ -22,7 +22,7 @@ export interface WebSocketTransport {
 
 interface SocketState {
   sessionId: string;
-  expiryTimer: NodeJS.Timeout;
+  cancelExpiry: () => void;
 }
 
 /**
@@ -45,7 +45,7 @@ export function attachWebSocketTransport(deps: {
   const release = (socket: WebSocket) => {
     const state = states.get(socket);
     if (!state) return;
-    clearTimeout(state.expiryTimer);
+    state.cancelExpiry();
     states.delete(socket);
     const sockets = bySession.get(state.sessionId);
     sockets?.delete(socket);
@@ -72,21 +72,28 @@ export function attachWebSocketTransport(deps: {
         const authentication = await deps.auth.authenticate(bearerFromConnectionParams(ctx.connectionParams));
         if (authentication.kind !== 'signed-in') return false;
         const { socket } = ctx.extra;
+        // The client hung up while we verified: registering now would leak the socket's state.
+        if (socket.readyState !== socket.OPEN) return false;
         const { viewer } = authentication;
         const remainingMs = viewer.tokenExpiresAt.getTime() - deps.clock().getTime();
         if (remainingMs <= 0) {
           socket.close(CLOSE_FORBIDDEN, 'Token expired');
           return false;
         }
-        const expiryTimer = setTimeout(() => {
+        const cancelExpiry = runAfter(remainingMs, () => {
           release(socket);
           socket.close(CLOSE_FORBIDDEN, 'Token expired');
-        }, remainingMs);
-        states.set(socket, { sessionId: viewer.sessionId, expiryTimer });
+        });
+        states.set(socket, { sessionId: viewer.sessionId, cancelExpiry });
         const sockets = bySession.get(viewer.sessionId) ?? new Set();
         sockets.add(socket);
         bySession.set(viewer.sessionId, sockets);
         socket.once('close', () => release(socket));
+        // A revocation that arrived while authenticate awaited found no socket to close: look again.
+        if (deps.auth.hasEndedLocally(viewer.sessionId)) {
+          closeRevoked(socket);
+          return false;
+        }
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {

@@ -43,6 +43,16 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, args, ctx) => ctx.auth.login(args, ctx.client),
   }),
+  changePassword: t.withAuth({ signedIn: true }).field({
+    type: AuthPayloadRef,
+    description:
+      "Checks the current password (throttled like login), sets the new one, ends every other session of the user (reason PASSWORD_CHANGED) and rotates the caller's: the refresh token it held is spent.",
+    args: {
+      currentPassword: t.arg.string({ required: true }),
+      newPassword: t.arg.string({ required: true }),
+    },
+    resolve: (_root, args, ctx) => ctx.auth.changePassword(ctx.viewer, args, ctx.client),
+  }),
   refresh: t.field({
     type: AuthPayloadRef,
     description: 'Spends the refresh token and returns its successor with a new access token.',
@@ -53,6 +63,6 @@ builder.mutationFields((t) => ({
     description:
       "Ends the caller's session: the access token's, else the refresh token's. Idempotent.",
     args: { refreshToken: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.auth.logout(ctx.authentication, args.refreshToken),
+    resolve: (_root, args, ctx) => ctx.auth.logout(ctx.authentication, args.refreshToken, ctx.client),
   }),
 }));

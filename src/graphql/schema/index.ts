@@ -5,6 +5,7 @@ import './user.js';
 import './session.js';
 import './auth.js';
 import './session-revoked.js';
+import './auth-event.js';
 
 builder.queryType({});
 

@@ -8,7 +8,7 @@ interface SessionRevokedEvent {
   readonly current: boolean;
 }
 
-const RevocationReasonRef = builder.enumType('RevocationReason', {
+export const RevocationReasonRef = builder.enumType('RevocationReason', {
   description: 'Why a session ended.',
   values: revocationReasons,
 });
@@ -29,7 +29,11 @@ builder.subscriptionField('sessionRevoked', (t) =>
   t.withAuth({ signedIn: true }).field({
     type: SessionRevokedEventRef,
     description: 'Every session of the signed-in user that ends after subscribing, as it ends.',
-    subscribe: (_root, _args, ctx) => ctx.revocationFeed.subscribe(ctx.viewer.userId),
+    subscribe: (_root, _args, ctx) =>
+      ctx.revocationFeed.subscribe(ctx.viewer.userId, {
+        sessionId: ctx.viewer.sessionId,
+        until: ctx.viewer.tokenExpiresAt,
+      }),
     resolve: (event, _args, ctx) => ({
       sessionId: event.sessionId,
       reason: event.reason,

@@ -30,10 +30,10 @@ builder.mutationFields((t) => ({
   revokeDevice: t.withAuth({ signedIn: true }).boolean({
     description: "Ends one of the caller's sessions. An unknown id or another user's session: NOT_FOUND.",
     args: { sessionId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.auth.revokeDevice(ctx.viewer, String(args.sessionId)),
+    resolve: (_root, args, ctx) => ctx.auth.revokeDevice(ctx.viewer, String(args.sessionId), ctx.client),
   }),
   revokeOtherSessions: t.withAuth({ signedIn: true }).int({
     description: 'Ends every session of the caller but the current one; returns how many ended.',
-    resolve: (_root, _args, ctx) => ctx.auth.revokeOtherSessions(ctx.viewer),
+    resolve: (_root, _args, ctx) => ctx.auth.revokeOtherSessions(ctx.viewer, ctx.client),
   }),
 }));

@@ -1,0 +1,66 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, release, platform } from 'node:os';
+import { join } from 'node:path';
+import type { ScenarioOutcome } from './results.js';
+
+export interface RunInfo {
+  readonly mode: 'full' | 'quick';
+  readonly startedAt: string;
+  readonly seconds: number;
+  readonly machine: string;
+  readonly node: string;
+  readonly database: string;
+  readonly command: string;
+}
+
+export function machineDescription(): string {
+  const cores = cpus();
+  return `${cores.length} × ${cores[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${platform()} ${release()} (shared with other work: compare ratios, not absolutes)`;
+}
+
+export function writeResults(folder: string, info: RunInfo, outcomes: ScenarioOutcome[]): { json: string; markdown: string } {
+  mkdirSync(join(folder, 'results'), { recursive: true });
+  const json = join(folder, 'results', 'latest.json');
+  writeFileSync(json, JSON.stringify({ ...info, scenarios: outcomes }, null, 2) + '\n');
+  const markdown = join(folder, 'RESULTS.md');
+  writeFileSync(markdown, renderMarkdown(info, outcomes));
+  return { json, markdown };
+}
+
+const cell = (text: string) => text.replaceAll('|', '\\|');
+
+export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[]): string {
+  const lines = [
+    '# Benchmark results',
+    '',
+    `${info.mode === 'quick' ? '**Quick run** (`--quick`: every scenario briefly; a smoke run, not figures to quote).' : '**Full run.**'}`,
+    `Written by \`${info.command}\` on ${info.startedAt} in ${Math.round(info.seconds)} s.`,
+    '',
+    `- Machine: ${info.machine}`,
+    `- Node: ${info.node}`,
+    `- Database: ${info.database}`,
+    '',
+    'Every figure is measured against a baseline in the same run on the same machine; the ratio is what holds.',
+    '',
+    '| Scenario | Figure | Value | Baseline | Ratio | Target | Result |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const outcome of outcomes) {
+    if (outcome.skipped || outcome.error) {
+      const why = outcome.skipped ? `skipped: ${outcome.skipped}` : `failed: ${outcome.error}`;
+      lines.push(`| ${outcome.id}. ${outcome.name} | — | — | — | — | — | ${cell(why)} |`);
+      continue;
+    }
+    for (const f of outcome.figures) {
+      const baseline = f.baseline ? `${f.baseline.value} ${f.baseline.unit} (${f.baseline.what})` : '—';
+      const result = f.pass === null ? 'info' : f.pass ? 'pass' : '**miss**';
+      lines.push(
+        `| ${cell(f.scenario)} | ${cell(f.figure)} | ${f.value} ${cell(f.unit)} | ${cell(baseline)} | ${f.ratio ?? '—'} | ${cell(f.target ?? '—')} | ${result} |`,
+      );
+    }
+  }
+  const notes = outcomes.flatMap((o) => o.figures.filter((f) => f.note).map((f) => `- ${f.scenario}: ${f.note}`));
+  if (notes.length > 0) lines.push('', '## Notes', '', ...new Set(notes));
+  lines.push('', 'Reproduce: see "Benchmarks" in the README (`npm run bench`, `npm run bench -- --quick`).', '');
+  return lines.join('\n');
+}

@@ -1,0 +1,109 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Skip, type BenchContext, type Scenario } from './lib/context.js';
+import { openBenchDatabase } from './lib/database.js';
+import { createSigner } from './lib/fixtures.js';
+import { progress } from './lib/progress.js';
+import { machineDescription, writeResults } from './lib/report.js';
+import type { ScenarioOutcome } from './lib/results.js';
+import { spawnServer } from './lib/server.js';
+import { authOverhead } from './scenarios/auth-overhead.js';
+import { login } from './scenarios/login.js';
+import { propagation } from './scenarios/propagation.js';
+import { rotation } from './scenarios/rotation.js';
+import { subscribers } from './scenarios/subscribers.js';
+
+/**
+ * npm run bench [-- --quick] [-- --only 1,5] [-- --profile]
+ * Starts its own servers (child processes) and drives them from this process; writes
+ * bench/results/latest.json and bench/RESULTS.md. Asserts no speed: a missed target is reported.
+ */
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const profile = args.includes('--profile');
+const onlyArg = args.find((arg) => arg.startsWith('--only'));
+const only = onlyArg
+  ? new Set((onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',').map(Number))
+  : undefined;
+const benchFolder = fileURLToPath(new URL('.', import.meta.url));
+const scenarios: Scenario[] = [authOverhead, rotation, login, propagation, subscribers].filter(
+  (scenario) => !only || only.has(scenario.id),
+);
+
+const started = performance.now();
+const startedAt = new Date().toISOString();
+const workDir = mkdtempSync(join(tmpdir(), 'tidepass-bench-run-'));
+const profileDir = profile ? join(benchFolder, 'results', 'profiles') : undefined;
+
+progress(`${quick ? 'quick' : 'full'} run of ${scenarios.length} scenarios; node ${process.version}`);
+const database = await openBenchDatabase();
+progress(`database: ${database.description}`);
+const signer = await createSigner();
+
+const ctx: BenchContext = {
+  quick,
+  database,
+  signer,
+  async startServer(name, env = {}) {
+    progress(`  starting tidepass server "${name}"`);
+    return spawnServer({
+      name,
+      entry: 'src/main.ts',
+      env: { ...database.serverEnv, ...signer.serverEnv, ...env },
+      logDir: workDir,
+      cpuProfileDir: profileDir,
+    });
+  },
+  spawnHelper: (options) => spawnServer({ ...options, logDir: workDir }),
+};
+
+const outcomes: ScenarioOutcome[] = [];
+let failed = false;
+try {
+  for (const scenario of scenarios) {
+    const t0 = performance.now();
+    progress(`scenario ${scenario.id}: ${scenario.name}`);
+    const seconds = () => Math.round((performance.now() - t0) / 100) / 10;
+    try {
+      const figures = await scenario.run(ctx);
+      outcomes.push({ id: scenario.id, name: scenario.name, figures, seconds: seconds() });
+      for (const f of figures) {
+        const verdict = f.pass === null ? '' : f.pass ? '  [pass]' : '  [MISS]';
+        progress(`  => ${f.figure}: ${f.value} ${f.unit}${f.ratio !== undefined ? `, ratio ${f.ratio}` : ''}${verdict}`);
+      }
+    } catch (error) {
+      if (error instanceof Skip) {
+        progress(`  skipped: ${error.message}`);
+        outcomes.push({ id: scenario.id, name: scenario.name, figures: [], skipped: error.message, seconds: seconds() });
+      } else {
+        failed = true;
+        const message = error instanceof Error ? error.message : String(error);
+        progress(`  FAILED: ${message}`);
+        outcomes.push({ id: scenario.id, name: scenario.name, figures: [], error: message, seconds: seconds() });
+      }
+    }
+  }
+} finally {
+  await database.close();
+  if (!failed) rmSync(workDir, { recursive: true, force: true });
+  else progress(`server logs kept in ${workDir}`);
+}
+
+const written = writeResults(
+  benchFolder,
+  {
+    mode: quick ? 'quick' : 'full',
+    startedAt,
+    seconds: (performance.now() - started) / 1000,
+    machine: machineDescription(),
+    node: process.version,
+    database: database.description,
+    command: `npm run bench${quick ? ' -- --quick' : ''}`,
+  },
+  outcomes,
+);
+progress(`wrote ${written.json} and ${written.markdown}${profileDir ? `; CPU profiles in ${profileDir}` : ''}`);
+// A scenario that could not run is a failure of the benchmark; a missed target is not.
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "refresh_tokens_one_live_per_session_key" ON "refresh_tokens" USING btree ("session_id") WHERE "refresh_tokens"."spent_at" is null;

@@ -1,0 +1,103 @@
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Executor } from '../db/client.js';
+import { authEvents } from '../db/schema.js';
+import type { RevocationReason } from '../events/revocation-bus.js';
+
+/**
+ * The append-only audit log (table auth_events): where and how an account was used. What goes in is
+ * chosen so that nothing here is a secret: ids, event type, revocation reason, client IP and user
+ * agent, time. Never a password, token, hash or the email typed in a failed login (a password is
+ * sometimes typed into the email field).
+ */
+
+export const authEventTypes = [
+  'SIGNED_UP',
+  'LOGIN_SUCCEEDED',
+  'LOGIN_FAILED',
+  'REFRESHED',
+  'REFRESH_TOKEN_REUSED',
+  'SESSION_REVOKED',
+  'PASSWORD_CHANGED',
+] as const;
+export type AuthEventType = (typeof authEventTypes)[number];
+
+export interface AuthEventInput {
+  readonly type: AuthEventType;
+  /** Null for a failed login with an unknown email. */
+  readonly userId: string | null;
+  readonly sessionId?: string | null;
+  /** For SESSION_REVOKED. */
+  readonly reason?: RevocationReason | null;
+  /** The client that caused the event; null for the server's own doing (expiry, session limit). */
+  readonly client?: { readonly ip: string | null; readonly userAgent: string | null } | null;
+  readonly at: Date;
+}
+
+export interface AuthEvent {
+  readonly id: string;
+  readonly type: AuthEventType;
+  readonly sessionId: string | null;
+  readonly reason: RevocationReason | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly occurredAt: Date;
+}
+
+const USER_AGENT_MAX_LENGTH = 512;
+export const AUTH_EVENTS_MAX_PAGE = 100;
+
+/**
+ * Appends events; pass the transaction that does what they describe, so that a rollback leaves no
+ * trace of what did not happen (and a revocation that commits is always logged).
+ */
+export async function recordAuthEvents(db: Executor, events: readonly AuthEventInput[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.insert(authEvents).values(
+    events.map((event) => ({
+      type: event.type,
+      userId: event.userId,
+      sessionId: event.sessionId ?? null,
+      reason: event.reason ?? null,
+      ip: event.client?.ip?.slice(0, 64) ?? null,
+      userAgent: event.client?.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null,
+      occurredAt: event.at,
+    })),
+  );
+}
+
+export function recordAuthEvent(db: Executor, event: AuthEventInput): Promise<void> {
+  return recordAuthEvents(db, [event]);
+}
+
+/** The user's events, newest first. */
+export async function listAuthEvents(db: Executor, userId: string, limit: number): Promise<AuthEvent[]> {
+  const rows = await db
+    .select()
+    .from(authEvents)
+    .where(eq(authEvents.userId, userId))
+    .orderBy(desc(authEvents.occurredAt), desc(authEvents.id))
+    .limit(limit);
+  return rows.map((row) => ({
+    id: String(row.id),
+    type: row.type as AuthEventType,
+    sessionId: row.sessionId,
+    reason: row.reason as RevocationReason | null,
+    ip: row.ip,
+    userAgent: row.userAgent,
+    occurredAt: row.occurredAt,
+  }));
+}
+
+/**
+ * Deletes up to `limit` events older than `before`. The append-only trigger lets a DELETE through
+ * only in a transaction that has declared itself the pruner; so this must run inside one.
+ */
+export async function pruneAuthEvents(tx: Executor, before: Date, limit: number): Promise<number> {
+  await tx.execute(sql`select set_config('tidepass.prune_auth_events', 'on', true)`);
+  const old = tx.select({ id: authEvents.id }).from(authEvents).where(lt(authEvents.occurredAt, before)).limit(limit);
+  const deleted = await tx
+    .delete(authEvents)
+    .where(and(lt(authEvents.occurredAt, before), inArray(authEvents.id, old)))
+    .returning({ id: authEvents.id });
+  return deleted.length;
+}

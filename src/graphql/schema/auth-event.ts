@@ -1,0 +1,35 @@
+import { authEventTypes, type AuthEvent } from '../../auth/audit.js';
+import { builder } from '../builder.js';
+import { RevocationReasonRef } from './session-revoked.js';
+
+const AuthEventTypeRef = builder.enumType('AuthEventType', {
+  description: 'What happened to the account.',
+  values: authEventTypes,
+});
+
+const AuthEventRef = builder.objectRef<AuthEvent>('AuthEvent').implement({
+  description: 'One entry of the account\'s audit log: where and how the account was used.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    type: t.field({ type: AuthEventTypeRef, resolve: (event) => event.type }),
+    sessionId: t.exposeID('sessionId', { nullable: true, description: 'The session it concerns, if any.' }),
+    reason: t.field({
+      type: RevocationReasonRef,
+      nullable: true,
+      description: 'For SESSION_REVOKED: why the session ended.',
+      resolve: (event) => event.reason,
+    }),
+    ip: t.exposeString('ip', { nullable: true, description: 'The client that caused it; null when the server did (expiry, session limit).' }),
+    userAgent: t.exposeString('userAgent', { nullable: true }),
+    occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryField('myAuthEvents', (t) =>
+  t.withAuth({ signedIn: true }).field({
+    type: [AuthEventRef],
+    description: "The caller's own audit log, newest first. `first`: 1 to 100.",
+    args: { first: t.arg.int({ defaultValue: 20 }) },
+    resolve: (_root, args, ctx) => ctx.auth.myAuthEvents(ctx.viewer, args.first ?? 20),
+  }),
+);

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectPostgres } from '../src/db/client.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
+import { backend } from './helpers/database.js';
+import { codes } from './helpers/gql.js';
+import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+
+const CHANGE_PASSWORD = `mutation ($current: String!, $next: String!) {
+  changePassword(currentPassword: $current, newPassword: $next) { ${AUTH_FIELDS} } }`;
+const NEW_PASSWORD = 'a brand new passphrase';
+
+let t: TestApp;
+let url: string;
+beforeAll(async () => {
+  t = await createTestApp();
+  url = (await t.app.start()).url;
+});
+afterAll(() => t.close());
+
+/** One account signed in on three devices. */
+async function threeDevices() {
+  const email = uniqueEmail();
+  const laptop = await signUp(t.gql, { email, deviceName: 'laptop' });
+  const phone = await login(t.gql, { email, deviceName: 'phone' });
+  const tablet = await login(t.gql, { email, deviceName: 'tablet' });
+  return { email, laptop, phone, tablet };
+}
+
+async function changePassword(token: string, current = PASSWORD, next = NEW_PASSWORD): Promise<Payload> {
+  const result = await t.gql(CHANGE_PASSWORD, { current, next }, { token });
+  if (result.errors) throw new Error(`changePassword failed: ${JSON.stringify(result.errors)}`);
+  return result.data!.changePassword as Payload;
+}
+
+describe('changePassword', () => {
+  it('sets the new password: the old one no longer logs in, the new one does', async () => {
+    const { email, laptop } = await threeDevices();
+    await changePassword(laptop.accessToken);
+    const old = await t.gql('mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }', {
+      e: email,
+      p: PASSWORD,
+    });
+    expect(codes(old)).toEqual(['INVALID_CREDENTIALS']);
+    await login(t.gql, { email, password: NEW_PASSWORD });
+  });
+
+  it('ends every other session with PASSWORD_CHANGED: their access and refresh tokens are refused', async () => {
+    const { laptop, phone, tablet } = await threeDevices();
+    const payload = await changePassword(laptop.accessToken);
+
+    for (const other of [phone, tablet]) {
+      expect(codes(await t.gql('{ me { id } }', {}, { token: other.accessToken }))).toEqual(['SESSION_REVOKED']);
+      expect(codes(await t.gql(REFRESH, { refreshToken: other.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
+    }
+    const sessions = await t.gql('{ mySessions { id current } }', {}, { token: payload.accessToken });
+    expect(sessions.data!.mySessions).toEqual([{ id: laptop.session.id, current: true }]);
+  });
+
+  it('rotates the current session: same session, new tokens, and the refresh token it held is spent', async () => {
+    const { laptop } = await threeDevices();
+    const payload = await changePassword(laptop.accessToken);
+    expect(payload.session).toMatchObject({ id: laptop.session.id, current: true, deviceName: 'laptop' });
+    expect(payload.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(payload.refreshToken).not.toBe(laptop.refreshToken);
+    expect(payload.user.id).toBe(laptop.user.id);
+
+    // Spent: within the grace window it is the predecessor of the live token.
+    expect(codes(await t.gql(REFRESH, { refreshToken: laptop.refreshToken }))).toEqual(['REFRESH_TOKEN_ROTATED']);
+    const next = await refresh(t.gql, payload.refreshToken);
+    expect(next.session.id).toBe(laptop.session.id);
+    expect((await t.gql('{ me { id } }', {}, { token: payload.accessToken })).errors).toBeUndefined();
+  });
+
+  it('tells live subscribers: the other devices hear PASSWORD_CHANGED about themselves and are closed 4403', async () => {
+    const { laptop, phone, tablet } = await threeDevices();
+    const phoneSocket = wsClient(url, { token: phone.accessToken });
+    const phoneFeed = collectRevocations(phoneSocket);
+    const laptopSocket = wsClient(url, { token: laptop.accessToken });
+    const laptopFeed = collectRevocations(laptopSocket);
+    const before = t.app.revocationFeed.subscriberCount;
+    await Promise.all([connected(phoneSocket), connected(laptopSocket)]);
+    await eventually(() => t.app.revocationFeed.subscriberCount >= before + 2);
+
+    await changePassword(laptop.accessToken);
+
+    expect(await phoneSocket.closed).toEqual({ code: 4403, reason: 'Session revoked' });
+    expect(phoneFeed.events).toContainEqual(
+      expect.objectContaining({ sessionId: phone.session.id, reason: 'PASSWORD_CHANGED', current: true }),
+    );
+    await laptopFeed.next(2);
+    expect(laptopFeed.events.map(({ sessionId, reason, current }) => ({ sessionId, reason, current })).sort((a, b) =>
+      a.sessionId.localeCompare(b.sessionId),
+    )).toEqual(
+      [phone.session.id, tablet.session.id]
+        .sort()
+        .map((sessionId) => ({ sessionId, reason: 'PASSWORD_CHANGED', current: false })),
+    );
+    expect(laptopSocket.closes).toEqual([]);
+    await laptopSocket.dispose();
+  });
+
+  it('changes nothing when the current password is wrong: INVALID_CREDENTIALS, other sessions live', async () => {
+    const { email, laptop, phone } = await threeDevices();
+    const wrong = await t.gql(CHANGE_PASSWORD, { current: 'not my password', next: NEW_PASSWORD }, { token: laptop.accessToken });
+    expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
+    expect(wrong.data).toBeNull();
+    expect((await t.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
+    await refresh(t.gql, laptop.refreshToken);
+    await login(t.gql, { email });
+  });
+
+  it.each([
+    ['a new password of 7 characters', { next: 'short12' }, 'newPassword'],
+    ['a new password of 257 characters', { next: 'p'.repeat(257) }, 'newPassword'],
+    ['a common new password', { next: 'password123' }, 'newPassword'],
+    ['a current password of 60 kB', { current: 'p'.repeat(60_000) }, 'currentPassword'],
+  ])('answers BAD_USER_INPUT naming the argument for %s', async (_name, input, field) => {
+    const { laptop } = await threeDevices();
+    const result = await t.gql(
+      CHANGE_PASSWORD,
+      { current: PASSWORD, next: NEW_PASSWORD, ...input },
+      { token: laptop.accessToken },
+    );
+    expect(codes(result)).toEqual(['BAD_USER_INPUT']);
+    expect(result.errors![0]!.extensions!.field).toBe(field);
+  });
+
+  it('requires a signed-in caller, and refuses the access token of an ended session', async () => {
+    expect(codes(await t.gql(CHANGE_PASSWORD, { current: PASSWORD, next: NEW_PASSWORD }))).toEqual(['UNAUTHENTICATED']);
+    const { laptop } = await threeDevices();
+    await t.gql('mutation { logout }', {}, { token: laptop.accessToken });
+    const ended = await t.gql(CHANGE_PASSWORD, { current: PASSWORD, next: NEW_PASSWORD }, { token: laptop.accessToken });
+    expect(codes(ended)).toEqual(['SESSION_REVOKED']);
+  });
+});
+
+describe.skipIf(backend !== 'postgres')('changePassword with two instances (PostgreSQL only)', () => {
+  it('another instance refuses the ended sessions at once, through the revocation bus', async () => {
+    const handle = connectPostgres(t.database.url!);
+    const other = await createTestApp({
+      database: { handle, url: t.database.url, drop: () => handle.close() },
+      clock: t.clock,
+    });
+    try {
+      const { laptop, phone } = await threeDevices();
+      expect((await other.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
+      await changePassword(laptop.accessToken);
+      await eventually(async () => codes(await other.gql('{ me { id } }', {}, { token: phone.accessToken }))[0] === 'SESSION_REVOKED', 1000);
+      expect((await other.gql('{ me { id } }', {}, { token: laptop.accessToken })).errors).toBeUndefined();
+    } finally {
+      await other.close();
+      await other.database.drop();
+    }
+  });
+});
+
+describe('changePassword in the audit log', () => {
+  it('logs PASSWORD_CHANGED and each ended session; a wrong current password is logged as a failed sign-in', async () => {
+    const { laptop, phone } = await threeDevices();
+    const refused = await t.gql(CHANGE_PASSWORD, { current: 'not the password at all', next: NEW_PASSWORD }, { token: laptop.accessToken });
+    expect(codes(refused)).toEqual(['INVALID_CREDENTIALS']);
+    const changed = await changePassword(laptop.accessToken);
+
+    const events = await t.gql('{ myAuthEvents(first: 10) { type sessionId reason } }', {}, { token: changed.accessToken });
+    expect(events.errors).toBeUndefined();
+    const list = (events.data as { myAuthEvents: { type: string; sessionId: string | null; reason: string | null }[] }).myAuthEvents;
+    expect(list).toContainEqual({ type: 'PASSWORD_CHANGED', sessionId: laptop.session.id, reason: null });
+    expect(list).toContainEqual({ type: 'SESSION_REVOKED', sessionId: phone.session.id, reason: 'PASSWORD_CHANGED' });
+    expect(list).toContainEqual({ type: 'LOGIN_FAILED', sessionId: laptop.session.id, reason: null });
+  });
+});

@@ -1,0 +1,192 @@
+import { count, eq, sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../src/auth/crypto.js';
+import { connectPostgres, rowsOf } from '../src/db/client.js';
+import { refreshTokens } from '../src/db/schema.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { codes, type GqlResult } from './helpers/gql.js';
+import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
+import { eventually } from './helpers/ws.js';
+
+/**
+ * Database faults, on PostgreSQL only: the app reaches its database through a TCP proxy that the
+ * tests cut, hang and restore (the shared PostgreSQL server itself is never touched).
+ */
+const OUTAGE_ANSWER_MS = 5000;
+
+describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () => {
+  let database: TestDatabase;
+  let proxy: TcpProxy;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const direct = new URL(database.url!);
+    proxy = await createTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const handle = connectPostgres(proxy.urlFor(database.url!));
+    t = await createTestApp({ database: { handle, url: handle.url, drop: async () => {} } });
+  });
+  afterAll(async () => {
+    await t?.close();
+    await t?.app.database.close();
+    await proxy?.close();
+    await database?.drop();
+  });
+
+  /** Runs a request and checks it answered in time; returns the result. */
+  async function timed<T>(request: () => Promise<T> | T): Promise<T> {
+    const started = performance.now();
+    const result = await request();
+    expect(performance.now() - started).toBeLessThan(OUTAGE_ANSWER_MS);
+    return result;
+  }
+
+  const loginAs = (email: string) =>
+    t.gql(`mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { ${AUTH_FIELDS} } }`, {
+      e: email,
+      p: PASSWORD,
+    });
+
+  /** Every request that needs the database, during an outage. */
+  async function expectOutageAnswers(user: { email: string; accessToken: string; refreshToken: string }) {
+    // At once, as concurrent clients would send them.
+    const requests: [string, () => Promise<GqlResult>][] = [
+      ['login', () => loginAs(user.email)],
+      ['signUp', () => t.gql(`mutation { signUp(email: "${uniqueEmail()}", password: "${PASSWORD}") { accessToken } }`)],
+      ['refresh', () => t.gql(REFRESH, { refreshToken: user.refreshToken })],
+      ['me', () => t.gql('{ me { id } }', {}, { token: user.accessToken })],
+      ['mySessions', () => t.gql('{ mySessions { id } }', {}, { token: user.accessToken })],
+      ['myAuthEvents', () => t.gql('{ myAuthEvents { id } }', {}, { token: user.accessToken })],
+    ];
+    const results = await Promise.all(requests.map(async ([name, request]) => [name, await timed(request)] as const));
+    for (const [name, result] of results) {
+      expect(codes(result), name).toEqual(['SERVICE_UNAVAILABLE']);
+      expect(JSON.stringify(result.errors), name).not.toMatch(/stack|    at /);
+    }
+    const ready = await timed(() => t.app.yoga.fetch('http://localhost/ready'));
+    expect(ready.status).not.toBe(200);
+    const health = await t.app.yoga.fetch('http://localhost/health');
+    expect(health.status).toBe(200);
+  }
+
+  async function expectRecovered(user: { email: string }) {
+    await eventually(async () => codes(await loginAs(user.email)).length === 0, 15_000);
+    const again = await login(t.gql, { email: user.email });
+    expect(codes(await t.gql('{ me { id } }', {}, { token: again.accessToken }))).toEqual([]);
+    await refresh(t.gql, again.refreshToken);
+    expect((await t.app.yoga.fetch('http://localhost/ready')).status).toBe(200);
+  }
+
+  it('answers SERVICE_UNAVAILABLE within 5 s while PostgreSQL is unreachable, and recovers by itself (PostgreSQL only)', async () => {
+    const email = uniqueEmail();
+    const before = await signUp(t.gql, { email });
+    // Traffic before the outage keeps pooled connections open: they die with it.
+    await Promise.all([login(t.gql, { email }), login(t.gql, { email }), refresh(t.gql, before.refreshToken)]);
+    const user = { email, ...(await login(t.gql, { email })) };
+
+    proxy.cut();
+    await expectOutageAnswers(user);
+    proxy.restore();
+    await expectRecovered(user);
+  });
+
+  it('answers SERVICE_UNAVAILABLE within 5 s while PostgreSQL hangs (nothing gets through), and recovers (PostgreSQL only)', async () => {
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const user = { email, ...(await login(t.gql, { email })) };
+
+    proxy.hang();
+    await expectOutageAnswers(user);
+    proxy.restore();
+    await expectRecovered(user);
+  });
+
+  it('rolls a rotation back when its connection is killed between its steps: the token works once, no successor is left (PostgreSQL only)', async () => {
+    const first = await signUp(t.gql);
+    const tokensOfSession = async () =>
+      (await t.app.database.db.select({ n: count() }).from(refreshTokens).where(eq(refreshTokens.sessionId, first.session.id)))[0]!.n;
+    expect(await tokensOfSession()).toBe(1);
+
+    // Killed right after the spend (the UPDATE carrying the token's hash), before the successor is inserted.
+    const hash = Buffer.from(sha256Hex(first.refreshToken));
+    const killed = proxy.killAfterClientData((chunk) => chunk.includes(hash));
+    const broken = await timed(() => t.gql(REFRESH, { refreshToken: first.refreshToken }));
+    await killed;
+    expect(codes(broken)).toEqual(['SERVICE_UNAVAILABLE']);
+    expect(await tokensOfSession()).toBe(1);
+
+    const second = await refresh(t.gql, first.refreshToken);
+    expect(await tokensOfSession()).toBe(2);
+    expect(codes(await t.gql('{ me { id } }', {}, { token: second.accessToken }))).toEqual([]);
+    // Once: the same token again is the just-rotated predecessor, not a second successor.
+    expect(codes(await t.gql(REFRESH, { refreshToken: first.refreshToken }))).toEqual(['REFRESH_TOKEN_ROTATED']);
+    await refresh(t.gql, second.refreshToken);
+  });
+
+  it('survives its connections being terminated by the server mid-traffic (as in a restart): only SERVICE_UNAVAILABLE, then recovery (PostgreSQL only)', async () => {
+    const admin = postgres(process.env.TEST_DATABASE_URL!, { max: 1, onnotice: () => {} });
+    const name = new URL(database.url!).pathname.slice(1);
+    try {
+      const email = uniqueEmail();
+      await signUp(t.gql, { email });
+      const seen = new Set<string>();
+      let stop = false;
+      // Clients that keep logging in and refreshing, as real traffic would.
+      const traffic = Array.from({ length: 4 }, async () => {
+        while (!stop) {
+          const result = await timed(() => loginAs(email));
+          for (const code of codes(result)) seen.add(code ?? 'none');
+          const token = result.data?.login?.refreshToken as string | undefined;
+          if (token) for (const code of codes(await timed(() => t.gql(REFRESH, { refreshToken: token })))) seen.add(code ?? 'none');
+        }
+      });
+      for (let round = 0; round < 5; round += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        // What a restart does to each connection: FATAL 57P01, then the socket closes.
+        await admin`select pg_terminate_backend(pid) from pg_stat_activity where datname = ${name} and pid <> pg_backend_pid()`;
+      }
+      stop = true;
+      await Promise.all(traffic);
+      expect([...seen].filter((code) => code !== 'SERVICE_UNAVAILABLE')).toEqual([]);
+      await expectRecovered({ email });
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it('answers SERVICE_UNAVAILABLE within 5 s when a row it needs stays locked, and the token works once the lock is gone (PostgreSQL only)', async () => {
+    const first = await signUp(t.gql);
+    const other = postgres(database.url!, { max: 1, onnotice: () => {} });
+    try {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = other.begin(async (tx) => {
+        await tx`select id from refresh_tokens where session_id = ${first.session.id} for update`;
+        locked();
+        await released;
+      });
+      await isLocked;
+      // statement_timeout cancels the spend that waits for the lock.
+      expect(codes(await timed(() => t.gql(REFRESH, { refreshToken: first.refreshToken })))).toEqual(['SERVICE_UNAVAILABLE']);
+      release();
+      await holder;
+      await refresh(t.gql, first.refreshToken);
+    } finally {
+      await other.end();
+    }
+  });
+
+  it('runs with a statement timeout and an idle-in-transaction timeout on its connections (PostgreSQL only)', async () => {
+    const [row] = rowsOf<{ statement: string; idle: string }>(
+      await t.app.database.db.execute(
+        sql`select current_setting('statement_timeout') as statement, current_setting('idle_in_transaction_session_timeout') as idle`,
+      ),
+    );
+    expect(row).toEqual({ statement: '3s', idle: '10s' });
+  });
+});

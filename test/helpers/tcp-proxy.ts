@@ -1,0 +1,141 @@
+import net from 'node:net';
+
+/**
+ * A TCP proxy between the app and PostgreSQL, so that tests can make the database unreachable for
+ * this app only, without touching the shared server: `cut` (connections reset, new ones refused),
+ * `hang` (connections stay open but nothing gets through: a network partition), `restore`.
+ */
+export interface TcpProxy {
+  readonly port: number;
+  /** The same postgres:// URL, through the proxy. */
+  urlFor(target: string): string;
+  /** Resets every open connection and every new one until `restore`. */
+  cut(): void;
+  /** Forwards nothing either way (open and new connections alike) until `restore`. */
+  hang(): void;
+  restore(): void;
+  /**
+   * Resets the connection whose next client-to-server bytes match, before they reach the server.
+   * Resolves once it happened.
+   */
+  killOnClientData(match: (chunk: Buffer) => boolean): Promise<void>;
+  /**
+   * Lets the matching client-to-server bytes through, then resets that connection when the client
+   * sends anything more (the next statement): a connection lost between two steps of a transaction.
+   */
+  killAfterClientData(match: (chunk: Buffer) => boolean): Promise<void>;
+  readonly openConnections: number;
+  close(): Promise<void>;
+}
+
+type Mode = 'open' | 'cut' | 'hang';
+
+interface Pair {
+  readonly client: net.Socket;
+  readonly server: net.Socket;
+  /** Bytes held back while hanging, per direction. */
+  readonly held: { toServer: Buffer[]; toClient: Buffer[] };
+}
+
+export async function createTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  let mode: Mode = 'open';
+  const pairs = new Set<Pair>();
+  const killers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
+  const lateKillers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
+  /** Connections to reset at their next client bytes. */
+  const doomed = new Map<Pair, () => void>();
+
+  const reset = (pair: Pair) => {
+    pair.client.resetAndDestroy();
+    pair.server.resetAndDestroy();
+    pairs.delete(pair);
+  };
+
+  const server = net.createServer((client) => {
+    client.on('error', () => {});
+    if (mode === 'cut') {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = net.connect(target.port, target.host);
+    upstream.on('error', () => {});
+    const pair: Pair = { client, server: upstream, held: { toServer: [], toClient: [] } };
+    pairs.add(pair);
+
+    client.on('data', (chunk: Buffer) => {
+      const done = doomed.get(pair);
+      if (done) {
+        doomed.delete(pair);
+        reset(pair);
+        done();
+        return;
+      }
+      const late = lateKillers.find((k) => k.match(chunk));
+      if (late) {
+        lateKillers.splice(lateKillers.indexOf(late), 1);
+        doomed.set(pair, late.done);
+      }
+      const killer = killers.find((k) => k.match(chunk));
+      if (killer) {
+        killers.splice(killers.indexOf(killer), 1);
+        reset(pair);
+        killer.done();
+        return;
+      }
+      if (mode === 'hang') pair.held.toServer.push(chunk);
+      else upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (mode === 'hang') pair.held.toClient.push(chunk);
+      else client.write(chunk);
+    });
+    const end = () => {
+      if (!pairs.has(pair)) return;
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end);
+    upstream.on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+
+  return {
+    port,
+    urlFor(url) {
+      const parsed = new URL(url);
+      parsed.hostname = '127.0.0.1';
+      parsed.port = String(port);
+      return parsed.toString();
+    },
+    cut() {
+      mode = 'cut';
+      for (const pair of [...pairs]) reset(pair);
+    },
+    hang() {
+      mode = 'hang';
+    },
+    restore() {
+      mode = 'open';
+      for (const pair of pairs) {
+        for (const chunk of pair.held.toServer.splice(0)) pair.server.write(chunk);
+        for (const chunk of pair.held.toClient.splice(0)) pair.client.write(chunk);
+      }
+    },
+    killOnClientData(match) {
+      return new Promise((resolve) => killers.push({ match, done: resolve }));
+    },
+    killAfterClientData(match) {
+      return new Promise((resolve) => lateKillers.push({ match, done: resolve }));
+    },
+    get openConnections() {
+      return pairs.size;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const pair of [...pairs]) reset(pair);
+        server.close(() => resolve());
+      }),
+  };
+}

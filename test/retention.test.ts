@@ -1,0 +1,135 @@
+import { count, eq, inArray, sql } from 'drizzle-orm';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RETENTION_BATCH } from '../src/auth/retention.js';
+import { authEvents, refreshTokens, sessions } from '../src/db/schema.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { backend } from './helpers/database.js';
+import { codes } from './helpers/gql.js';
+
+const DAY = 86_400;
+/** Short retentions so that the idle timeout (7 days) and the absolute TTL (30 days) do not interfere. */
+const SESSION_RETENTION = 2 * DAY;
+const AUTH_EVENT_RETENTION = 5 * DAY;
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({
+    env: { SESSION_RETENTION: String(SESSION_RETENTION), AUTH_EVENT_RETENTION: String(AUTH_EVENT_RETENTION) },
+  });
+});
+afterAll(() => t?.close());
+
+const db = () => t.app.database.db;
+const sessionRows = (ids: string[]) => db().select({ id: sessions.id }).from(sessions).where(inArray(sessions.id, ids));
+const tokenCount = async (sessionId: string) =>
+  (await db().select({ n: count() }).from(refreshTokens).where(eq(refreshTokens.sessionId, sessionId)))[0]!.n;
+
+describe('the retention sweeper', () => {
+  it('deletes a session (and its refresh tokens) SESSION_RETENTION after it ended, not before', async () => {
+    const email = uniqueEmail();
+    const ended = await signUp(t.gql, { email });
+    const live = await login(t.gql, { email });
+    await t.gql('mutation { logout }', {}, { token: ended.accessToken });
+
+    t.clock.advance(SESSION_RETENTION - 1);
+    await t.app.sweepRetention();
+    expect(await sessionRows([ended.session.id, live.session.id])).toHaveLength(2);
+
+    t.clock.advance(2);
+    const swept = await t.app.sweepRetention();
+    expect(swept.sessions).toBeGreaterThanOrEqual(1);
+    expect((await sessionRows([ended.session.id, live.session.id])).map((row) => row.id)).toEqual([live.session.id]);
+    expect(await tokenCount(ended.session.id)).toBe(0);
+    // What is left of it answers as an unknown token would.
+    expect(codes(await t.gql(REFRESH, { refreshToken: ended.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
+    await refresh(t.gql, live.refreshToken);
+  });
+
+  it('deletes an expired session once the expiry sweeper has ended it and the retention has passed', async () => {
+    const idle = await signUp(t.gql);
+    t.clock.advance(7 * DAY + 1);
+    await t.app.sweepExpiredSessions();
+    t.clock.advance(SESSION_RETENTION + 1);
+    await t.app.sweepRetention();
+    expect(await sessionRows([idle.session.id])).toEqual([]);
+  });
+
+  it('deletes spent refresh tokens older than the retention from a live session, and its live token still works', async () => {
+    const first = await signUp(t.gql);
+    const second = await refresh(t.gql, first.refreshToken);
+    t.clock.advance(SESSION_RETENTION + 1);
+    const third = await refresh(t.gql, second.refreshToken);
+    expect(await tokenCount(first.session.id)).toBe(3);
+
+    await t.app.sweepRetention();
+    // The first was spent beyond the retention; the second just now; the third is live.
+    expect(await tokenCount(first.session.id)).toBe(2);
+    expect(codes(await t.gql(REFRESH, { refreshToken: first.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
+    await refresh(t.gql, third.refreshToken);
+  });
+
+  it('deletes audit events older than AUTH_EVENT_RETENTION and keeps younger ones', async () => {
+    const user = await signUp(t.gql);
+    t.clock.advance(AUTH_EVENT_RETENTION - DAY);
+    const next = await refresh(t.gql, user.refreshToken);
+    t.clock.advance(DAY + 1);
+    await t.app.sweepRetention();
+    const result = await t.gql('{ myAuthEvents { type } }', {}, { token: (await refresh(t.gql, next.refreshToken)).accessToken });
+    expect(result.data!.myAuthEvents).toEqual([{ type: 'REFRESHED' }, { type: 'REFRESHED' }]);
+  });
+
+  it('works through a backlog larger than one batch', async () => {
+    const { user } = await signUp(t.gql);
+    const total = RETENTION_BATCH * 2 + 17;
+    const endedAt = new Date(t.clock().getTime() - (SESSION_RETENTION + 60) * 1000).toISOString();
+    await db().execute(sql`
+      insert into sessions (id, user_id, created_at, last_used_at, expires_at, ended_at, end_reason)
+      select gen_random_uuid(), ${user.id}, ${endedAt}, ${endedAt}, ${endedAt}, ${endedAt}, 'LOGOUT'
+      from generate_series(1, ${total})`);
+    const swept = await t.app.sweepRetention();
+    expect(swept.sessions).toBe(total);
+    const left = await db().select({ n: count() }).from(sessions).where(eq(sessions.userId, user.id));
+    expect(left[0]!.n).toBe(1);
+  });
+
+  it.skipIf(backend !== 'postgres')(
+    'runs on one instance at a time: a sweep finds the lock taken and deletes nothing (PostgreSQL only)',
+    async () => {
+      const ended = await signUp(t.gql);
+      await t.gql('mutation { logout }', {}, { token: ended.accessToken });
+      t.clock.advance(SESSION_RETENTION + 1);
+
+      const other = postgres(t.database.url!, { max: 1, onnotice: () => {} });
+      try {
+        let release!: () => void;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        let locked!: () => void;
+        const isLocked = new Promise<void>((resolve) => (locked = resolve));
+        const holder = other.begin(async (tx) => {
+          await tx`select pg_advisory_xact_lock(${0x7469_6472})`;
+          locked();
+          await released;
+        });
+        await isLocked;
+        expect(await t.app.sweepRetention()).toEqual({ sessions: 0, refreshTokens: 0, authEvents: 0 });
+        expect(await sessionRows([ended.session.id])).toHaveLength(1);
+        release();
+        await holder;
+        expect((await t.app.sweepRetention()).sessions).toBeGreaterThanOrEqual(1);
+        expect(await sessionRows([ended.session.id])).toHaveLength(0);
+      } finally {
+        await other.end();
+      }
+    },
+  );
+
+  it('leaves the audit log append-only outside the sweeper even for old rows', async () => {
+    const user = await signUp(t.gql);
+    t.clock.advance(AUTH_EVENT_RETENTION * 2);
+    await expect(db().execute(sql`delete from auth_events where user_id = ${user.user.id}`)).rejects.toThrow();
+    const rows = await db().select({ n: count() }).from(authEvents).where(eq(authEvents.userId, user.user.id));
+    expect(rows[0]!.n).toBe(1);
+  });
+});

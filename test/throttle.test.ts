@@ -1,0 +1,219 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { connectPostgres } from '../src/db/client.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { AUTH_FIELDS, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { backend, type TestDatabase } from './helpers/database.js';
+import { codes, type Gql, type GqlResult } from './helpers/gql.js';
+
+const LOGIN = `mutation ($email: String!, $password: String!) {
+  login(email: $email, password: $password) { accessToken } }`;
+const SIGN_UP = `mutation ($email: String!, $password: String!) {
+  signUp(email: $email, password: $password) { accessToken } }`;
+const CHANGE_PASSWORD = `mutation ($current: String!, $next: String!) {
+  changePassword(currentPassword: $current, newPassword: $next) { ${AUTH_FIELDS} } }`;
+
+/** Behind our own proxy (TRUST_PROXY), so each test can speak from addresses of its own. */
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp({ env: { TRUST_PROXY: 'true' } });
+});
+afterAll(async () => {
+  await t?.close();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+let lastOctet = 0;
+function newAddress(): string {
+  lastOctet += 1;
+  return `203.0.113.${lastOctet}`;
+}
+
+function loginFrom(gql: Gql, ip: string, email: string, password: string) {
+  return gql(LOGIN, { email, password }, { headers: { 'x-forwarded-for': ip } });
+}
+
+function retryAfterOf(result: GqlResult): unknown {
+  return result.errors?.[0]?.extensions?.retryAfter;
+}
+
+describe('login throttling per account and address', () => {
+  it('refuses the sixth attempt after five failures, even with the right password, with RATE_LIMITED and retryAfter in whole seconds', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    for (let i = 0; i < 5; i += 1) {
+      expect(codes(await loginFrom(t.gql, ip, user.email, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    }
+    const refused = await loginFrom(t.gql, ip, user.email, PASSWORD);
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    expect(refused.data).toBeNull();
+    const retryAfter = retryAfterOf(refused);
+    expect(Number.isInteger(retryAfter)).toBe(true);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(900);
+  });
+
+  it('counts an unknown email exactly like a known one, so the limit tells nothing about who has an account', async () => {
+    const ip = newAddress();
+    const nobody = uniqueEmail('nobody');
+    for (let i = 0; i < 5; i += 1) {
+      expect(codes(await loginFrom(t.gql, ip, nobody, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    }
+    expect(codes(await loginFrom(t.gql, ip, nobody, 'wrong password'))).toEqual(['RATE_LIMITED']);
+  });
+
+  it('keeps a separate budget for the same account from another address', async () => {
+    const { user } = await signUp(t.gql);
+    const attacker = newAddress();
+    for (let i = 0; i < 6; i += 1) await loginFrom(t.gql, attacker, user.email, 'wrong password');
+    expect(codes(await loginFrom(t.gql, attacker, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+
+    const owner = await loginFrom(t.gql, newAddress(), user.email, PASSWORD);
+    expect(owner.errors).toBeUndefined();
+  });
+
+  it("clears the account's counter on a successful login", async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    for (let i = 0; i < 4; i += 1) await loginFrom(t.gql, ip, user.email, 'wrong password');
+    expect((await loginFrom(t.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
+    for (let i = 0; i < 5; i += 1) {
+      expect(codes(await loginFrom(t.gql, ip, user.email, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    }
+    expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+  });
+
+  it('checks at most five of twenty wrong passwords sent at once', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => loginFrom(t.gql, ip, user.email, 'wrong password')),
+    );
+    const answered = results.map((result) => codes(result)[0]).sort();
+    expect(answered.filter((code) => code === 'INVALID_CREDENTIALS')).toHaveLength(5);
+    expect(answered.filter((code) => code === 'RATE_LIMITED')).toHaveLength(15);
+  });
+
+  it('lets the account try again once its window has passed', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    // rate-limiter-flexible reads Date, not our injected clock: move Date only.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    for (let i = 0; i < 5; i += 1) await loginFrom(t.gql, ip, user.email, 'wrong password');
+    const refused = await loginFrom(t.gql, ip, user.email, PASSWORD);
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+
+    vi.setSystemTime(Date.now() + 600_000);
+    const later = await loginFrom(t.gql, ip, user.email, PASSWORD);
+    expect(codes(later)).toEqual(['RATE_LIMITED']);
+    expect(retryAfterOf(later)).toBeLessThanOrEqual(300);
+
+    vi.setSystemTime(Date.now() + 301_000);
+    expect((await loginFrom(t.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
+  });
+});
+
+describe('login throttling per address', () => {
+  let strict: TestApp;
+  beforeAll(async () => {
+    strict = await createTestApp({
+      env: { TRUST_PROXY: 'true', LOGIN_MAX_FAILURES_PER_IP: '3', LOGIN_IP_WINDOW: '3600' },
+      database: t.database,
+      clock: t.clock,
+    });
+  });
+  afterAll(async () => {
+    await strict?.close();
+  });
+
+  it('refuses an address that failed LOGIN_MAX_FAILURES_PER_IP times, whichever accounts it tried', async () => {
+    const ip = newAddress();
+    for (let i = 0; i < 3; i += 1) {
+      expect(codes(await loginFrom(strict.gql, ip, uniqueEmail('spray'), 'wrong password'))).toEqual([
+        'INVALID_CREDENTIALS',
+      ]);
+    }
+    const refused = await loginFrom(strict.gql, ip, uniqueEmail('spray'), 'wrong password');
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    expect(retryAfterOf(refused)).toBeGreaterThan(900);
+    expect(retryAfterOf(refused)).toBeLessThanOrEqual(3600);
+  });
+
+  it('does not count successful logins against the address', async () => {
+    const { user } = await signUp(strict.gql);
+    const ip = newAddress();
+    for (let i = 0; i < 6; i += 1) {
+      expect((await loginFrom(strict.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
+    }
+  });
+});
+
+describe('sign-up throttling per address', () => {
+  let strict: TestApp;
+  beforeAll(async () => {
+    strict = await createTestApp({
+      env: { TRUST_PROXY: 'true', SIGNUP_MAX_PER_IP: '2' },
+      database: t.database,
+      clock: t.clock,
+    });
+  });
+  afterAll(async () => {
+    await strict?.close();
+  });
+
+  it('refuses the sign-up beyond SIGNUP_MAX_PER_IP from one address, and only from that address', async () => {
+    const ip = newAddress();
+    const from = { headers: { 'x-forwarded-for': ip } };
+    for (let i = 0; i < 2; i += 1) {
+      expect((await strict.gql(SIGN_UP, { email: uniqueEmail(), password: PASSWORD }, from)).errors).toBeUndefined();
+    }
+    const refused = await strict.gql(SIGN_UP, { email: uniqueEmail(), password: PASSWORD }, from);
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    expect(Number.isInteger(retryAfterOf(refused))).toBe(true);
+
+    const elsewhere = { headers: { 'x-forwarded-for': newAddress() } };
+    expect((await strict.gql(SIGN_UP, { email: uniqueEmail(), password: PASSWORD }, elsewhere)).errors).toBeUndefined();
+  });
+});
+
+describe('changePassword', () => {
+  it('throttles the current-password check like a login, on the same counter', async () => {
+    const ip = newAddress();
+    const from = { headers: { 'x-forwarded-for': ip } };
+    const { user, accessToken } = await signUp(t.gql);
+    for (let i = 0; i < 5; i += 1) {
+      const wrong = await t.gql(CHANGE_PASSWORD, { current: 'wrong password', next: 'a new passphrase' }, { ...from, token: accessToken });
+      expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
+    }
+    const refused = await t.gql(CHANGE_PASSWORD, { current: PASSWORD, next: 'a new passphrase' }, { ...from, token: accessToken });
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+  });
+});
+
+describe('shared by every instance', () => {
+  let other: TestApp;
+  let otherDatabase: TestDatabase | undefined;
+  beforeAll(async () => {
+    // On PostgreSQL a second instance has its own pool on the same database; PGlite has one process.
+    if (backend === 'postgres') {
+      const handle = connectPostgres(t.database.url!);
+      otherDatabase = { handle, url: t.database.url, drop: () => handle.close() };
+    }
+    other = await createTestApp({ env: { TRUST_PROXY: 'true' }, database: otherDatabase ?? t.database, clock: t.clock });
+  });
+  afterAll(async () => {
+    await other?.close();
+    await otherDatabase?.drop();
+  });
+
+  it('counts failures made on one instance when another is asked', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    for (let i = 0; i < 3; i += 1) await loginFrom(t.gql, ip, user.email, 'wrong password');
+    for (let i = 0; i < 2; i += 1) await loginFrom(other.gql, ip, user.email, 'wrong password');
+    expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    expect(codes(await loginFrom(other.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+  });
+});
