@@ -20,7 +20,6 @@ import {
   normalisePresentedPassword,
   updatePasswordHash,
   type User,
-  type UserReference,
 } from './users.js';
 
 /** Who is calling, established from a verified access token of a live session. */
@@ -247,11 +246,6 @@ export class AuthService {
       client,
     );
     return ended.length;
-  }
-
-  /** The signed-in user's id comes from the verified token: `me { id }` costs no query. */
-  me(viewer: Viewer): UserReference {
-    return { id: viewer.userId };
   }
 
   /**
