@@ -119,9 +119,23 @@ export class AuthService {
     const email = normaliseEmail(input.email);
     const password = await normaliseNewPassword(input.password);
     await this.deps.throttle.signUp(client.ip);
-    const user = await insertUser(this.deps.db, this.deps.clock, { email, passwordHash: await hashPassword(password) });
-    if (!user) throw new AuthError('EMAIL_TAKEN');
-    return this.#startSession(user, deviceName, client, 'SIGNED_UP');
+    const passwordHash = await hashPassword(password);
+    // The account and its first session commit together: a failure in between leaves no account
+    // that the caller cannot log in to yet cannot sign up again (EMAIL_TAKEN).
+    const created: { user?: User } = {};
+    const userId = crypto.randomUUID();
+    const { session, refreshToken } = await this.deps.sessions.createSession({
+      userId,
+      deviceName,
+      client,
+      cause: 'SIGNED_UP',
+      alsoIn: async (tx) => {
+        const user = await insertUser(tx, this.deps.clock, { id: userId, email, passwordHash });
+        if (!user) throw new AuthError('EMAIL_TAKEN');
+        created.user = user;
+      },
+    });
+    return this.#issue(created.user!, session, refreshToken);
   }
 
   async login(input: Credentials, client: ClientInfo): Promise<IssuedTokens> {

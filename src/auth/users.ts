@@ -90,11 +90,11 @@ const publicColumns = { id: users.id, email: users.email, createdAt: users.creat
 export async function insertUser(
   db: Executor,
   clock: Clock,
-  input: { email: string; passwordHash: string },
+  input: { id?: string; email: string; passwordHash: string },
 ): Promise<User | null> {
   const [user] = await db
     .insert(users)
-    .values({ id: crypto.randomUUID(), email: input.email, passwordHash: input.passwordHash, createdAt: clock() })
+    .values({ id: input.id ?? crypto.randomUUID(), email: input.email, passwordHash: input.passwordHash, createdAt: clock() })
     .onConflictDoNothing({ target: users.email })
     .returning(publicColumns);
   return user ?? null;
