@@ -182,6 +182,34 @@ describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () 
     }
   });
 
+  it('does not count logins that failed on the database as failed attempts: no lockout once it is back (PostgreSQL only)', async () => {
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const other = postgres(database.url!, { max: 1, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    try {
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      // The accounts table is unreadable (the throttle's own table is not): each login's lookup times out.
+      const holder = other.begin(async (tx) => {
+        await tx`lock table users in access exclusive mode`;
+        locked();
+        await released;
+      });
+      await isLocked;
+      const during = await Promise.all(Array.from({ length: 6 }, () => timed(() => loginAs(email))));
+      expect(during.map(codes)).toEqual(Array.from({ length: 6 }, () => ['SERVICE_UNAVAILABLE']));
+      release();
+      await holder;
+      // Six abandoned checks are beyond the five-failure budget, had they counted.
+      expect(codes(await loginAs(email))).toEqual([]);
+    } finally {
+      release();
+      await other.end();
+    }
+  });
+
   it('runs with a statement timeout and an idle-in-transaction timeout on its connections (PostgreSQL only)', async () => {
     const [row] = rowsOf<{ statement: string; idle: string }>(
       await t.app.database.db.execute(

@@ -143,9 +143,17 @@ export class AuthService {
     const password = normalisePresentedPassword(input.password);
     const email = normaliseEmail(input.email);
     const attempt = await this.deps.throttle.beginPasswordCheck({ email, ip: client.ip });
-    const user = await findCredentials(this.deps.db, email);
-    // Verify against a dummy hash when there is no such user, so both failures take the same time.
-    const valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
+    let user: Awaited<ReturnType<typeof findCredentials>>;
+    let valid: boolean;
+    try {
+      user = await findCredentials(this.deps.db, email);
+      // Verify against a dummy hash when there is no such user, so both failures take the same time.
+      valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
+    } catch (error) {
+      // An outage is not a wrong password: it must not lock the account out once the database is back.
+      await attempt.abandoned().catch(() => {});
+      throw error;
+    }
     if (!user || !valid) {
       await recordAuthEvent(this.deps.db, { type: 'LOGIN_FAILED', userId: user?.id ?? null, client, at: this.deps.clock() });
       throw new AuthError('INVALID_CREDENTIALS');
