@@ -60,9 +60,10 @@ export class Throttle {
     }
     return {
       // A success clears the account's counter and is not counted as a failure of the IP.
+      // The IP's point first: if the delete then fails, `abandoned` gives the account's back.
       succeeded: async () => {
-        await this.#accountFailures.delete(accountKey);
         await this.#ipFailures.reward(ipKey, 1);
+        await this.#accountFailures.delete(accountKey);
       },
       abandoned: async () => {
         await this.#accountFailures.reward(accountKey, 1);

@@ -3,18 +3,13 @@ import postgres from 'postgres';
 import type { Transaction } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { ListenerSet } from './listeners.js';
-import { revocationReasons, type RevocationBus, type RevocationReason, type SessionRevoked } from './revocation-bus.js';
+import type { RevocationBus, SessionRevoked } from './revocation-bus.js';
+import { fromWire, REVOCATION_CHANNEL, toWire } from './revocation-wire.js';
 
-export const REVOCATION_CHANNEL = 'tidepass_session_revoked';
+export { REVOCATION_CHANNEL } from './revocation-wire.js';
 /** NOTIFY payloads are limited to 8000 bytes; one event is about 120. */
 const EVENTS_PER_NOTIFY = 40;
 const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
-
-interface Wire {
-  /** The announcing instance: it already delivered its own events locally after commit. */
-  i: string;
-  e: [sessionId: string, userId: string, reason: RevocationReason, revokedAtMs: number][];
-}
 
 export interface PostgresBusOptions {
   readonly url: string;
@@ -82,16 +77,10 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
   }
 
   function receive(payload: string): void {
-    const wire = parseWire(payload);
-    if (!wire) return options.logger.warn('ignored a malformed revocation notification');
-    const events = wire.e.map(([sessionId, userId, reason, revokedAtMs]) => ({
-      sessionId,
-      userId,
-      reason,
-      revokedAt: new Date(revokedAtMs),
-    }));
-    if (wire.i === options.instanceId) return options.onOwnEvents?.(events);
-    for (const event of events) listeners.emit(event);
+    const received = fromWire(payload);
+    if (!received) return options.logger.warn('ignored a malformed revocation notification');
+    if (received.announcer === options.instanceId) return options.onOwnEvents?.(received.events);
+    for (const event of received.events) listeners.emit(event);
   }
 
   let heartbeat: NodeJS.Timeout | undefined;
@@ -153,12 +142,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     async announce(tx: Transaction, events: readonly SessionRevoked[]) {
       const payloads = [];
       for (let start = 0; start < events.length; start += EVENTS_PER_NOTIFY) {
-        const wire: Wire = {
-          i: options.instanceId,
-          e: events
-            .slice(start, start + EVENTS_PER_NOTIFY)
-            .map((event) => [event.sessionId, event.userId, event.reason, event.revokedAt.getTime()]),
-        };
+        const wire = toWire(options.instanceId, events.slice(start, start + EVENTS_PER_NOTIFY));
         payloads.push(sql`(${JSON.stringify(wire)})`);
       }
       if (payloads.length === 0) return;
@@ -180,22 +164,4 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
       await client.end({ timeout: 2 });
     },
   };
-}
-
-function parseWire(payload: string): Wire | null {
-  try {
-    const wire = JSON.parse(payload) as Wire;
-    if (typeof wire.i !== 'string' || !Array.isArray(wire.e)) return null;
-    const valid = wire.e.every(
-      (e) =>
-        Array.isArray(e) &&
-        typeof e[0] === 'string' &&
-        typeof e[1] === 'string' &&
-        (revocationReasons as readonly string[]).includes(e[2]) &&
-        typeof e[3] === 'number',
-    );
-    return valid ? wire : null;
-  } catch {
-    return null;
-  }
 }
