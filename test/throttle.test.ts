@@ -114,6 +114,50 @@ describe('login throttling per account and address', () => {
   });
 });
 
+describe('which addresses share a budget', () => {
+  let subnet = 0;
+  /** A fresh /64 of the documentation prefix for each test. */
+  function newPrefix(): string {
+    subnet += 1;
+    return `2001:db8:${subnet.toString(16)}:`;
+  }
+
+  async function failFiveTimes(ip: string, email: string) {
+    for (let i = 0; i < 5; i += 1) {
+      expect(codes(await loginFrom(t.gql, ip, email, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    }
+  }
+
+  it('counts every address of one IPv6 /64 against one budget, however the address is written', async () => {
+    const { user } = await signUp(t.gql);
+    const prefix = newPrefix();
+    await failFiveTimes(`${prefix}1::a`, user.email);
+    // Another address of the same /64, and the same /64 written out in full and in capitals.
+    expect(codes(await loginFrom(t.gql, `${prefix}1:ffff:ffff:ffff:fffe`, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    const [, , third] = prefix.split(':');
+    const spelledOut = `2001:0DB8:${third!.padStart(4, '0').toUpperCase()}:0001:0000:0000:0000:0001`;
+    expect(codes(await loginFrom(t.gql, spelledOut, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+  });
+
+  it('keeps separate budgets for neighbouring IPv6 /64s', async () => {
+    const { user } = await signUp(t.gql);
+    const prefix = newPrefix();
+    await failFiveTimes(`${prefix}1::a`, user.email);
+    expect(codes(await loginFrom(t.gql, `${prefix}1::b`, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    expect((await loginFrom(t.gql, `${prefix}2::a`, user.email, PASSWORD)).errors).toBeUndefined();
+  });
+
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address, and two IPv4 addresses apart', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    await failFiveTimes(`::ffff:${ip}`, user.email);
+    expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    expect(codes(await loginFrom(t.gql, `::FFFF:${ip}`, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    // IPv4 addresses are not grouped: the next address is someone else.
+    expect((await loginFrom(t.gql, newAddress(), user.email, PASSWORD)).errors).toBeUndefined();
+  });
+});
+
 describe('login throttling per address', () => {
   let strict: TestApp;
   beforeAll(async () => {

@@ -1,5 +1,6 @@
 import { RateLimiterDrizzle, RateLimiterRes } from 'rate-limiter-flexible';
 import { lt } from 'drizzle-orm';
+import ipaddr from 'ipaddr.js';
 import type { ThrottleLimits } from '../config.js';
 import type { Database } from '../db/client.js';
 import { rateLimits } from '../db/schema.js';
@@ -88,9 +89,21 @@ export interface PasswordCheckAttempt {
   abandoned(): Promise<void>;
 }
 
-/** Requests without a known address (in-process calls) share one budget rather than none. */
-function ipKeyOf(ip: string | null): string {
-  return ip ?? 'unknown';
+/**
+ * The budget an address counts against. Requests without a known address (in-process calls) share
+ * one budget rather than none. An IPv6 client is counted by its /64: that is what one subscriber
+ * (and so one attacker) is routinely given, and counting single addresses would hand them 2^64
+ * budgets. An IPv4-mapped IPv6 address (::ffff:1.2.3.4, what a dual-stack socket reports for an IPv4
+ * peer) is that IPv4 address, so the two spellings share one budget; so do all spellings of one
+ * IPv6 address, since the key is the parsed address, not the text.
+ */
+export function ipKeyOf(ip: string | null): string {
+  if (ip === null) return 'unknown';
+  if (!ipaddr.isValid(ip)) return `unparsed:${ip}`;
+  const address = ipaddr.process(ip);
+  if (address.kind() === 'ipv4') return address.toString();
+  const prefix = new ipaddr.IPv6([...(address as ipaddr.IPv6).parts.slice(0, 4), 0, 0, 0, 0]);
+  return `${prefix.toRFC5952String()}/64`;
 }
 
 async function consumeOrRefuse(limiter: RateLimiterDrizzle, key: string): Promise<void> {
