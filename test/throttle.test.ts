@@ -117,6 +117,23 @@ describe('login throttling per account and address', () => {
     expect((await loginFrom(t.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
   });
 
+  it('does not count refused attempts: hammering a locked account does not prolong its lock-out', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    for (let i = 0; i < 5; i += 1) await loginFrom(t.gql, ip, user.email, 'wrong password');
+    const first = await loginFrom(t.gql, ip, user.email, 'wrong password');
+    expect(codes(first)).toEqual(['RATE_LIMITED']);
+    const unlockedAt = Date.now() + (retryAfterOf(first) as number) * 1000;
+    // Ten more tries spread over the lock-out, each refused without checking anything.
+    for (let i = 1; i <= 10; i += 1) {
+      vi.setSystemTime(unlockedAt - 1000 - (10 - i) * 60_000);
+      expect(codes(await loginFrom(t.gql, ip, user.email, 'wrong password'))).toEqual(['RATE_LIMITED']);
+    }
+    vi.setSystemTime(unlockedAt);
+    expect((await loginFrom(t.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
+  });
+
   it('slides: failures at the end of one window still count at the start of the next, so the boundary gives no second budget', async () => {
     const { user } = await signUp(t.gql);
     const ip = newAddress();
