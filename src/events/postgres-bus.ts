@@ -17,8 +17,11 @@ export interface PostgresBusOptions {
   readonly logger: Logger;
   /** The LISTEN connection dropped: events may be missed until `onResynchronise` has run. */
   readonly onDesynchronised: () => void;
-  /** LISTEN is (re)established: reload whatever may have been missed. */
-  readonly onResynchronise: () => Promise<void>;
+  /**
+   * LISTEN is (re)established: reload whatever may have been missed. Returns the revocations that
+   * were missed; after a gap, this instance's listeners (subscribers, sockets) get them as if live.
+   */
+  readonly onResynchronise: () => Promise<readonly SessionRevoked[] | void>;
   /**
    * This instance's own notifications coming back. Its listeners already had these events from
    * deliverLocally, unless the commit's acknowledgement was lost (the transaction committed but the
@@ -112,13 +115,18 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     heartbeat.unref();
   }
 
-  async function listen(): Promise<void> {
+  async function listen(how: { afterGap: boolean }): Promise<void> {
     await client.unsafe(`listen ${REVOCATION_CHANNEL}`);
     // LISTEN first, then reload: whatever commits from now on arrives as a notification,
     // and whatever committed before is in the reload.
-    await options.onResynchronise();
+    const missed = await options.onResynchronise();
     listening = true;
     reconnectAttempt = 0;
+    // Sessions that ended while this instance was deaf: a subscriber whose session ended then must
+    // still be told and have its socket closed. Not at start-up, when nobody has subscribed yet and
+    // everything in the window would count as "missed". (A notification that lands between the
+    // reload's query and this can deliver an event twice; listeners take that.)
+    if (how.afterGap) for (const event of missed ?? []) listeners.emit(event);
   }
 
   function scheduleListen(): void {
@@ -127,7 +135,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     reconnectAttempt += 1;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
-      listen().catch((error: unknown) => {
+      listen({ afterGap: true }).catch((error: unknown) => {
         options.logger.warn('revocation LISTEN failed; retrying', { error });
         scheduleListen();
       });
@@ -154,7 +162,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     deliverLocally: (events) => events.forEach((event) => listeners.emit(event)),
     subscribe: (listener) => listeners.add(listener),
     async start() {
-      await listen();
+      await listen({ afterGap: false });
       startHeartbeat();
     },
     async stop() {
