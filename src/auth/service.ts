@@ -271,6 +271,10 @@ export class AuthService {
       'OTHER_SESSIONS_REVOKED',
       client,
     );
+    // Nothing ended because the caller's own session had ended meanwhile: say so rather than "0".
+    if (ended.length === 0 && (await this.deps.sessions.findSession(viewer.sessionId))?.endedAt != null) {
+      throw new AuthError('SESSION_REVOKED');
+    }
     return ended.length;
   }
 

@@ -386,7 +386,14 @@ export class SessionService {
     const now = this.deps.clock();
     const conditions = [eq(sessions.userId, selection.userId), ...this.#liveAt(now)];
     if (selection.sessionIds) conditions.push(inArray(sessions.id, [...selection.sessionIds]));
-    if (selection.exceptSessionId) conditions.push(ne(sessions.id, selection.exceptSessionId));
+    if (selection.exceptSessionId) {
+      conditions.push(ne(sessions.id, selection.exceptSessionId));
+      // "All but mine" only while mine is live: a caller whose session ended after its token was
+      // checked (the user's row lock orders us after that end) must not end the others.
+      conditions.push(
+        sql`exists (select 1 from ${sessions} mine where mine.id = ${selection.exceptSessionId} and mine.user_id = ${selection.userId} and mine.ended_at is null)`,
+      );
+    }
     const rows = await tx
       .update(sessions)
       .set({ endedAt: now, endReason: reason })
