@@ -14,9 +14,9 @@ export type SessionState =
   | { readonly kind: 'signed-out'; readonly reason: string | null };
 
 const REFRESH_LOCK = 'tidepass-refresh';
-/** Refresh when this share of the token's lifetime has passed, and at least a minute before its end. */
-const REFRESH_AT_SHARE = 0.75;
+/** Refresh a minute before the access token expires, or with a quarter of its lifetime left if that is shorter. */
 const REFRESH_MARGIN_MS = 60_000;
+const REFRESH_MARGIN_SHARE = 0.25;
 
 interface Held {
   accessToken: string;
@@ -138,7 +138,7 @@ export class SessionKeeper {
 
   #hold(payload: AuthPayload): void {
     const lifetime = tokenLifetimeMs(payload.accessToken, payload.accessTokenExpiresAt);
-    const wait = Math.max(1_000, Math.min(lifetime * REFRESH_AT_SHARE, lifetime - REFRESH_MARGIN_MS));
+    const wait = Math.max(1_000, lifetime - Math.min(lifetime * REFRESH_MARGIN_SHARE, REFRESH_MARGIN_MS));
     const first = this.#held === null;
     this.#held = {
       accessToken: payload.accessToken,
