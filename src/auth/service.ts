@@ -20,7 +20,6 @@ import {
   normalisePresentedPassword,
   updatePasswordHash,
   type User,
-  type UserReference,
 } from './users.js';
 
 /** Who is calling, established from a verified access token of a live session. */
@@ -120,9 +119,23 @@ export class AuthService {
     const email = normaliseEmail(input.email);
     const password = await normaliseNewPassword(input.password);
     await this.deps.throttle.signUp(client.ip);
-    const user = await insertUser(this.deps.db, this.deps.clock, { email, passwordHash: await hashPassword(password) });
-    if (!user) throw new AuthError('EMAIL_TAKEN');
-    return this.#startSession(user, deviceName, client, 'SIGNED_UP');
+    const passwordHash = await hashPassword(password);
+    // The account and its first session commit together: a failure in between leaves no account
+    // that the caller cannot log in to yet cannot sign up again (EMAIL_TAKEN).
+    const created: { user?: User } = {};
+    const userId = crypto.randomUUID();
+    const { session, refreshToken } = await this.deps.sessions.createSession({
+      userId,
+      deviceName,
+      client,
+      cause: 'SIGNED_UP',
+      alsoIn: async (tx) => {
+        const user = await insertUser(tx, this.deps.clock, { id: userId, email, passwordHash });
+        if (!user) throw new AuthError('EMAIL_TAKEN');
+        created.user = user;
+      },
+    });
+    return this.#issue(created.user!, session, refreshToken);
   }
 
   async login(input: Credentials, client: ClientInfo): Promise<IssuedTokens> {
@@ -130,9 +143,17 @@ export class AuthService {
     const password = normalisePresentedPassword(input.password);
     const email = normaliseEmail(input.email);
     const attempt = await this.deps.throttle.beginPasswordCheck({ email, ip: client.ip });
-    const user = await findCredentials(this.deps.db, email);
-    // Verify against a dummy hash when there is no such user, so both failures take the same time.
-    const valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
+    let user: Awaited<ReturnType<typeof findCredentials>>;
+    let valid: boolean;
+    try {
+      user = await findCredentials(this.deps.db, email);
+      // Verify against a dummy hash when there is no such user, so both failures take the same time.
+      valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
+    } catch (error) {
+      // An outage is not a wrong password: it must not lock the account out once the database is back.
+      await attempt.abandoned().catch(() => {});
+      throw error;
+    }
     if (!user || !valid) {
       await recordAuthEvent(this.deps.db, { type: 'LOGIN_FAILED', userId: user?.id ?? null, client, at: this.deps.clock() });
       throw new AuthError('INVALID_CREDENTIALS');
@@ -247,11 +268,6 @@ export class AuthService {
       client,
     );
     return ended.length;
-  }
-
-  /** The signed-in user's id comes from the verified token: `me { id }` costs no query. */
-  me(viewer: Viewer): UserReference {
-    return { id: viewer.userId };
   }
 
   /**

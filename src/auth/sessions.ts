@@ -97,9 +97,12 @@ export class SessionService {
     client: ClientInfo;
     /** What the audit log calls it. */
     cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED';
+    /** Runs first in the same transaction (sign-up inserts the user there: no account without a session). */
+    alsoIn?: (tx: Transaction) => Promise<void>;
   }): Promise<{ session: SessionRecord; refreshToken: string }> {
     const now = this.deps.clock();
     return this.#revokingTransaction(async (tx, record) => {
+      await input.alsoIn?.(tx);
       // Concurrent logins of one user queue here, so each counts the others' sessions and the
       // limit holds (READ COMMITTED: the count below sees what the previous holder committed).
       // NO KEY UPDATE: does not block the key-share locks that inserting sessions takes.

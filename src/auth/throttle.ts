@@ -64,6 +64,10 @@ export class Throttle {
         await this.#accountFailures.delete(accountKey);
         await this.#ipFailures.reward(ipKey, 1);
       },
+      abandoned: async () => {
+        await this.#accountFailures.reward(accountKey, 1);
+        await this.#ipFailures.reward(ipKey, 1);
+      },
     };
   }
 
@@ -80,6 +84,8 @@ export class Throttle {
 
 export interface PasswordCheckAttempt {
   succeeded(): Promise<void>;
+  /** The password was never checked (the database failed first): the point is given back. */
+  abandoned(): Promise<void>;
 }
 
 /** Requests without a known address (in-process calls) share one budget rather than none. */

@@ -31,15 +31,15 @@ export interface PostgresBusOptions {
    */
   readonly onOwnEvents?: (events: readonly SessionRevoked[]) => void;
   /**
-   * How often the idle LISTEN connection is probed. A connection that died without a FIN (a
-   * dropped route, a frozen peer) is otherwise silent forever while notifications go unheard.
+   * How often the idle LISTEN connection is probed; a probe still unanswered at the next one means
+   * the connection is dead. One that died without a FIN (a dropped route, a frozen peer) is
+   * otherwise silent forever while notifications go unheard.
    */
   readonly heartbeatMs?: number;
 }
 
 /** The LISTEN connection's application_name: lets operators (and tests) tell which instance it is. */
 export const listenApplicationName = (instanceId: string) => `tidepass-listen ${instanceId}`;
-const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /**
  * Revocations across instances through PostgreSQL: NOTIFY inside the ending transaction (delivered
@@ -95,25 +95,30 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
   }
 
   let heartbeat: NodeJS.Timeout | undefined;
+  /** The client whose probe is still unanswered, if any. */
+  let probing: postgres.Sql | undefined;
   function startHeartbeat(): void {
     if (!options.heartbeatMs || heartbeat) return;
     heartbeat = setInterval(() => {
-      if (!listening) return;
-      const probe = client.unsafe('select 1');
-      const timeout = setTimeout(() => {
-        if (stopped) return;
+      if (!listening || stopped) return;
+      if (probing === client) {
+        // Unanswered for a whole interval: a dead route or a frozen peer. An ended postgres.js
+        // client cannot be reused: drop it and LISTEN again on a new one.
         options.logger.warn('revocation LISTEN connection did not answer; reconnecting');
-        // An ended postgres.js client cannot be reused: drop it and LISTEN again on a new one.
         const dead = client;
+        probing = undefined;
         client = connect();
         void dead.end({ timeout: 0 }).catch(() => {});
         lost();
-      }, HEARTBEAT_TIMEOUT_MS);
-      probe.then(
-        () => clearTimeout(timeout),
-        () => clearTimeout(timeout),
-      );
-      // A probe that fails was on a connection that closed: onclose handles it.
+        return;
+      }
+      const probed = client;
+      probing = probed;
+      // A probe that fails was on a connection that closed: onclose handles that.
+      const answered = () => {
+        if (probing === probed) probing = undefined;
+      };
+      probed.unsafe('select 1').then(answered, answered);
     }, options.heartbeatMs);
     heartbeat.unref();
   }
