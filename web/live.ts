@@ -16,11 +16,14 @@ export interface SessionRevoked {
  */
 export function subscribeToRevocations(
   keeper: SessionKeeper,
-  handlers: { onEvent(event: SessionRevoked): void; onConnected(): void },
+  handlers: { onEvent(event: SessionRevoked): void; onConnected(): void; onClosed(): void },
 ): () => void {
   const url = new URL('/graphql', location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   let disposed = false;
+  // After a 4403 (token expired, or its session ended) the next connection starts with a refresh:
+  // a fresh token, or INVALID_REFRESH_TOKEN, which signs this tab out.
+  let refused = false;
   const client: Client = createClient({
     url: url.href,
     lazy: false,
@@ -28,8 +31,18 @@ export function subscribeToRevocations(
     shouldRetry: () => !disposed && keeper.user !== null,
     // Reconnecting after a token's expiry is routine: the first retry at once, later ones backing off.
     retryWait: (retries) => new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** retries, 8_000))),
-    connectionParams: async () => ({ authorization: `Bearer ${await keeper.accessToken()}` }),
-    on: { connected: () => handlers.onConnected() },
+    connectionParams: async () => {
+      if (refused) await keeper.refresh();
+      refused = false;
+      return { authorization: `Bearer ${await keeper.accessToken()}` };
+    },
+    on: {
+      connected: () => handlers.onConnected(),
+      closed: (event) => {
+        if ((event as CloseEvent | undefined)?.code === 4403) refused = true;
+        handlers.onClosed();
+      },
+    },
   });
   const subscribe = (): void => {
     client.subscribe<{ sessionRevoked: SessionRevoked }>(

@@ -42,15 +42,18 @@ keeper.onChange((state: SessionState) => {
 });
 
 function showSignedOut(reason: string | null): void {
+  // Moving focus tells keyboard and screen-reader users the view changed; not on first load.
+  const wasSignedIn = !ui.signedIn.hidden;
   unsubscribe?.();
   unsubscribe = null;
   ui.loading.hidden = true;
   ui.signedIn.hidden = true;
   ui.devices.replaceChildren();
+  delete ui.devices.dataset['live'];
   ui.signedOut.hidden = false;
   ui.signedOutReason.textContent = reason ?? '';
   ui.password.value = '';
-  ui.signedOutTitle.focus();
+  if (wasSignedIn) ui.signedOutTitle.focus();
 }
 
 function showSignedIn(email: string): void {
@@ -59,10 +62,20 @@ function showSignedIn(email: string): void {
   ui.signedOutReason.textContent = '';
   ui.formError.textContent = '';
   ui.emailShown.textContent = email;
+  say('');
   ui.signedIn.hidden = false;
   ui.signedInTitle.focus();
   unsubscribe?.();
-  unsubscribe = subscribeToRevocations(keeper, { onEvent: onRevoked, onConnected: () => void loadDevices() });
+  unsubscribe = subscribeToRevocations(keeper, {
+    onEvent: onRevoked,
+    onConnected: () => {
+      ui.devices.dataset['live'] = 'true';
+      void loadDevices();
+    },
+    onClosed: () => {
+      ui.devices.dataset['live'] = 'false';
+    },
+  });
   void loadDevices();
 }
 
@@ -74,11 +87,19 @@ function onRevoked(event: SessionRevoked): void {
   removeDevice(event.sessionId);
 }
 
+/** The result of an action, until the next one. */
+function say(message: string): void {
+  ui.devicesStatus.textContent = message;
+  showingLoadError = false;
+}
+
 function removeDevice(sessionId: string): void {
   ui.devices.querySelector(`li[data-session-id="${CSS.escape(sessionId)}"]`)?.remove();
 }
 
 let loadCount = 0;
+/** Whether the status line says the list could not be loaded (cleared by the next load, unlike action results). */
+let showingLoadError = false;
 async function loadDevices(): Promise<void> {
   const load = ++loadCount;
   try {
@@ -86,9 +107,12 @@ async function loadDevices(): Promise<void> {
     // An older answer arriving after a newer one must not bring back a device that has ended.
     if (load !== loadCount || !keeper.user) return;
     ui.devices.replaceChildren(...mySessions.map(deviceRow));
-    ui.devicesStatus.textContent = '';
+    if (showingLoadError) ui.devicesStatus.textContent = '';
+    showingLoadError = false;
   } catch (error) {
-    if (keeper.user) ui.devicesStatus.textContent = describe(error);
+    if (!keeper.user) return;
+    ui.devicesStatus.textContent = describe(error);
+    showingLoadError = true;
   }
 }
 
@@ -134,13 +158,13 @@ async function revokeDevice(sessionId: string, button: HTMLButtonElement): Promi
   try {
     await keeper.call(documents.revokeDevice, { sessionId });
     removeDevice(sessionId);
-    ui.devicesStatus.textContent = 'The device was signed out.';
+    say('The device was signed out.');
     ui.signedInTitle.focus();
   } catch (error) {
     button.disabled = false;
     // Already ended elsewhere: it is gone either way.
     if (error instanceof GraphQLFailure && error.code === 'NOT_FOUND') removeDevice(sessionId);
-    else ui.devicesStatus.textContent = describe(error);
+    else say(describe(error));
   }
 }
 
@@ -161,13 +185,12 @@ ui.logoutOthers.addEventListener('click', () => {
   keeper
     .call<{ revokeOtherSessions: number }>(documents.revokeOtherSessions)
     .then(({ revokeOtherSessions: count }) => {
-      ui.devicesStatus.textContent =
-        count === 0 ? 'No other device was signed in.' : `Signed out ${count} other device${count === 1 ? '' : 's'}.`;
+      say(
+        count === 0 ? 'No other device was signed in.' : `Signed out ${count} other device${count === 1 ? '' : 's'}.`,
+      );
       return loadDevices();
     })
-    .catch((error: unknown) => {
-      ui.devicesStatus.textContent = describe(error);
-    })
+    .catch((error: unknown) => say(describe(error)))
     .finally(() => {
       ui.logoutOthers.disabled = false;
     });

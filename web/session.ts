@@ -78,7 +78,7 @@ export class SessionKeeper {
         await this.refresh();
         return graphql<T>(query, variables, await this.accessToken());
       }
-      if (error.code === 'SESSION_REVOKED') this.end(null);
+      if (error.code === 'SESSION_REVOKED') this.end(sessionEndedInWords);
       throw error;
     }
   }
@@ -130,7 +130,7 @@ export class SessionKeeper {
         return;
       }
       if (error instanceof GraphQLFailure && isSessionOver(error.code) && this.#held) {
-        this.end(error.code === 'REFRESH_TOKEN_REUSED' ? reusedInWords : null);
+        this.end(error.code === 'REFRESH_TOKEN_REUSED' ? reusedInWords : sessionEndedInWords);
       }
       throw error;
     }
@@ -159,6 +159,7 @@ export class SessionKeeper {
   }
 }
 
+const sessionEndedInWords = 'Your session has ended. Sign in again.';
 const reusedInWords =
   'You were signed out because this session’s refresh token was used twice, which can mean it was stolen. Sign in again.';
 
