@@ -40,21 +40,24 @@ export function usePage(options: { directory: URL; logger: Logger }): Plugin {
     }
     return loading;
   };
+  const serve = async (asset: { file: string; type: string }, request: Request, fetchAPI: { Response: typeof Response }) => {
+    let body: Uint8Array<ArrayBuffer>;
+    try {
+      body = await load(asset.file);
+    } catch (error) {
+      options.logger.error('the page is not built: run npm run build:web', { error });
+      return new fetchAPI.Response('The page is not built: run npm run build:web.\n', { status: 503 });
+    }
+    const headers: Record<string, string> = { 'content-type': asset.type, 'cache-control': 'no-cache' };
+    if (asset.type.startsWith('text/html')) headers['content-security-policy'] = formatCsp(pageCsp(request));
+    return new fetchAPI.Response(request.method === 'HEAD' ? null : body, { headers });
+  };
   return {
-    async onRequest({ request, url, fetchAPI, endResponse }) {
+    // Synchronous for every other request: no promise on the GraphQL path.
+    onRequest({ request, url, fetchAPI, endResponse }) {
       const asset = PAGE_FILES[url.pathname];
       if (!asset || (request.method !== 'GET' && request.method !== 'HEAD')) return;
-      let body: Uint8Array<ArrayBuffer>;
-      try {
-        body = await load(asset.file);
-      } catch (error) {
-        options.logger.error('the page is not built: run npm run build:web', { error });
-        endResponse(new fetchAPI.Response('The page is not built: run npm run build:web.\n', { status: 503 }));
-        return;
-      }
-      const headers: Record<string, string> = { 'content-type': asset.type, 'cache-control': 'no-cache' };
-      if (asset.type.startsWith('text/html')) headers['content-security-policy'] = formatCsp(pageCsp(request));
-      endResponse(new fetchAPI.Response(request.method === 'HEAD' ? null : body, { headers }));
+      return serve(asset, request, fetchAPI).then(endResponse);
     },
   };
 }
@@ -151,15 +154,16 @@ export function useGraphiqlAssets(options: { graphqlEndpoint: string }): Plugin 
     }
   };
   return {
-    async onRequest({ request, url, fetchAPI, endResponse }) {
+    onRequest({ request, url, fetchAPI, endResponse }) {
       if (request.method !== 'GET' || !url.pathname.startsWith(GRAPHIQL_ASSETS)) return;
-      const file = await files(url.pathname.slice(GRAPHIQL_ASSETS.length));
-      if (!file) return;
-      endResponse(
-        new fetchAPI.Response(file.body, {
-          headers: { 'content-type': file.type, 'cache-control': 'public, max-age=3600' },
-        }),
-      );
+      return files(url.pathname.slice(GRAPHIQL_ASSETS.length)).then((file) => {
+        if (!file) return;
+        endResponse(
+          new fetchAPI.Response(file.body, {
+            headers: { 'content-type': file.type, 'cache-control': 'public, max-age=3600' },
+          }),
+        );
+      });
     },
     onResponse({ request, response }) {
       // yoga renders GraphiQL's HTML itself; the policy is ours.
