@@ -21,8 +21,8 @@ export function subscribeToRevocations(
   const url = new URL('/graphql', location.href);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   let disposed = false;
-  // After a 4403 (token expired, or its session ended) the next connection starts with a refresh:
-  // a fresh token, or INVALID_REFRESH_TOKEN, which signs this tab out.
+  // After a 4403 refusal other than the token's expiry (its session ended, or the token was refused),
+  // the next connection starts with a refresh: a fresh token, or INVALID_REFRESH_TOKEN, which signs this tab out.
   let refused = false;
   const client: Client = createClient({
     url: url.href,
@@ -39,7 +39,9 @@ export function subscribeToRevocations(
     on: {
       connected: () => handlers.onConnected(),
       closed: (event) => {
-        if ((event as CloseEvent | undefined)?.code === 4403) refused = true;
+        // "Token expired" needs no forced refresh: accessToken() renews a token that is due.
+        const close = event as CloseEvent | undefined;
+        if (close?.code === 4403 && close.reason !== 'Token expired') refused = true;
         handlers.onClosed();
       },
     },
