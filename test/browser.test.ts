@@ -27,13 +27,13 @@ it.runIf(!chromiumInstalled && process.env['CI'])('has Chromium installed in CI 
 let emails = 0;
 const newEmail = () => `user${++emails}@example.com`;
 
-/** Error codes of every GraphQL answer a page receives, and how many refreshes it made. */
+/** Error codes of every GraphQL answer a page receives, and how many refreshes succeeded. */
 function watchGraphql(page: Page): { codes: string[]; refreshes: number } {
   const seen = { codes: [] as string[], refreshes: 0 };
   page.on('response', async (response) => {
     if (!response.url().endsWith('/graphql') || response.request().method() !== 'POST') return;
     const body = (await response.json().catch(() => null)) as { errors?: { extensions?: { code?: string } }[] } | null;
-    if (response.request().postData()?.includes('mutation Refresh')) seen.refreshes++;
+    if (response.request().postData()?.includes('mutation Refresh') && !body?.errors) seen.refreshes++;
     for (const error of body?.errors ?? []) seen.codes.push(error.extensions?.code ?? 'NONE');
   });
   return seen;
