@@ -57,7 +57,7 @@ describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () 
       ['login', () => loginAs(user.email)],
       ['signUp', () => t.gql(`mutation { signUp(email: "${uniqueEmail()}", password: "${PASSWORD}") { accessToken } }`)],
       ['refresh', () => t.gql(REFRESH, { refreshToken: user.refreshToken })],
-      ['me', () => t.gql('{ me { id } }', {}, { token: user.accessToken })],
+      ['me', () => t.gql('{ me { email } }', {}, { token: user.accessToken })],
       ['mySessions', () => t.gql('{ mySessions { id } }', {}, { token: user.accessToken })],
       ['myAuthEvents', () => t.gql('{ myAuthEvents { id } }', {}, { token: user.accessToken })],
     ];

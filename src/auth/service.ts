@@ -20,6 +20,7 @@ import {
   normalisePresentedPassword,
   updatePasswordHash,
   type User,
+  type UserReference,
 } from './users.js';
 
 /** Who is calling, established from a verified access token of a live session. */
@@ -143,26 +144,29 @@ export class AuthService {
     const password = normalisePresentedPassword(input.password);
     const email = normaliseEmail(input.email);
     const attempt = await this.deps.throttle.beginPasswordCheck({ email, ip: client.ip });
-    let user: Awaited<ReturnType<typeof findCredentials>>;
-    let valid: boolean;
+    /** How far the attempt got: only a judged wrong password may keep its throttle point. */
+    let judged: 'not yet' | 'wrong' | 'right and recorded' = 'not yet';
     try {
-      user = await findCredentials(this.deps.db, email);
+      const user = await findCredentials(this.deps.db, email);
       // Verify against a dummy hash when there is no such user, so both failures take the same time.
-      valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
+      const valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
+      if (!user || !valid) {
+        judged = 'wrong';
+        await recordAuthEvent(this.deps.db, { type: 'LOGIN_FAILED', userId: user?.id ?? null, client, at: this.deps.clock() });
+        throw new AuthError('INVALID_CREDENTIALS');
+      }
+      await attempt.succeeded();
+      judged = 'right and recorded';
+      if (needsRehash(user.passwordHash)) {
+        await updatePasswordHash(this.deps.db, user.id, await hashPassword(password));
+      }
+      return await this.#startSession(user, deviceName, client, 'LOGIN_SUCCEEDED');
     } catch (error) {
-      // An outage is not a wrong password: it must not lock the account out once the database is back.
-      await attempt.abandoned().catch(() => {});
+      // The database failed before the password was judged, or before a right one was recorded: an
+      // outage is no failed attempt, and must not lock the account out once the database is back.
+      if (judged === 'not yet') await attempt.abandoned().catch(() => {});
       throw error;
     }
-    if (!user || !valid) {
-      await recordAuthEvent(this.deps.db, { type: 'LOGIN_FAILED', userId: user?.id ?? null, client, at: this.deps.clock() });
-      throw new AuthError('INVALID_CREDENTIALS');
-    }
-    await attempt.succeeded();
-    if (needsRehash(user.passwordHash)) {
-      await updatePasswordHash(this.deps.db, user.id, await hashPassword(password));
-    }
-    return this.#startSession(user, deviceName, client, 'LOGIN_SUCCEEDED');
   }
 
   /**
@@ -268,6 +272,15 @@ export class AuthService {
       client,
     );
     return ended.length;
+  }
+
+  /**
+   * The signed-in user's id comes from the verified token: `me { id }` costs no query. A deleted
+   * account is no exception: deleting its row deletes its sessions, which the database announces
+   * as revocations (drizzle/0005_announce_deleted_sessions.sql), so its token is refused already.
+   */
+  me(viewer: Viewer): UserReference {
+    return { id: viewer.userId };
   }
 
   /**

@@ -198,6 +198,10 @@ export class SessionService {
   }): Promise<{ session: SessionRecord; refreshToken: string } | null> {
     return this.#revokingTransaction(async (tx, record) => {
       const now = this.deps.clock();
+      // The user's row first, like every transaction that ends a user's sessions by selection: two
+      // password changes (or one and a revokeOtherSessions) from two devices would otherwise each lock
+      // its own session, then wait for the other's: a deadlock, which PostgreSQL breaks by failing one.
+      await lockUsers(tx, [input.userId]);
       // Locks the session's row: a concurrent logout waits for this transaction, or this one for it.
       const [current] = await tx
         .update(sessions)
@@ -271,6 +275,10 @@ export class SessionService {
   /** Ends what each request selected, in one transaction; by-id selections of one reason in one UPDATE. */
   async #endAll(tx: Transaction, batch: readonly PendingEnd[]): Promise<SessionRevoked[][]> {
     const now = this.deps.clock();
+    // Every user of the batch is locked first, in one order: ending "all other sessions" updates many
+    // rows, in an order of the database's choosing, and two such transactions (a revokeOtherSessions on
+    // each of two instances, or one beside a password change) would deadlock without a common lock.
+    await lockUsers(tx, batch.map((pending) => pending.selection.userId));
     const ended = batch.map((): SessionRevoked[] => []);
     const byReason = new Map<RevocationReason, number[]>();
     for (const [i, { selection, reason }] of batch.entries()) {
@@ -386,6 +394,17 @@ export class SessionService {
       .returning({ sessionId: sessions.id, userId: sessions.userId });
     return rows.map((row) => ({ ...row, reason, revokedAt: now }));
   }
+}
+
+/**
+ * Locks the users' rows, in id order so that two lockers cannot each wait for the other. NO KEY
+ * UPDATE, as createSession takes: those conflict with each other, but not with the key-share locks
+ * that inserting a session (its foreign key) takes.
+ */
+async function lockUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
+  const ids = [...new Set(userIds)].filter(isUuid).sort();
+  if (ids.length === 0) return;
+  await tx.select({ id: users.id }).from(users).where(inArray(users.id, ids)).orderBy(users.id).for('no key update');
 }
 
 async function findSession(db: Executor, sessionId: string): Promise<SessionRecord | null> {

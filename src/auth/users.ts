@@ -12,6 +12,11 @@ export interface User {
   readonly createdAt: Date;
 }
 
+/** A user known only by id (from a verified access token); the other fields are loaded when asked for. */
+export interface UserReference {
+  readonly id: string;
+}
+
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
 const EMAIL_MAX_LENGTH = 254;
