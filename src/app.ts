@@ -117,8 +117,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ping: database.ping,
     trustProxy: config.trustProxy,
     development: config.env === 'development',
-    graphiql: config.env !== 'production',
+    graphiql: config.graphiql,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
+    clock,
+    corsOrigins: config.corsOrigins,
+    pageDirectory: new URL('../dist/web/', import.meta.url),
   });
   const http = createHttpServer(yoga);
   const ws = attachWebSocketTransport({ server: http.server, yoga, auth, bus, clock, logger });

@@ -218,6 +218,8 @@ describe('configuration', () => {
       maxSessionsPerUser: 10,
       sessionRetention: 2_592_000,
       authEventRetention: 7_776_000,
+      corsOrigins: [],
+      graphiql: true,
     });
   });
 
@@ -235,6 +237,8 @@ describe('configuration', () => {
       SESSION_IDLE_TIMEOUT: '3600',
       REFRESH_REUSE_GRACE: '0',
       TRUST_PROXY: 'true',
+      CORS_ORIGINS: 'https://app.example, http://localhost:5173',
+      GRAPHIQL: 'true',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -249,6 +253,8 @@ describe('configuration', () => {
       sessionIdleTimeout: 3600,
       refreshReuseGrace: 0,
       trustProxy: true,
+      corsOrigins: ['https://app.example', 'http://localhost:5173'],
+      graphiql: true,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
