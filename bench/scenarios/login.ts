@@ -1,6 +1,7 @@
 import { cannon, graphqlRequest } from '../lib/autocannon.js';
 import type { Scenario } from '../lib/context.js';
 import { BENCH_PASSWORD, seedUsersWithSessions } from '../lib/fixtures.js';
+import { describeCpu, startCpuMeter, type CpuReading } from '../lib/cpu.js';
 import { progress, round } from '../lib/progress.js';
 import { runScript } from '../lib/server.js';
 
@@ -37,6 +38,8 @@ export const login: Scenario = {
     let hashes = 0;
     let hashSeconds = 0;
     let loggedIn = 0;
+    let hashCpuMs = 0;
+    const loginCpu: CpuReading[] = [];
     try {
       let connection = 0;
       const setupClient = (client: import('autocannon').Client) => {
@@ -61,11 +64,15 @@ export const login: Scenario = {
         const hashing = JSON.parse(await runScript('bench/baselines/argon2.ts', [String(CONCURRENCY), String(seconds)])) as {
           hashes: number;
           seconds: number;
+          cpuMs: number;
         };
         hashes += hashing.hashes;
+        hashCpuMs += hashing.cpuMs;
         hashSeconds += hashing.seconds;
         connection = 0;
+        const meter = await startCpuMeter([server.pid], ctx.database);
         const result = await cannon({ url: server.url, connections: CONCURRENCY, duration: seconds, setupClient });
+        loginCpu.push(await meter.stop());
         logins += result.requests.total;
         loginSeconds += result.duration;
         progress(
@@ -79,6 +86,13 @@ export const login: Scenario = {
     const loginRate = logins / loginSeconds;
     const hashRate = hashes / hashSeconds;
     const ratio = loginRate / hashRate;
+    const cpu: CpuReading = {
+      serverMainMs: loginCpu.reduce((a, r) => a + r.serverMainMs, 0),
+      serverOtherMs: loginCpu.reduce((a, r) => a + r.serverOtherMs, 0),
+      databaseMs: loginCpu.reduce((a, r) => a + r.databaseMs, 0),
+    };
+    const note = `${describeCpu(cpu, logins, 'login')}; argon2id alone: ${(hashCpuMs / hashes).toFixed(2)} ms CPU per hash`;
+    progress(`  ${note}`);
     return [
       {
         scenario: '3. Login',
@@ -89,6 +103,7 @@ export const login: Scenario = {
         ratio: round(ratio, 3),
         target: `ratio >= ${TARGET}`,
         pass: ratio >= TARGET,
+        note,
       },
     ];
   },

@@ -2,6 +2,7 @@ import { rotateDirectly } from '../baselines/rotation-sql.js';
 import { cannon, graphqlRequest, type AutocannonResult } from '../lib/autocannon.js';
 import type { Scenario } from '../lib/context.js';
 import { seedRefreshTokens, seedUsersWithSessions } from '../lib/fixtures.js';
+import { describeCpu, startCpuMeter, type CpuReading } from '../lib/cpu.js';
 import { percentile, progress, round } from '../lib/progress.js';
 
 const CLIENTS = 32;
@@ -39,6 +40,8 @@ export const rotation: Scenario = {
     let directSeconds = 0;
     let failures = 0;
     let measuring = false;
+    const apiCpu: CpuReading[] = [];
+    const directCpu: CpuReading[] = [];
     try {
       let directTokens = await seedRefreshTokens(
         direct.db,
@@ -97,9 +100,13 @@ export const rotation: Scenario = {
       measuring = true;
       if (failures > 0) throw new Error(`${failures} warm-up rotations through the API failed`);
       for (let r = 0; r < rounds; r += 1) {
+        let meter = await startCpuMeter([server.pid], ctx.database);
         const api = await throughApi(perRound);
+        apiCpu.push(await meter.stop());
         apiSeconds += api.duration;
+        meter = await startCpuMeter([], ctx.database);
         const seconds = await directly(perClient);
+        directCpu.push(await meter.stop());
         directSeconds += seconds;
         progress(
           `  round ${r + 1}/${rounds}: ${perRound} rotations, ${round(perRound / api.duration, 0)} vs ${round(perRound / seconds, 0)} rotations/s`,
@@ -113,6 +120,17 @@ export const rotation: Scenario = {
     const apiRate = (rounds * perRound) / apiSeconds;
     const baselineRate = (rounds * perRound) / directSeconds;
     const ratio = apiRate / baselineRate;
+    const total = rounds * perRound;
+    const sum = (readings: CpuReading[]): CpuReading => ({
+      serverMainMs: readings.reduce((a, r) => a + r.serverMainMs, 0),
+      serverOtherMs: readings.reduce((a, r) => a + r.serverOtherMs, 0),
+      databaseMs: readings.reduce((a, r) => a + r.databaseMs, 0),
+    });
+    const directDb = sum(directCpu).databaseMs;
+    const note = `${describeCpu(sum(apiCpu), total, 'rotation through GraphQL')}; direct SQL: ${
+      Number.isNaN(directDb) ? 'database in process' : `${(directDb / total).toFixed(2)} ms PostgreSQL`
+    } per rotation`;
+    progress(`  ${note}`);
     return [
       {
         scenario: '2. Refresh rotation',
@@ -127,6 +145,7 @@ export const rotation: Scenario = {
         ratio: round(ratio, 3),
         target: `ratio >= ${TARGET}`,
         pass: ratio >= TARGET,
+        note,
       },
       {
         scenario: '2. Refresh rotation',
