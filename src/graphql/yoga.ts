@@ -41,8 +41,8 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
     landingPage: false,
     graphiql: deps.graphiql ? { title: 'tidepass', shouldPersistHeaders: false } : false,
     maskedErrors: { maskError: maskWith(deps.development), isDev: deps.development },
-    // 413 REQUEST_ENTITY_TOO_LARGE, by Content-Length or while streaming the body.
-    maxRequestBodySize: deps.maxRequestBodyBytes,
+    // The body limit (413 REQUEST_ENTITY_TOO_LARGE) is useStrictRequestFormat's: cheaper than yoga's.
+    maxRequestBodySize: false,
     // One operation per request: a batch would multiply what one request can try.
     batching: false,
     multipart: false,
@@ -79,7 +79,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
           ),
       }),
       useJwks(deps.jwks),
-      useStrictRequestFormat(),
+      useStrictRequestFormat({ maxBodyBytes: deps.maxRequestBodyBytes }),
       ...useDocumentLimits({ hideSuggestions: !deps.development }),
       useRequestLog(deps.logger),
       useVariableErrorCode(),
