@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
-import { rowsOf, type Database, type Executor, type Transaction } from '../db/client.js';
+import { rawQuery, rowsOf, type Database, type Executor, type RawQuery, type Transaction } from '../db/client.js';
 import { sessions, users } from '../db/schema.js';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
 import { recordAuthEvent, recordAuthEvents } from './audit.js';
@@ -73,9 +73,13 @@ const SWEEP_BATCH = 500;
 const USER_AGENT_MAX_LENGTH = 512;
 
 export class SessionService {
+  readonly #query: RawQuery;
+
   constructor(
     private readonly deps: { db: Database; bus: RevocationBus; clock: Clock; policy: SessionPolicy },
-  ) {}
+  ) {
+    this.#query = rawQuery(deps.db);
+  }
 
   /** When the session ends unless refreshed: the absolute end or the idle end, whichever is first. */
   endOf(session: Pick<SessionRecord, 'expiresAt' | 'lastUsedAt'>): Date {
@@ -151,7 +155,7 @@ export class SessionService {
   async rotateRefreshToken(token: string, client: ClientInfo): Promise<RotationResult> {
     if (!isWellFormedRefreshToken(token)) return { kind: 'invalid' };
     const now = this.deps.clock();
-    const rotated = await rotateInOneStatement(this.deps.db, {
+    const rotated = await rotateInOneStatement(this.#query, {
       token,
       now,
       idleHorizon: this.#idleHorizon(now),
