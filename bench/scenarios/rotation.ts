@@ -93,9 +93,11 @@ export const rotation: Scenario = {
         return (performance.now() - started) / 1000;
       };
 
-      progress('  warming up');
-      await throughApi(CLIENTS * 3);
-      await directly(3);
+      // Long enough for the JIT and for every pooled connection to have prepared its statements.
+      const warmUp = ctx.quick ? 3 : 20;
+      progress(`  warming up: ${warmUp} rotations per client each way`);
+      await throughApi(CLIENTS * warmUp);
+      await directly(warmUp);
       directLatencies.length = 0;
       measuring = true;
       if (failures > 0) throw new Error(`${failures} warm-up rotations through the API failed`);
