@@ -83,8 +83,8 @@ builder.mutationFields((t) => ({
   }),
   logout: t.boolean({
     description:
-      "Ends the caller's session: the access token's, else the refresh token's (the argument, else the refresh " +
-      'cookie, which it expires). Idempotent.',
+      "Ends the caller's session: the access token's, and the refresh token's (the argument, else the refresh " +
+      'cookie, which it expires) if that is another. Idempotent.',
     args: { refreshToken: t.arg.string() },
     resolve: (_root, args, ctx) => logout(ctx, args.refreshToken),
   }),

@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { login, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { codes } from './helpers/gql.js';
+
+/**
+ * An adversarial review's findings, each through the public API: what an attacker (or an unlucky
+ * browser) could do before the fix, and what it gets now.
+ */
+
+const SERVER = 'http://localhost';
+const COOKIE = '__Host-tidepass-refresh';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(() => t.close());
+
+/** A POST as a same-origin page sends it, with the refresh cookie and optionally an access token. */
+async function post(query: string, options: { cookie?: string; token?: string; variables?: Record<string, unknown> } = {}) {
+  const headers: Record<string, string> = { 'content-type': 'application/json', origin: SERVER };
+  if (options.cookie) headers['cookie'] = `${COOKIE}=${options.cookie}`;
+  if (options.token) headers['authorization'] = `Bearer ${options.token}`;
+  const response = await t.app.yoga.fetch(`${SERVER}/graphql`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query, variables: options.variables ?? {} }),
+  });
+  const body = (await response.json()) as { data?: Record<string, any> | null; errors?: { extensions?: { code?: string } }[] };
+  return { body, cookies: response.headers.getSetCookie() };
+}
+
+/** Logs in with COOKIE delivery: the refresh token as the browser's cookie jar would hold it. */
+async function loginWithCookie(email: string) {
+  const answer = await post(
+    `mutation ($email: String!, $password: String!) { login(email: $email, password: $password, delivery: COOKIE) { accessToken session { id } } }`,
+    { variables: { email, password: PASSWORD } },
+  );
+  const cookie = new RegExp(`^${COOKIE}=([^;]+);`).exec(answer.cookies[0] ?? '')?.[1];
+  expect(cookie).toBeDefined();
+  return { cookie: cookie!, accessToken: answer.body.data!['login'].accessToken as string, sessionId: answer.body.data!['login'].session.id as string };
+}
+
+describe('logout in a browser whose access token and cookie belong to different sessions', () => {
+  it('ends the session of the cookie it expires too, rather than leaving it live without a holder', async () => {
+    // Two tabs: the first logged in (session A), then the second logged in again, which replaced the
+    // shared cookie with session B's. The first tab still holds A's access token and logs out.
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const tabA = await loginWithCookie(email);
+    const tabB = await loginWithCookie(email);
+
+    const answer = await post('mutation { logout }', { cookie: tabB.cookie, token: tabA.accessToken });
+    expect(answer.body).toEqual({ data: { logout: true } });
+    expect(answer.cookies).toEqual([`${COOKIE}=; Max-Age=0; Path=/; HttpOnly; Secure; SameSite=Strict`]);
+
+    // The browser no longer holds B's refresh token: B must not live on unseen in the device list.
+    for (const tab of [tabA, tabB]) {
+      expect(codes(await t.gql('{ me { id } }', {}, { token: tab.accessToken }))).toEqual(['SESSION_REVOKED']);
+    }
+    const refreshB = await t.gql('mutation ($t: String) { refresh(refreshToken: $t) { accessToken } }', { t: tabB.cookie });
+    expect(codes(refreshB)).toEqual(['INVALID_REFRESH_TOKEN']);
+    const other = await login(t.gql, { email });
+    const live = await t.gql<{ mySessions: { id: string }[] }>('{ mySessions { id } }', {}, { token: other.accessToken });
+    expect(live.data!.mySessions.map((session) => session.id)).not.toContain(tabB.sessionId);
+  });
+
+  it("ends only the access token's session when the cookie is of that same session", async () => {
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const tab = await loginWithCookie(email);
+    const answer = await post('mutation { logout }', { cookie: tab.cookie, token: tab.accessToken });
+    expect(answer.body).toEqual({ data: { logout: true } });
+    expect(codes(await t.gql('{ me { id } }', {}, { token: tab.accessToken }))).toEqual(['SESSION_REVOKED']);
+  });
+});
