@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
@@ -12,10 +13,11 @@ import { eventually } from './helpers/ws.js';
 
 const SERVER = 'http://localhost';
 const COOKIE = '__Host-tidepass-refresh';
+const LISTED_ORIGIN = 'https://app.example';
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ env: { CORS_ORIGINS: LISTED_ORIGIN } });
 });
 afterAll(() => t.close());
 
@@ -120,5 +122,58 @@ describe('forged revocation notifications (any role that can connect to the data
     await notifyAndSettle(wire('x'.repeat(3000), 'y'.repeat(3000), String(t.clock().getTime())));
     // The sentinel's session is the one entry added.
     expect(t.app.revocations.size).toBe(before + 1);
+  });
+});
+
+describe('WebSocket upgrades and their Origin (cross-site WebSocket hijacking)', () => {
+  let url: string;
+  beforeAll(async () => {
+    url = (await t.app.start()).url;
+  });
+
+  /** Opens a graphql-ws socket as a page on `origin` would (or an app, without one): 'ack' or the refusal's HTTP status. */
+  function handshake(origin: string | undefined, options: { token?: string; cookie?: string } = {}): Promise<'ack' | number | string> {
+    return new Promise((resolve) => {
+      const headers: Record<string, string> = options.cookie ? { cookie: `${COOKIE}=${options.cookie}` } : {};
+      const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { origin, headers });
+      socket.on('unexpected-response', (_request, response) => {
+        resolve(response.statusCode ?? 0);
+        socket.terminate();
+      });
+      socket.on('open', () =>
+        socket.send(JSON.stringify({ type: 'connection_init', payload: options.token ? { authorization: `Bearer ${options.token}` } : {} })),
+      );
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type: string };
+        resolve(message.type === 'connection_ack' ? 'ack' : message.type);
+        socket.close();
+      });
+      socket.on('close', (code) => resolve(`closed ${code}`));
+      socket.on('error', () => {});
+    });
+  }
+
+  it.each([
+    ['another site', 'https://evil.example'],
+    ['a sibling origin on another port', 'http://127.0.0.1:1'],
+    ['the opaque origin "null" (a sandboxed frame)', 'null'],
+    ['a listed origin with a trailing slash', `${LISTED_ORIGIN}/`],
+  ])('refuses the upgrade from a page on %s with 403, token or not', async (_name, origin) => {
+    const { accessToken } = await signUp(t.gql);
+    expect(await handshake(origin, { token: accessToken })).toBe(403);
+  });
+
+  it('accepts it from this server\'s own origin, from a listed origin, and from apps (no Origin)', async () => {
+    const { accessToken } = await signUp(t.gql);
+    for (const origin of [url, LISTED_ORIGIN, undefined]) {
+      expect(await handshake(origin, { token: accessToken })).toBe('ack');
+    }
+  });
+
+  it('never signs a socket in by the refresh cookie its upgrade carries: without a token it closes 4403', async () => {
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const { cookie } = await loginWithCookie(email);
+    expect(await handshake(url, { cookie })).toBe('closed 4403');
   });
 });
