@@ -80,6 +80,46 @@ describe('logout in a browser whose access token and cookie belong to different 
   });
 });
 
+describe('the refresh cookie on paths the contract tests did not cover', () => {
+  const REFRESH = JSON.stringify({ query: 'mutation { refresh { accessToken refreshToken } }' });
+  const send = (init: { contentType: string; origin: string; cookie: string; accept?: string; body?: string }) =>
+    t.app.yoga.fetch(`${SERVER}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': init.contentType,
+        accept: init.accept ?? 'application/json',
+        origin: init.origin,
+        cookie: `${COOKIE}=${init.cookie}`,
+      },
+      body: init.body ?? REFRESH,
+    });
+
+  it('refuses a multipart body (a cross-site form can send one) with 415 before anything runs: the cookie stays unspent', async () => {
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const { cookie } = await loginWithCookie(email);
+    const body = `--x\r\nContent-Disposition: form-data; name="operations"\r\n\r\n${REFRESH}\r\n--x--\r\n`;
+    const response = await send({ contentType: 'multipart/form-data; boundary=x', origin: 'https://evil.example', cookie, body });
+    expect(response.status).toBe(415);
+    expect(response.headers.getSetCookie()).toEqual([]);
+    const after = await post('mutation { refresh { refreshToken } }', { cookie });
+    expect(after.body).toEqual({ data: { refresh: { refreshToken: null } } });
+  });
+
+  it('over SSE (Accept: text/event-stream) checks the Origin as over JSON, and a refresh answers refreshToken null', async () => {
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const { cookie } = await loginWithCookie(email);
+    const refused = await send({ contentType: 'application/json', accept: 'text/event-stream', origin: 'https://evil.example', cookie });
+    expect(await refused.text()).toContain('"code":"ORIGIN_NOT_ALLOWED"');
+    expect(refused.headers.getSetCookie()).toEqual([]);
+
+    const answered = await send({ contentType: 'application/json', accept: 'text/event-stream', origin: SERVER, cookie });
+    expect(await answered.text()).toContain('"refreshToken":null');
+    expect(answered.headers.getSetCookie()).toEqual([expect.stringMatching(new RegExp(`^${COOKIE}=[A-Za-z0-9_-]{43}; Max-Age=\\d+; Path=/; HttpOnly; Secure; SameSite=Strict$`))]);
+  });
+});
+
 describe('forged revocation notifications (any role that can connect to the database can NOTIFY)', () => {
   const ACCESS_TOKEN_TTL = 900;
   const notify = (payload: string) =>
