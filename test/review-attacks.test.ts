@@ -217,3 +217,23 @@ describe('WebSocket upgrades and their Origin (cross-site WebSocket hijacking)',
     expect(await handshake(url, { cookie })).toBe('closed 4403');
   });
 });
+
+describe('enumerating accounts through signUp', () => {
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await createTestApp({ env: { SIGNUP_MAX_PER_IP: '3' } });
+  });
+  afterAll(() => limited.close());
+
+  it('costs a sign-up attempt per address probed, taken or not, and once the budget is spent says nothing of the next', async () => {
+    const taken = await signUp(limited.gql);
+    const probe = (email: string) =>
+      limited.gql('mutation ($e: String!, $p: String!) { signUp(email: $e, password: $p) { accessToken } }', { e: email, p: PASSWORD });
+    // The budget had one sign-up already (the account's own); two probes fit.
+    expect(codes(await probe(taken.user.email))).toEqual(['EMAIL_TAKEN']);
+    expect(codes(await probe(uniqueEmail()))).toEqual([]);
+    for (const email of [taken.user.email, uniqueEmail()]) {
+      expect(codes(await probe(email))).toEqual(['RATE_LIMITED']);
+    }
+  });
+});
