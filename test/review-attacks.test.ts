@@ -171,8 +171,14 @@ describe('WebSocket upgrades and their Origin (cross-site WebSocket hijacking)',
     url = (await t.app.start()).url;
   });
 
-  /** Opens a graphql-ws socket as a page on `origin` would (or an app, without one): 'ack' or the refusal's HTTP status. */
-  function handshake(origin: string | undefined, options: { token?: string; cookie?: string } = {}): Promise<'ack' | number | string> {
+  /**
+   * Opens a graphql-ws socket as a page on `origin` would (or an app, without one). With `query`, runs
+   * it once acknowledged and resolves with its error codes; else with 'ack' or the refusal's HTTP status.
+   */
+  function handshake(
+    origin: string | undefined,
+    options: { token?: string; cookie?: string; query?: string } = {},
+  ): Promise<'ack' | number | string | (string | undefined)[]> {
     return new Promise((resolve) => {
       const headers: Record<string, string> = options.cookie ? { cookie: `${COOKIE}=${options.cookie}` } : {};
       const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { origin, headers });
@@ -184,8 +190,15 @@ describe('WebSocket upgrades and their Origin (cross-site WebSocket hijacking)',
         socket.send(JSON.stringify({ type: 'connection_init', payload: options.token ? { authorization: `Bearer ${options.token}` } : {} })),
       );
       socket.on('message', (data) => {
-        const message = JSON.parse(String(data)) as { type: string };
-        resolve(message.type === 'connection_ack' ? 'ack' : message.type);
+        const message = JSON.parse(String(data)) as { type: string; payload?: { errors?: { extensions?: { code?: string } }[] } };
+        if (message.type === 'connection_ack' && options.query) {
+          socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: options.query } }));
+          return;
+        }
+        if (message.type === 'next' || message.type === 'error') {
+          const errors = message.type === 'next' ? message.payload?.errors : (message.payload as unknown as { extensions?: { code?: string } }[]);
+          resolve((errors ?? []).map((error) => error.extensions?.code));
+        } else resolve(message.type === 'connection_ack' ? 'ack' : message.type);
         socket.close();
       });
       socket.on('close', (code) => resolve(`closed ${code}`));
@@ -215,6 +228,18 @@ describe('WebSocket upgrades and their Origin (cross-site WebSocket hijacking)',
     await signUp(t.gql, { email });
     const { cookie } = await loginWithCookie(email);
     expect(await handshake(url, { cookie })).toBe('closed 4403');
+  });
+
+  it('never spends the refresh cookie its upgrade carries: a refresh over the socket sees no cookie', async () => {
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const { cookie, accessToken } = await loginWithCookie(email);
+    expect(await handshake(url, { cookie, token: accessToken, query: 'mutation { refresh { accessToken } }' })).toEqual([
+      'INVALID_REFRESH_TOKEN',
+    ]);
+    // Unspent: the page's own refresh over HTTP still works with it.
+    const after = await post('mutation { refresh { refreshToken } }', { cookie });
+    expect(after.body).toEqual({ data: { refresh: { refreshToken: null } } });
   });
 });
 
