@@ -275,6 +275,13 @@ export class AuthService {
     throw new AuthError(auth.kind === 'refused' ? auth.code : 'UNAUTHENTICATED');
   }
 
+  /** Ends the session of a refresh token (spent or not) if it is live: holding the token is enough. */
+  async endSessionOfRefreshToken(refreshToken: string, client?: ClientInfo): Promise<void> {
+    const session = await this.deps.sessions.findSessionOfRefreshToken(refreshToken);
+    if (!session || session.endedAt) return;
+    await this.deps.sessions.endSessions({ userId: session.userId, sessionIds: [session.id] }, 'LOGOUT', client);
+  }
+
   /** Ends one of the caller's sessions; another user's or an unknown id is NOT_FOUND. */
   async revokeDevice(viewer: Viewer, sessionId: string, client?: ClientInfo): Promise<boolean> {
     const session = isUuid(sessionId) ? await this.deps.sessions.findSession(sessionId) : null;

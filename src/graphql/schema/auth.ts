@@ -44,7 +44,8 @@ builder.mutationFields((t) => ({
       deviceName: t.arg.string(),
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
-    resolve: (_root, args, ctx) => deliverTokens(ctx, args.delivery, () => ctx.auth.signUp(args, ctx.client)),
+    resolve: (_root, args, ctx) =>
+      deliverTokens(ctx, args.delivery, () => ctx.auth.signUp(args, ctx.client), { startsNewSession: true }),
   }),
   login: t.field({
     type: AuthPayloadRef,
@@ -55,7 +56,8 @@ builder.mutationFields((t) => ({
       deviceName: t.arg.string(),
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
-    resolve: (_root, args, ctx) => deliverTokens(ctx, args.delivery, () => ctx.auth.login(args, ctx.client)),
+    resolve: (_root, args, ctx) =>
+      deliverTokens(ctx, args.delivery, () => ctx.auth.login(args, ctx.client), { startsNewSession: true }),
   }),
   changePassword: t.withAuth({ signedIn: true }).field({
     type: AuthPayloadRef,
