@@ -117,6 +117,8 @@ describe.runIf(runs)('the devices page in Chromium', () => {
       { name: COOKIE, httpOnly: true, secure: true, sameSite: 'Strict', path: '/' },
     ]);
     expect(await page.evaluate(() => document.cookie)).toBe('');
+    // The access token lives in memory only.
+    expect(await page.evaluate(() => localStorage.length + sessionStorage.length)).toBe(0);
 
     await page.reload();
     await deviceRow(page, 'Laptop').getByText('This device').waitFor();
@@ -150,8 +152,18 @@ describe.runIf(runs)('the devices page in Chromium', () => {
     const email = newEmail();
     const a = await (await newContext()).newPage();
     await signUp(a, server, email, 'Desktop');
+    // By keyboard alone: Enter in the form submits it with its first button, "Log in".
     const b = await (await newContext()).newPage();
-    await logIn(b, server, email, 'Tablet');
+    await b.goto(`${server.url}/`);
+    await b.getByLabel('Email').focus();
+    await b.keyboard.type(email);
+    await b.keyboard.press('Tab');
+    await b.keyboard.type(PASSWORD);
+    await b.keyboard.press('Tab');
+    await b.keyboard.press('ControlOrMeta+A');
+    await b.keyboard.type('Tablet');
+    await b.keyboard.press('Enter');
+    await signedInHeading(b).waitFor();
     await live(b);
     await a.getByRole('button', { name: 'Log out other devices', exact: true }).click();
     await b.getByText('This device was signed out when you logged out your other devices.').waitFor({ timeout: 2_000 });
