@@ -172,6 +172,7 @@ describe.runIf(runs)('the devices page in Chromium', () => {
 
     await a.getByRole('button', { name: 'Log out', exact: true }).click();
     await logInButton(a).waitFor();
+    await a.getByText('You logged out.', { exact: true }).waitFor();
     expect(await a.context().cookies()).toEqual([]);
   });
 
