@@ -236,6 +236,11 @@ describe.runIf(runs)('the devices page in Chromium', () => {
     await page.getByRole('button', { name: /^Execute query/ }).click();
     await page.locator('.graphiql-response').getByText('"Query"').waitFor({ timeout: 10_000 });
     await page.screenshot({ path: new URL('graphiql.png', ARTIFACTS).pathname });
+
+    // Subscriptions go over GET (SSE) and carry the CSRF header: refused for want of a token, not as CSRF.
+    await page.goto(`${server.url}/graphql?query=${encodeURIComponent('subscription { sessionRevoked { sessionId } }')}`);
+    await page.getByRole('button', { name: /^Execute query/ }).click();
+    await page.locator('.graphiql-response').getByText('"UNAUTHENTICATED"').waitFor({ timeout: 10_000 });
     expect(problems).toEqual([]);
   });
 });
