@@ -39,6 +39,20 @@ function watchGraphql(page: Page): { codes: string[]; refreshes: number } {
   return seen;
 }
 
+/** CSP violations, script errors and requests to any other origin than the server's (and blob:/data:). */
+function watchProblems(page: Page, origin: string): string[] {
+  const problems: string[] = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(origin) && !url.startsWith('blob:') && !url.startsWith('data:')) problems.push(`request ${url}`);
+  });
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(`error ${error.message}`));
+  return problems;
+}
+
 const devices = (page: Page) => page.getByRole('list', { name: 'Your devices' }).getByRole('listitem');
 const deviceRow = (page: Page, name: string) => devices(page).filter({ hasText: name });
 const signedInHeading = (page: Page) => page.getByRole('heading', { name: 'Your devices' });
@@ -103,6 +117,7 @@ describe.runIf(runs)('the devices page in Chromium', () => {
   it('keeps the refresh token in an HttpOnly cookie that scripts cannot read, and stays signed in across a reload', async () => {
     const page = await (await newContext()).newPage();
     const graphql = watchGraphql(page);
+    const problems = watchProblems(page, server.url);
     await page.goto(`${server.url}/`);
     await logInButton(page).waitFor();
     await page.screenshot({ path: new URL('signed-out.png', ARTIFACTS).pathname });
@@ -123,6 +138,9 @@ describe.runIf(runs)('the devices page in Chromium', () => {
     await page.reload();
     await deviceRow(page, 'Laptop').getByText('This device').waitFor();
     expect(graphql.codes).toEqual([]);
+    // The page works under its own CSP: no inline code, nothing from elsewhere, the WebSocket allowed.
+    await live(page);
+    expect(problems).toEqual([]);
   });
 
   it('A revokes B: B shows the log-in form within 2 s saying why, and A no longer lists B', async () => {
@@ -222,15 +240,7 @@ describe.runIf(runs)('the devices page in Chromium', () => {
 
   it('serves GraphiQL at /graphql from this server alone, under its CSP, and runs a query', async () => {
     const page = await (await newContext()).newPage();
-    const problems: string[] = [];
-    page.on('request', (request) => {
-      const url = request.url();
-      if (!url.startsWith(server.url) && !url.startsWith('blob:') && !url.startsWith('data:')) problems.push(`request ${url}`);
-    });
-    page.on('console', (message) => {
-      if (/Content Security Policy|Refused to/i.test(message.text())) problems.push(message.text());
-    });
-    page.on('pageerror', (error) => problems.push(`error ${error.message}`));
+    const problems = watchProblems(page, server.url);
 
     await page.goto(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`);
     await page.getByRole('button', { name: /^Execute query/ }).click();
