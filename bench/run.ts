@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Skip, type BenchContext, type Scenario } from './lib/context.js';
 import { openBenchDatabase } from './lib/database.js';
@@ -16,9 +16,11 @@ import { rotation } from './scenarios/rotation.js';
 import { subscribers } from './scenarios/subscribers.js';
 
 /**
- * npm run bench [-- --quick] [-- --only 1,5] [-- --profile]
+ * npm run bench [-- --quick] [-- --only 1,5] [-- --profile] [-- --out DIR]
  * Starts its own servers (child processes) and drives them from this process; writes
- * bench/results/latest.json and bench/RESULTS.md. Asserts no speed: a missed target is reported.
+ * bench/results/latest.json and bench/RESULTS.md (under DIR instead with --out, so that a smoke run
+ * in CI does not overwrite the committed figures). Asserts no speed: a missed target is reported;
+ * a scenario that crashes makes the exit code 1.
  */
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -28,6 +30,12 @@ const only = onlyArg
   ? new Set((onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',').map(Number))
   : undefined;
 const benchFolder = fileURLToPath(new URL('.', import.meta.url));
+const outArg = args.find((arg) => arg.startsWith('--out'));
+const outValue = outArg && (outArg.includes('=') ? outArg.split('=')[1] : args[args.indexOf(outArg) + 1]);
+if (outArg && !outValue) throw new Error('--out needs a folder: --out DIR');
+const outFolder = outValue ? resolve(outValue) : benchFolder;
+/** A scenario that hangs fails the run instead of hanging CI. */
+const SCENARIO_TIMEOUT_MS = (quick ? 3 : 20) * 60_000;
 const scenarios: Scenario[] = [authOverhead, rotation, login, propagation, subscribers].filter(
   (scenario) => !only || only.has(scenario.id),
 );
@@ -67,7 +75,7 @@ try {
     progress(`scenario ${scenario.id}: ${scenario.name}`);
     const seconds = () => Math.round((performance.now() - t0) / 100) / 10;
     try {
-      const figures = await scenario.run(ctx);
+      const figures = await withDeadline(scenario.run(ctx), SCENARIO_TIMEOUT_MS);
       outcomes.push({ id: scenario.id, name: scenario.name, figures, seconds: seconds() });
       for (const f of figures) {
         const verdict = f.pass === null ? '' : f.pass ? '  [pass]' : '  [MISS]';
@@ -92,7 +100,7 @@ try {
 }
 
 const written = writeResults(
-  benchFolder,
+  outFolder,
   {
     mode: quick ? 'quick' : 'full',
     startedAt,
@@ -107,3 +115,11 @@ const written = writeResults(
 progress(`wrote ${written.json} and ${written.markdown}${profileDir ? `; CPU profiles in ${profileDir}` : ''}`);
 // A scenario that could not run is a failure of the benchmark; a missed target is not.
 process.exit(failed ? 1 : 0);
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`did not finish within ${ms / 60_000} min`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}

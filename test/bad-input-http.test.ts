@@ -126,6 +126,43 @@ describe('bodies over the limit', () => {
     expectRefusal(answer, 'REQUEST_ENTITY_TOO_LARGE', 413);
   });
 
+  /** A body sent in pieces with Transfer-Encoding: chunked (no Content-Length), over a real socket. */
+  function chunkedOverTheNetwork(body: string, pieceBytes: number): Promise<RawAnswer & { connection: string | undefined }> {
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(
+        `${url}/graphql`,
+        { method: 'POST', headers: { ...jsonHeaders(), 'transfer-encoding': 'chunked' } },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            void readAnswer(new Response(Buffer.concat(chunks), { status: response.statusCode! })).then((answer) =>
+              resolve({ ...answer, connection: response.headers.connection }),
+            ),
+          );
+        },
+      );
+      // The server may answer 413 and close while pieces are still being sent: the answer is what counts.
+      request.on('error', (error) => setTimeout(() => reject(error), 1000));
+      for (let offset = 0; offset < body.length; offset += pieceBytes) request.write(body.slice(offset, offset + pieceBytes));
+      request.end();
+    });
+  }
+
+  it('accepts a chunked body without Content-Length just under the limit, read in many pieces', async () => {
+    const body = JSON.stringify({ query: `{ __typename } # ${'x'.repeat(LIMIT - 200)}` });
+    const answer = await chunkedOverTheNetwork(body, 4096);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('refuses a chunked body without Content-Length over a real socket once it passes the limit, and closes the connection', async () => {
+    const answer = await chunkedOverTheNetwork(oversized, 4096);
+    expectRefusal(answer, 'REQUEST_ENTITY_TOO_LARGE', 413);
+    // The rest of the upload is not read: the connection is not kept for another request.
+    expect(answer.connection).toBe('close');
+  });
+
   it('accepts a body just under the limit', async () => {
     const padding = 'x'.repeat(LIMIT - 200);
     const answer = await inProcess({

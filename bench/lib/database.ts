@@ -19,6 +19,8 @@ export interface BenchDatabase {
   withHandle<T>(work: (db: Database, handle: DatabaseHandle) => Promise<T>): Promise<T>;
   /** Plain SQL issued directly (postgres.js on PostgreSQL), for baselines. */
   direct(options: { max: number }): Promise<DirectSql>;
+  /** Process ids of the PostgreSQL backends connected to the bench database (none on PGlite). */
+  backendPids(): Promise<number[]>;
   close(): Promise<void>;
 }
 
@@ -56,6 +58,10 @@ async function openPostgresBench(adminUrl: string): Promise<BenchDatabase> {
           (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as Row[],
         close: () => sql.end({ timeout: 5 }),
       };
+    },
+    async backendPids() {
+      const rows = await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${name}`;
+      return rows.map((row) => row.pid);
     },
     async close() {
       await handle.close();
@@ -96,6 +102,7 @@ async function openPgliteBench(): Promise<BenchDatabase> {
         db: handle.db,
       };
     },
+    backendPids: async () => [],
     async close() {
       rmSync(folder, { recursive: true, force: true });
     },

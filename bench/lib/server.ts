@@ -28,6 +28,15 @@ export interface SpawnOptions {
   readonly readyPath?: string;
 }
 
+/** Every child still running: killed when the harness exits, however it exits (a timeout, Ctrl-C). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(130));
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
@@ -64,6 +73,8 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
     stdio: ['ignore', log, log],
   });
   closeSync(log);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let exited: number | null | undefined;
   const exit = new Promise<void>((resolve) =>
     child.once('exit', (code) => {
@@ -135,6 +146,8 @@ export async function runScript(entry: string, args: string[]): Promise<string> 
     env: baseEnv(),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

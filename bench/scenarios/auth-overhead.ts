@@ -1,6 +1,7 @@
 import { cannon, graphqlRequest } from '../lib/autocannon.js';
 import type { Scenario } from '../lib/context.js';
 import { seedUsersWithSessions } from '../lib/fixtures.js';
+import { describeCpu, startCpuMeter, type CpuReading } from '../lib/cpu.js';
 import { progress, round } from '../lib/progress.js';
 
 const CONNECTIONS = 50;
@@ -31,8 +32,10 @@ export const authOverhead: Scenario = {
       const seconds = ctx.quick ? 2 : 6;
       const anonymous: number[] = [];
       const authenticated: number[] = [];
-      const run = async (withToken: boolean, duration: number) => {
+      const cpu = { anonymous: [] as CpuReading[], authenticated: [] as CpuReading[], requests: { anonymous: 0, authenticated: 0 } };
+      const run = async (withToken: boolean, duration: number, measure = true) => {
         let next = 0;
+        const meter = await startCpuMeter([server.pid], ctx.database);
         const result = await cannon({
           url: server.url,
           connections: CONNECTIONS,
@@ -46,11 +49,16 @@ export const authOverhead: Scenario = {
             ]);
           },
         });
+        const reading = await meter.stop();
+        if (measure) {
+          cpu[withToken ? 'authenticated' : 'anonymous'].push(reading);
+          cpu.requests[withToken ? 'authenticated' : 'anonymous'] += result.requests.total;
+        }
         return result.requests.average;
       };
       progress('  warming up');
-      await run(false, 1);
-      await run(true, 1);
+      await run(false, 1, false);
+      await run(true, 1, false);
       for (let r = 0; r < rounds; r += 1) {
         anonymous.push(await run(false, seconds));
         authenticated.push(await run(true, seconds));
@@ -60,6 +68,16 @@ export const authOverhead: Scenario = {
       const figure = mean(authenticated);
       const baseline = mean(anonymous);
       const ratio = figure / baseline;
+      const sum = (readings: CpuReading[]): CpuReading => ({
+        serverMainMs: readings.reduce((a, r) => a + r.serverMainMs, 0),
+        serverOtherMs: readings.reduce((a, r) => a + r.serverOtherMs, 0),
+        databaseMs: readings.reduce((a, r) => a + r.databaseMs, 0),
+      });
+      const note = [
+        describeCpu(sum(cpu.authenticated), cpu.requests.authenticated, '`{ me { id } }`'),
+        describeCpu(sum(cpu.anonymous), cpu.requests.anonymous, '`{ __typename }`'),
+      ].join('; ');
+      progress(`  ${note}`);
       return [
         {
           scenario: '1. Authentication overhead',
@@ -70,6 +88,7 @@ export const authOverhead: Scenario = {
           ratio: round(ratio, 3),
           target: `ratio >= ${TARGET}`,
           pass: ratio >= TARGET,
+          note,
         },
       ];
     } finally {

@@ -4,6 +4,7 @@ import { cannon, graphqlRequest } from '../lib/autocannon.js';
 import { post, subscribeRevocations } from '../lib/clients.js';
 import type { Scenario } from '../lib/context.js';
 import { seedUsersWithSessions } from '../lib/fixtures.js';
+import { describeCpu, startCpuMeter } from '../lib/cpu.js';
 import { percentile, progress, round, sleep } from '../lib/progress.js';
 import { openFileLimit, type ServerProcess } from '../lib/server.js';
 
@@ -45,6 +46,7 @@ export const subscribers: Scenario = {
     const single: number[] = [];
     let burstMs: number;
     let burstIssuedMs: number;
+    let burstNote = '';
     try {
       // Warm-up: load the code paths (one subscriber and one request) before the first reading.
       const warm = await subscribeRevocations(server.url, tokens[count - 1]!, () => {});
@@ -95,6 +97,8 @@ export const subscribers: Scenario = {
       const allDelivered = Promise.all(burstUsers.map((s) => delivered(s.sessionId)));
       progress(`  a burst of ${burst} logouts of different users`);
       let next = first;
+      const meter = await startCpuMeter([server.pid], ctx.database);
+      const benchCpu = process.cpuUsage();
       const started = performance.now();
       await cannon({
         url: server.url,
@@ -115,6 +119,11 @@ export const subscribers: Scenario = {
       burstIssuedMs = performance.now() - started;
       const times = await withTimeout(allDelivered, 60_000, 'the burst was not delivered within 60 s');
       burstMs = Math.max(...times) - started;
+      const spent = process.cpuUsage(benchCpu);
+      burstNote = `burst: ${describeCpu(await meter.stop(), burst, 'logout')}; the load process (autocannon and the ${count} clients) ${(
+        (spent.user + spent.system) / 1000 / burst
+      ).toFixed(2)} ms per logout`;
+      progress(`  ${burstNote}`);
       progress(`  burst: all ${burst} answered in ${round(burstIssuedMs, 0)} ms, delivered in ${round(burstMs, 0)} ms`);
     } finally {
       await Promise.all(clients.map((client) => client.dispose()));
@@ -147,6 +156,7 @@ export const subscribers: Scenario = {
         unit: `ms (all answered after ${round(burstIssuedMs, 0)} ms)`,
         target: `< ${TARGET_BURST_MS} ms`,
         pass: burstMs < TARGET_BURST_MS,
+        note: burstNote,
       },
     ];
   },

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
-import { rowsOf, type Database, type Executor, type Transaction } from '../db/client.js';
+import { rawQuery, rowsOf, type Database, type Executor, type RawQuery, type Transaction } from '../db/client.js';
 import { sessions, users } from '../db/schema.js';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
 import { recordAuthEvent, recordAuthEvents } from './audit.js';
@@ -11,7 +11,7 @@ import {
   issueRefreshToken,
   spendLiveTokensOfSession,
 } from './refresh-tokens.js';
-import { isUuid } from './crypto.js';
+import { isUuid, randomToken, sha256Hex } from './crypto.js';
 import { rotateInOneStatement } from './rotation.js';
 import type { User } from './users.js';
 
@@ -73,9 +73,13 @@ const SWEEP_BATCH = 500;
 const USER_AGENT_MAX_LENGTH = 512;
 
 export class SessionService {
+  readonly #query: RawQuery;
+
   constructor(
     private readonly deps: { db: Database; bus: RevocationBus; clock: Clock; policy: SessionPolicy },
-  ) {}
+  ) {
+    this.#query = rawQuery(deps.db);
+  }
 
   /** When the session ends unless refreshed: the absolute end or the idle end, whichever is first. */
   endOf(session: Pick<SessionRecord, 'expiresAt' | 'lastUsedAt'>): Date {
@@ -101,48 +105,52 @@ export class SessionService {
     alsoIn?: (tx: Transaction) => Promise<void>;
   }): Promise<{ session: SessionRecord; refreshToken: string }> {
     const now = this.deps.clock();
+    const refreshToken = randomToken(32);
+    const userAgent = truncate(input.client.userAgent);
     return this.#revokingTransaction(async (tx, record) => {
       await input.alsoIn?.(tx);
       // Concurrent logins of one user queue here, so each counts the others' sessions and the
-      // limit holds (READ COMMITTED: the count below sees what the previous holder committed).
+      // limit holds (READ COMMITTED: the next statement sees what the previous holder committed).
       // NO KEY UPDATE: does not block the key-share locks that inserting sessions takes.
       await tx.select({ id: users.id }).from(users).where(eq(users.id, input.userId)).for('no key update');
-      const [session] = await tx
-        .insert(sessions)
-        .values({
-          id: crypto.randomUUID(),
-          userId: input.userId,
-          deviceName: input.deviceName,
-          userAgent: truncate(input.client.userAgent),
-          ip: input.client.ip,
-          createdAt: now,
-          lastUsedAt: now,
-          expiresAt: new Date(now.getTime() + this.deps.policy.refreshTokenTtl * 1000),
-        })
-        .returning();
-      const refreshToken = await issueRefreshToken(tx, { sessionId: session!.id, parentId: null, now });
-      await recordAuthEvent(tx, {
-        type: input.cause,
-        userId: input.userId,
-        sessionId: session!.id,
-        client: input.client,
-        at: now,
-      });
-      const beyondLimit = await this.#leastRecentlyUsedBeyondLimit(tx, input.userId, session!.id, now);
+      // Then all the rest in one statement (a login runs it, and each statement is a round trip
+      // plus the CPU to build it): the session, the first token of its family, the audit event, and
+      // the user's other live sessions beyond the limit. The last read cannot see the session being
+      // inserted (one snapshot per statement), hence `offset limit - 1`.
+      const sessionId = crypto.randomUUID();
+      const [row] = rowsOf<NewSessionRow>(
+        await tx.execute(sql`
+          with created as (
+            insert into sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at)
+            values (${sessionId}::uuid, ${input.userId}::uuid, ${input.deviceName}, ${userAgent}, ${input.client.ip},
+              ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz,
+              ${new Date(now.getTime() + this.deps.policy.refreshTokenTtl * 1000).toISOString()}::timestamptz)
+            returning *
+          ), issued as (
+            insert into refresh_tokens (id, session_id, parent_id, token_hash, created_at)
+            select ${crypto.randomUUID()}::uuid, created.id, null, ${sha256Hex(refreshToken)}, ${now.toISOString()}::timestamptz
+            from created
+            returning id
+          ), audited as (
+            insert into auth_events (type, user_id, session_id, ip, user_agent, occurred_at)
+            select ${input.cause}, created.user_id, created.id, created.ip, created.user_agent, ${now.toISOString()}::timestamptz
+            from created
+            returning id
+          )
+          select created.*, array(
+            select s.id from sessions s
+            where s.user_id = ${input.userId}::uuid and s.id <> ${sessionId}::uuid and s.ended_at is null
+              and s.expires_at > ${now.toISOString()}::timestamptz
+              and s.last_used_at > ${this.#idleHorizon(now).toISOString()}::timestamptz
+            order by s.last_used_at desc, s.created_at desc
+            offset ${this.deps.policy.maxSessionsPerUser - 1}
+          )::text[] as beyond_limit
+          from created join issued on true join audited on true`),
+      );
+      const beyondLimit = parsePgArray(row!.beyond_limit);
       await record(await this.#endIn(tx, { userId: input.userId, sessionIds: beyondLimit }, 'SESSION_LIMIT'));
-      return { session: session!, refreshToken };
+      return { session: sessionFromRow(row!), refreshToken };
     });
-  }
-
-  /** The user's live sessions other than `newSessionId` that do not fit in the limit with it. */
-  async #leastRecentlyUsedBeyondLimit(tx: Transaction, userId: string, newSessionId: string, now: Date) {
-    const rows = await tx
-      .select({ id: sessions.id })
-      .from(sessions)
-      .where(and(eq(sessions.userId, userId), ne(sessions.id, newSessionId), ...this.#liveAt(now)))
-      .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt))
-      .offset(this.deps.policy.maxSessionsPerUser - 1);
-    return rows.map((row) => row.id);
   }
 
   /**
@@ -154,7 +162,7 @@ export class SessionService {
   async rotateRefreshToken(token: string, client: ClientInfo): Promise<RotationResult> {
     if (!isWellFormedRefreshToken(token)) return { kind: 'invalid' };
     const now = this.deps.clock();
-    const rotated = await rotateInOneStatement(this.deps.db, {
+    const rotated = await rotateInOneStatement(this.#query, {
       token,
       now,
       idleHorizon: this.#idleHorizon(now),
@@ -386,7 +394,14 @@ export class SessionService {
     const now = this.deps.clock();
     const conditions = [eq(sessions.userId, selection.userId), ...this.#liveAt(now)];
     if (selection.sessionIds) conditions.push(inArray(sessions.id, [...selection.sessionIds]));
-    if (selection.exceptSessionId) conditions.push(ne(sessions.id, selection.exceptSessionId));
+    if (selection.exceptSessionId) {
+      conditions.push(ne(sessions.id, selection.exceptSessionId));
+      // "All but mine" only while mine is live: a caller whose session ended after its token was
+      // checked (the user's row lock orders us after that end) must not end the others.
+      conditions.push(
+        sql`exists (select 1 from ${sessions} mine where mine.id = ${selection.exceptSessionId} and mine.user_id = ${selection.userId} and mine.ended_at is null)`,
+      );
+    }
     const rows = await tx
       .update(sessions)
       .set({ endedAt: now, endReason: reason })
@@ -415,6 +430,48 @@ async function findSession(db: Executor, sessionId: string): Promise<SessionReco
 /** A PostgreSQL array literal of uuids (checked by the caller), passed as one parameter. */
 function uuidArray(ids: readonly string[]): string {
   return `{${ids.join(',')}}`;
+}
+
+interface NewSessionRow {
+  id: string;
+  user_id: string;
+  device_name: string | null;
+  user_agent: string | null;
+  ip: string | null;
+  created_at: string | Date;
+  last_used_at: string | Date;
+  expires_at: string | Date;
+  ended_at: string | Date | null;
+  end_reason: string | null;
+  /** text[]: an array on PGlite, sometimes its literal ("{a,b}") on postgres.js. */
+  beyond_limit: string[] | string;
+}
+
+function sessionFromRow(row: NewSessionRow): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    deviceName: row.device_name,
+    userAgent: row.user_agent,
+    ip: row.ip,
+    createdAt: toDate(row.created_at),
+    lastUsedAt: toDate(row.last_used_at),
+    expiresAt: toDate(row.expires_at),
+    endedAt: row.ended_at === null ? null : toDate(row.ended_at),
+    endReason: row.end_reason as SessionRecord['endReason'],
+  };
+}
+
+/** Raw rows: postgres.js (under drizzle) hands timestamps over as text, PGlite as Date. */
+function toDate(value: string | Date): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+/** A text[] of uuids as either driver returns it (uuids hold no commas, quotes or braces). */
+function parsePgArray(value: string[] | string): string[] {
+  if (Array.isArray(value)) return value;
+  const inner = value.slice(1, -1);
+  return inner === '' ? [] : inner.split(',');
 }
 
 function truncate(userAgent: string | null): string | null {

@@ -24,6 +24,24 @@ export function rowsOf<Row>(result: unknown): Row[] {
   return ((result as { rows?: Row[] }).rows ?? []) as Row[];
 }
 
+/** SQL text with $1… parameters and its rows, straight through the driver. */
+export type RawQuery = <Row>(text: string, params: readonly unknown[]) => Promise<Row[]>;
+
+/**
+ * Sends SQL text as is through the driver under `db` (postgres.js or PGlite), for a hot statement
+ * whose building through drizzle cost more CPU than the database spent running it. The statement
+ * is its own transaction; rows come back as the driver gives them (timestamps: text on postgres.js,
+ * Date on PGlite).
+ */
+export function rawQuery(db: Database): RawQuery {
+  const client = (db as unknown as { $client: postgres.Sql | PGlite }).$client;
+  if (client instanceof PGlite) {
+    return async <Row>(text: string, params: readonly unknown[]) => (await client.query<Row>(text, [...params])).rows;
+  }
+  return async <Row>(text: string, params: readonly unknown[]) =>
+    (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as Row[];
+}
+
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
 
 interface BaseDatabaseHandle {

@@ -64,8 +64,8 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
     // yoga's default CORS reflects any Origin with credentials; useCors allows CORS_ORIGINS only.
     cors: false,
     maskedErrors: { maskError: maskWith(deps.development), isDev: deps.development },
-    // 413 REQUEST_ENTITY_TOO_LARGE, by Content-Length or while streaming the body.
-    maxRequestBodySize: deps.maxRequestBodyBytes,
+    // The body limit (413 REQUEST_ENTITY_TOO_LARGE) is useStrictRequestFormat's: cheaper than yoga's.
+    maxRequestBodySize: false,
     // One operation per request: a batch would multiply what one request can try.
     batching: false,
     multipart: false,
@@ -108,7 +108,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
           ),
       }),
       useJwks(deps.jwks),
-      useStrictRequestFormat(),
+      useStrictRequestFormat({ maxBodyBytes: deps.maxRequestBodyBytes }),
       useCsrfPrevention(),
       ...useDocumentLimits({ hideSuggestions: !deps.development }),
       useRequestLog(deps.logger),
