@@ -54,7 +54,7 @@ const ctx: BenchContext = {
   quick,
   database,
   signer,
-  async startServer(name, env = {}) {
+  async startServer(name, env = {}, options = {}) {
     progress(`  starting tidepass server "${name}"`);
     return spawnServer({
       name,
@@ -62,6 +62,7 @@ const ctx: BenchContext = {
       env: { ...database.serverEnv, ...signer.serverEnv, ...env },
       logDir: workDir,
       cpuProfileDir: profileDir,
+      ...options,
     });
   },
   spawnHelper: (options) => spawnServer({ ...options, logDir: workDir }),
