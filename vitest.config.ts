@@ -17,6 +17,8 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
+    // Bundles web/ into dist/web/, which the server serves at GET /.
+    globalSetup: ['test/helpers/build-web.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',

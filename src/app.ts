@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
 import { createInProcessBus } from './events/in-process-bus.js';
 import { createPostgresBus } from './events/postgres-bus.js';
+import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import type { RevocationBus, SessionRevoked } from './events/revocation-bus.js';
 import { RevocationFeed } from './events/revocation-feed.js';
 import { createYogaServer, type TidepassYoga } from './graphql/yoga.js';
@@ -79,7 +80,10 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
           onResynchronise: () => revocations.loadFrom(database.db),
           onOwnEvents: (events) => events.forEach((event) => revocations.add(event.sessionId, event.revokedAt)),
         })
-      : createInProcessBus({ onListenerError: (error) => logger.error('revocation listener failed', { error }) });
+      : createInProcessBus({
+          onListenerError: (error) => logger.error('revocation listener failed', { error }),
+          listenToDatabase: (onPayload) => database.client.listen(REVOCATION_CHANNEL, onPayload),
+        });
   bus.subscribe((event) => revocations.add(event.sessionId, event.revokedAt));
   // The PostgreSQL bus loads the set itself each time its LISTEN connection is (re)established.
   if (database.kind === 'pglite') await revocations.loadFrom(database.db);
@@ -113,8 +117,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ping: database.ping,
     trustProxy: config.trustProxy,
     development: config.env === 'development',
-    graphiql: config.env !== 'production',
+    graphiql: config.graphiql,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
+    clock,
+    corsOrigins: config.corsOrigins,
+    pageDirectory: new URL('../dist/web/', import.meta.url),
   });
   const http = createHttpServer(yoga);
   const ws = attachWebSocketTransport({ server: http.server, yoga, auth, bus, clock, logger });

@@ -43,6 +43,27 @@ const privateJwk = z
     ),
   );
 
+const ORIGINS_MESSAGE = 'must be a comma-separated list of exact origins such as https://app.example.com (no path, no *)';
+
+/** Exact origins only: a wildcard or a path would widen who may send credentialed requests. */
+const origins = z.string().transform((text, ctx) => {
+  const list = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of list) {
+    let origin: string | null = null;
+    try {
+      const url = new URL(entry);
+      if ((url.protocol === 'http:' || url.protocol === 'https:') && !entry.includes('*')) origin = url.origin;
+    } catch {
+      // not a URL: reported below
+    }
+    if (origin !== entry) {
+      ctx.addIssue({ code: 'custom', message: ORIGINS_MESSAGE });
+      return z.NEVER;
+    }
+  }
+  return [...new Set(list)];
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce
@@ -90,6 +111,8 @@ const envSchema = z.object({
     .default(10),
   SESSION_RETENTION: seconds(2_592_000),
   AUTH_EVENT_RETENTION: seconds(7_776_000),
+  CORS_ORIGINS: origins.default([]),
+  GRAPHIQL: z.stringbool({ error: 'must be true or false' }).optional(),
 });
 
 export type PrivateJwk = z.infer<typeof privateJwk>;
@@ -116,6 +139,10 @@ export interface Config {
   readonly sessionRetention: number;
   /** Seconds an auth_events row is kept. */
   readonly authEventRetention: number;
+  /** Exact origins (besides our own) allowed to call with credentials, the refresh cookie included. */
+  readonly corsOrigins: readonly string[];
+  /** GraphiQL and introspection: on outside production unless GRAPHIQL=false, off in production unless GRAPHIQL=true. */
+  readonly graphiql: boolean;
 }
 
 /** Attempts allowed per window (seconds) before RATE_LIMITED. */
@@ -167,5 +194,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSessionsPerUser: v.MAX_SESSIONS_PER_USER,
     sessionRetention: v.SESSION_RETENTION,
     authEventRetention: v.AUTH_EVENT_RETENTION,
+    corsOrigins: Object.freeze(v.CORS_ORIGINS),
+    graphiql: v.GRAPHIQL ?? v.NODE_ENV !== 'production',
   });
 }

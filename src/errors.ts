@@ -23,6 +23,8 @@ export const errorMessages = {
   GRAPHQL_VALIDATION_FAILED: 'The GraphQL document is invalid for this schema or exceeds a limit.',
   OPERATION_RESOLUTION_FAILURE: 'Which operation of the document to run could not be determined.',
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',
+  CSRF_HEADER_REQUIRED: 'Send the x-graphql-yoga-csrf header, or POST as application/json.',
+  ORIGIN_NOT_ALLOWED: 'The refresh cookie may be used only from this server\'s own origin or one of CORS_ORIGINS.',
 } as const;
 
 export type ErrorCode = keyof typeof errorMessages;

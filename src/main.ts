@@ -9,8 +9,9 @@ async function main(): Promise<void> {
   const app = await buildApp(config, { logger });
   const { url } = await app.start();
   logger.info('started', {
+    page: `${url}/`,
     graphql: `${url}/graphql`,
-    graphiql: config.env !== 'production' ? `${url}/graphql` : 'off',
+    graphiql: config.graphiql ? `${url}/graphql` : 'off',
     database: app.database.kind === 'postgres' ? 'postgresql (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`,
   });
 

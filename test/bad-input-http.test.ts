@@ -177,16 +177,24 @@ describe('bodies over the limit', () => {
 describe('methods', () => {
   const getUrl = (query: string) => `/graphql?query=${encodeURIComponent(query)}`;
 
-  it('answers a query over GET', async () => {
-    const answer = await inProcess({ method: 'GET', headers: { accept: 'application/json' } }, getUrl('{ __typename }'));
+  it('answers a query over GET that carries the CSRF header', async () => {
+    const answer = await inProcess(
+      { method: 'GET', headers: { accept: 'application/json', 'x-graphql-yoga-csrf': '1' } },
+      getUrl('{ __typename }'),
+    );
     expect(answer.body).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('refuses a GET without the CSRF header with 403 CSRF_HEADER_REQUIRED: a cross-site <img> or link could send it', async () => {
+    const answer = await inProcess({ method: 'GET', headers: { accept: 'application/json' } }, getUrl('{ __typename }'));
+    expectRefusal(answer, 'CSRF_HEADER_REQUIRED', 403);
   });
 
   it.each([
     ['logout', 'mutation { logout }'],
     ['login', 'mutation { login(email: "a@example.com", password: "correct horse battery") { accessToken } }'],
   ])('refuses a %s mutation over GET with 405 BAD_REQUEST, in process and over a socket', async (_name, mutation) => {
-    const init = { method: 'GET', headers: { accept: 'application/json' } };
+    const init = { method: 'GET', headers: { accept: 'application/json', 'x-graphql-yoga-csrf': '1' } };
     expectRefusal(await inProcess(init, getUrl(mutation)), 'BAD_REQUEST', 405);
     expectRefusal(await overTheNetwork(init, getUrl(mutation)), 'BAD_REQUEST', 405);
   });

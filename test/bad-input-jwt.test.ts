@@ -16,6 +16,7 @@ import { createHttpServer } from '../src/transport/http.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { REFRESH, signUp, type Payload } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
+import { eventually } from './helpers/ws.js';
 
 /**
  * The bad-input suite for access tokens: each bad JWT goes through the public API (the Authorization
@@ -331,6 +332,8 @@ describe('a valid token of a deleted user', () => {
   it('is refused (SESSION_REVOKED for me), and the refresh token with it', async () => {
     const doomed = await signUp(t.gql);
     await t.app.database.db.delete(users).where(eq(users.id, doomed.user.id));
+    // The database announces the deleted sessions (no query per request): refused within milliseconds.
+    await eventually(async () => codes(await t.gql('{ me { id } }', {}, { token: doomed.accessToken }))[0] === 'SESSION_REVOKED', 1000);
     expect(await bearer(doomed.accessToken)).toBe('SESSION_REVOKED');
     expect(codes(await t.gql(REFRESH, { refreshToken: doomed.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
   });

@@ -1,9 +1,10 @@
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../src/db/client.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
-import { codes } from './helpers/gql.js';
+import { codes, type GqlResult } from './helpers/gql.js';
 import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
 
 const CHANGE_PASSWORD = `mutation ($current: String!, $next: String!) {
@@ -153,6 +154,59 @@ describe.skipIf(backend !== 'postgres')('changePassword with two instances (Post
       await other.database.drop();
     }
   });
+});
+
+describe.skipIf(backend !== 'postgres')('concurrent password changes and revocations (PostgreSQL only)', () => {
+  it('serialise on the user: from six devices on two instances at once, one wins, the others get SESSION_REVOKED, never a deadlock', async () => {
+    const handle = connectPostgres(t.database.url!);
+    const other = await createTestApp({
+      database: { handle, url: t.database.url, drop: () => handle.close() },
+      clock: t.clock,
+    });
+    // A connection of the test's own that holds the sessions' rows while the requests pile up behind
+    // them, so that their transactions all start together instead of as argon2 happens to finish.
+    const gate = postgres(t.database.url!, { max: 2, onnotice: () => {} });
+    const LOGIN = 'mutation ($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }';
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        const email = uniqueEmail('race');
+        const devices = [await signUp(t.gql, { email })];
+        for (let i = 0; i < 5; i += 1) devices.push(await login(t.gql, { email }));
+        let results: GqlResult[] = [];
+        await gate.begin(async (tx) => {
+          await tx`select id from sessions where id in ${tx(devices.map((device) => device.session.id))} for update`;
+          // Four password changes and two revokeOtherSessions, alternating between the instances.
+          const requests = Promise.all(
+            devices.map((device, i) => {
+              const gql = i % 2 === 0 ? t.gql : other.gql;
+              return i < 4
+                ? gql(CHANGE_PASSWORD, { current: PASSWORD, next: `${NEW_PASSWORD} ${i}` }, { token: device.accessToken })
+                : gql('mutation { revokeOtherSessions }', {}, { token: device.accessToken });
+            }),
+          );
+          await eventually(async () => {
+            const [row] = await gate`select count(*)::int as waiting from pg_stat_activity
+              where datname = current_database() and wait_event_type = 'Lock'`;
+            return row!.waiting >= devices.length;
+          });
+          void requests.then((done) => (results = done));
+        });
+        await eventually(() => results.length === devices.length);
+        for (const result of results) {
+          expect(codes(result).filter((code) => code !== 'SESSION_REVOKED'), JSON.stringify(result.errors)).toEqual([]);
+        }
+        const changed = results.slice(0, 4).flatMap((result, i) => (result.errors ? [] : [i]));
+        // At most one password change went through (each ends the others' sessions first), and its password logs in.
+        expect(changed.length).toBeLessThanOrEqual(1);
+        const password = changed.length === 1 ? `${NEW_PASSWORD} ${changed[0]}` : PASSWORD;
+        expect((await t.gql(LOGIN, { e: email, p: password })).errors).toBeUndefined();
+      }
+    } finally {
+      await gate.end();
+      await other.close();
+      await other.database.drop();
+    }
+  }, 120_000);
 });
 
 describe('changePassword in the audit log', () => {

@@ -1,8 +1,12 @@
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sessions, users } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { codes } from './helpers/gql.js';
 import WebSocket from 'ws';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { MAX_OPERATIONS_PER_SOCKET } from '../src/transport/ws.js';
+import { collectRevocations, connected, eventually, SESSION_REVOKED_SUBSCRIPTION, wsClient } from './helpers/ws.js';
 
 let t: TestApp;
 let url: string;
@@ -161,6 +165,9 @@ describe('sessionRevoked over graphql-ws', () => {
 describe('token expiry on a live socket', () => {
   it('closes 4403 "Token expired" at expiry, and a client that refreshes in connectionParams reconnects and keeps receiving', async () => {
     const short = await createTestApp({ env: { ACCESS_TOKEN_TTL: '1' } });
+    // Successors come from an instance with the usual lifetime on the same database and key, so that
+    // only the first token expires during the test, however slow the machine.
+    const usual = await createTestApp({ clock: short.clock, database: short.database });
     try {
       const shortUrl = (await short.app.start()).url;
       const email = uniqueEmail();
@@ -173,7 +180,7 @@ describe('token expiry on a live socket', () => {
         shouldRetry: () => true,
         connectionParams: async () => {
           connections += 1;
-          if (connections > 1) tokens = await refresh(short.gql, tokens.refreshToken);
+          if (connections > 1) tokens = await refresh(usual.gql, tokens.refreshToken);
           return { authorization: `Bearer ${tokens.accessToken}` };
         },
       });
@@ -187,6 +194,7 @@ describe('token expiry on a live socket', () => {
       expect(feed.events[0]).toMatchObject({ sessionId: other.session.id, reason: 'REVOKED_BY_USER' });
       await client.dispose();
     } finally {
+      await usual.close();
       await short.close();
     }
   });
@@ -264,6 +272,9 @@ describe('streams do not outlive their session', () => {
 
   it('ends an SSE stream when its access token expires', async () => {
     const short = await createTestApp({ env: { ACCESS_TOKEN_TTL: '1' } });
+    // Successors come from an instance with the usual lifetime on the same database and key, so that
+    // only the first token expires during the test, however slow the machine.
+    const usual = await createTestApp({ clock: short.clock, database: short.database });
     try {
       const tokens = await signUp(short.gql, { email: uniqueEmail() });
       const stream = await openSse(short, tokens.accessToken);
@@ -293,5 +304,127 @@ describe('sockets that hang up early', () => {
     );
     // Whatever was registered before the hang-up was noticed is released; nothing is registered after.
     await eventually(() => t.app.socketCount === socketsBefore);
+  });
+});
+
+describe('rows deleted in the database (an operator at work)', () => {
+  it("ends a deleted session like a revoked one: its token is refused and the user's other devices hear ADMIN", async () => {
+    const { laptop, phone } = await twoDevices();
+    const client = wsClient(url, { token: laptop.accessToken });
+    const feed = collectRevocations(client);
+    await ready(client);
+
+    await t.app.database.db.delete(sessions).where(eq(sessions.id, phone.session.id));
+    await feed.next(1);
+    expect(feed.events).toEqual([
+      { sessionId: phone.session.id, reason: 'ADMIN', revokedAt: expect.any(String), current: false },
+    ]);
+    expect(codes(await t.gql('{ me { id } }', {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect(codes(await t.gql('{ me { id } }', {}, { token: laptop.accessToken }))).toEqual([]);
+    expect(client.closes).toEqual([]);
+    await client.dispose();
+  });
+
+  it('ends every session of a deleted user: its sockets hear ADMIN for their own session and close 4403', async () => {
+    const { laptop, phone } = await twoDevices();
+    const client = wsClient(url, { token: laptop.accessToken });
+    const feed = collectRevocations(client);
+    await ready(client);
+
+    await t.app.database.db.delete(users).where(eq(users.id, laptop.user.id));
+    expect(await client.closed).toEqual({ code: 4403, reason: 'Session revoked' });
+    expect(feed.events).toContainEqual(expect.objectContaining({ sessionId: laptop.session.id, reason: 'ADMIN', current: true }));
+    for (const device of [laptop, phone]) {
+      expect(codes(await t.gql('{ me { id } }', {}, { token: device.accessToken }))).toEqual(['SESSION_REVOKED']);
+    }
+  });
+
+  it('says nothing of deleted sessions that had already ended', async () => {
+    const { laptop, phone } = await twoDevices();
+    await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
+    const client = wsClient(url, { token: laptop.accessToken });
+    const feed = collectRevocations(client);
+    await ready(client);
+
+    const third = await login(t.gql, { email: laptop.user.email });
+    await t.app.database.db.delete(sessions).where(eq(sessions.id, phone.session.id));
+    // Announcements of the database arrive in commit order: had the first said anything, it would come first.
+    await t.app.database.db.delete(sessions).where(eq(sessions.id, third.session.id));
+    await feed.next(1);
+    expect(feed.events.map((event) => event.sessionId)).toEqual([third.session.id]);
+    await client.dispose();
+  });
+});
+
+describe('operations per socket', () => {
+  /** Subscribes; `settled` resolves with the error codes the server ended it with ([] when it completed). */
+  function subscribeOnce(client: ReturnType<typeof wsClient>, query = SESSION_REVOKED_SUBSCRIPTION) {
+    let stop!: () => void;
+    const settled = new Promise<(string | undefined)[]>((resolve) => {
+      stop = client.subscribe(
+        { query },
+        {
+          next: () => {},
+          error: (error) =>
+            resolve(
+              Array.isArray(error)
+                ? error.map((e: { extensions?: { code?: string } }) => e.extensions?.code)
+                : [String(error)],
+            ),
+          complete: () => resolve([]),
+        },
+      );
+    });
+    return { settled, stop };
+  }
+
+  it(`refuses an operation beyond ${MAX_OPERATIONS_PER_SOCKET} running on one socket with RATE_LIMITED, keeps the socket, and frees a slot when one completes`, async () => {
+    const { laptop, phone } = await twoDevices();
+    const client = wsClient(url, { token: laptop.accessToken });
+    await connected(client);
+    const before = t.app.revocationFeed.subscriberCount;
+    const running = Array.from({ length: MAX_OPERATIONS_PER_SOCKET }, () => subscribeOnce(client));
+    await eventually(() => t.app.revocationFeed.subscriberCount === before + MAX_OPERATIONS_PER_SOCKET);
+
+    expect(await subscribeOnce(client).settled).toEqual(['RATE_LIMITED']);
+    // A query is an operation too: it is refused the same way, not executed.
+    expect(await subscribeOnce(client, '{ mySessions { id } }').settled).toEqual(['RATE_LIMITED']);
+    expect(client.closes).toEqual([]);
+    expect(t.app.revocationFeed.subscriberCount).toBe(before + MAX_OPERATIONS_PER_SOCKET);
+
+    // The client completes one: its slot is free again, for a subscription that then works.
+    running[0]!.stop();
+    await eventually(() => t.app.revocationFeed.subscriberCount === before + MAX_OPERATIONS_PER_SOCKET - 1);
+    const feed = collectRevocations(client);
+    await eventually(() => t.app.revocationFeed.subscriberCount === before + MAX_OPERATIONS_PER_SOCKET);
+    await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
+    await feed.next(1);
+    expect(feed.events).toEqual([expect.objectContaining({ sessionId: phone.session.id, current: false })]);
+    expect(feed.error).toBeUndefined();
+    await client.dispose();
+  });
+
+  it('frees the slot of every operation that finished: many more queries than the limit, one after another, all answer', async () => {
+    const { laptop } = await twoDevices();
+    const client = wsClient(url, { token: laptop.accessToken });
+    await connected(client);
+    const held = Array.from({ length: MAX_OPERATIONS_PER_SOCKET - 1 }, () => subscribeOnce(client));
+    for (let i = 0; i < MAX_OPERATIONS_PER_SOCKET * 3; i += 1) {
+      // A refused operation frees its reservation as well: run a refused one in between.
+      if (i === MAX_OPERATIONS_PER_SOCKET) {
+        const extra = subscribeOnce(client);
+        const refused = subscribeOnce(client, '{ mySessions { id } }');
+        expect(await refused.settled).toEqual(['RATE_LIMITED']);
+        extra.stop();
+        continue;
+      }
+      const answered = await new Promise<unknown>((resolve, reject) => {
+        client.subscribe({ query: '{ mySessions { id } }' }, { next: resolve, error: reject, complete: () => {} });
+      });
+      expect(answered).toMatchObject({ data: { mySessions: expect.any(Array) } });
+    }
+    held.forEach((h) => h.stop());
+    expect(client.closes).toEqual([]);
+    await client.dispose();
   });
 });

@@ -7,8 +7,9 @@ import { createTestDatabase } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
 
 /**
- * `me` reads its user from the database on every request (a valid token of a deleted account is
- * refused), and the reads of concurrent requests go to the database together, as one statement.
+ * `me`'s fields beyond the id are read from the database on every request (the id comes from the
+ * token; a deleted account's sessions are announced as revoked), and the reads of concurrent requests
+ * go to the database together, as one statement.
  * Whatever is read together, each request must get its own user, and nothing read is remembered
  * for the next request.
  */

@@ -6,6 +6,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
+import { createTcpProxy } from './helpers/tcp-proxy.js';
 import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
 
 /** Two instances need a shared server database: these run on PostgreSQL only. */
@@ -85,6 +86,79 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
     await eventually(() => b.app.revocations.synchronised && b.app.revocations.has(phone.session.id));
     expect(codes(await b.gql('{ me { id } }', {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
     expect((await b.gql('{ me { id } }', {}, { token: laptop.accessToken })).errors).toBeUndefined();
+  });
+
+  it('tells live subscribers on B of sessions it learns ended only from the reload after a LISTEN gap, each once, and closes their sockets 4403', async () => {
+    const email = uniqueEmail();
+    const laptop = await signUp(a.gql, { email, deviceName: 'laptop' });
+    const phone = await login(a.gql, { email, deviceName: 'phone' });
+    const tablet = await login(a.gql, { email, deviceName: 'tablet' });
+    const watcher = wsClient(bUrl, { token: laptop.accessToken });
+    const watcherFeed = collectRevocations(watcher);
+    const own = wsClient(bUrl, { token: phone.accessToken });
+    const ownFeed = collectRevocations(own);
+    const before = b.app.revocationFeed.subscriberCount;
+    await Promise.all([connected(watcher), connected(own)]);
+    await eventually(() => b.app.revocationFeed.subscriberCount >= before + 2);
+
+    // The tablet ends while B listens: B hears it live, and must not announce it again after the reload.
+    await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: tablet.session.id }, { token: laptop.accessToken });
+    await watcherFeed.next(1);
+
+    // The phone ends without B hearing it: what a revocation made while B's LISTEN connection is down
+    // amounts to (ended in the database, its notification never reaching B).
+    await admin`update sessions set ended_at = ${a.clock()}, end_reason = 'ADMIN' where id = ${phone.session.id}`;
+    const [listener] = await admin<{ pid: number }[]>`
+      select pid from pg_stat_activity where application_name = ${listenApplicationName(b.app.instanceId)}`;
+    await admin`select pg_terminate_backend(${listener!.pid})`;
+
+    // B reconnects, reloads, and tells its subscribers as if it had heard it live.
+    await eventually(() => own.closes.length > 0, 5000);
+    expect(own.closes).toEqual([{ code: 4403, reason: 'Session revoked' }]);
+    expect(ownFeed.events.map(({ sessionId, current }) => ({ sessionId, current }))).toEqual([
+      { sessionId: tablet.session.id, current: false },
+      { sessionId: phone.session.id, current: true },
+    ]);
+    await watcherFeed.next(2);
+    expect(watcherFeed.events.map(({ sessionId, reason, current }) => ({ sessionId, reason, current }))).toEqual([
+      { sessionId: tablet.session.id, reason: 'REVOKED_BY_USER', current: false },
+      { sessionId: phone.session.id, reason: 'ADMIN', current: false },
+    ]);
+    expect(b.app.revocations.synchronised).toBe(true);
+    expect(codes(await b.gql('{ me { id } }', {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect(watcher.closes).toEqual([]);
+    await watcher.dispose();
+  });
+
+  it('replaces a LISTEN connection that went silent without closing (heartbeat), then refuses and reloads', async () => {
+    // C reaches the database through a proxy that can freeze one connection without a FIN.
+    const proxy = await createTcpProxy({ host: new URL(database.url!).hostname, port: Number(new URL(database.url!).port || 5432) });
+    const cHandle = connectPostgres(proxy.urlFor(database.url!));
+    const c = await createTestApp({
+      database: { handle: cHandle, url: cHandle.url, drop: () => cHandle.close() },
+      clock: a.clock,
+      listenHeartbeatMs: 100,
+    });
+    try {
+      const { laptop, phone } = await twoDevices();
+      expect((await c.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
+      const listenName = Buffer.from(listenApplicationName(c.app.instanceId));
+      expect(proxy.blackhole((startup) => startup.includes(listenName))).toBe(1);
+      await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
+
+      // The frozen connection would never tell; the unanswered probe does, within two intervals.
+      await eventually(async () => codes(await c.gql('{ me { id } }', {}, { token: phone.accessToken }))[0] === 'SESSION_REVOKED', 2000);
+      await eventually(() => c.app.revocations.synchronised && c.app.revocations.has(phone.session.id), 3000);
+      // Listening again on a new connection: the next revocation arrives as a notification.
+      const other = await login(a.gql, { email: laptop.user.email });
+      await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: other.session.id }, { token: laptop.accessToken });
+      await eventually(() => c.app.revocations.has(other.session.id), 1000);
+      expect((await c.gql('{ me { id } }', {}, { token: laptop.accessToken })).errors).toBeUndefined();
+    } finally {
+      await c.close();
+      await cHandle.close();
+      await proxy.close();
+    }
   });
 
   it('a revocation that rolls back sends nothing; one that commits is heard', async () => {

@@ -6,6 +6,9 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes, type Gql } from './helpers/gql.js';
 
+/** The default REFRESH_REUSE_GRACE, in seconds. */
+const REFRESH_REUSE_GRACE = 10;
+
 let t: TestApp;
 /** A second app on the same database with REFRESH_REUSE_GRACE=0: every spent token is theft. */
 let noGrace: TestApp;
@@ -151,6 +154,58 @@ describe('reuse detection', () => {
     expect(await refreshCodes(noGrace.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
     expect(await refreshCodes(noGrace.gql, second.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
     expect(await meCodes(noGrace.gql, second.accessToken)).toEqual(['SESSION_REVOKED']);
+  });
+});
+
+describe('a stolen refresh token that the thief rotates first', () => {
+  const thief = { headers: { 'user-agent': 'thief/1.0' } };
+  const thiefRefresh = async (refreshToken: string) => {
+    const result = await t.gql(REFRESH, { refreshToken }, thief);
+    expect(result.errors).toBeUndefined();
+    return result.data!.refresh as { accessToken: string; refreshToken: string };
+  };
+
+  it('answers the owner REFRESH_TOKEN_ROTATED inside the grace window (nothing revoked yet), then REFRESH_TOKEN_REUSED, which ends the family for the thief too', async () => {
+    const owner = await signUp(t.gql);
+    // The thief copied the owner's refresh token and spends it first.
+    const stolen = await thiefRefresh(owner.refreshToken);
+    t.clock.advance(3);
+
+    // The owner's next refresh presents the same, now spent, token: within REFRESH_REUSE_GRACE of its
+    // spending and its successor live, it looks like a lost response, as the README says.
+    expect(await refreshCodes(t.gql, owner.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
+    expect(await meCodes(t.gql, stolen.accessToken)).toEqual([]);
+    // Trying again inside the window changes nothing ...
+    expect(await refreshCodes(t.gql, owner.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
+
+    // ... but once the window has passed, the same token is theft: the whole session ends.
+    t.clock.advance(REFRESH_REUSE_GRACE);
+    expect(await refreshCodes(t.gql, owner.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(await refreshCodes(t.gql, stolen.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(t.gql, stolen.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(await meCodes(t.gql, owner.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(codes(await t.gql(REFRESH, { refreshToken: stolen.refreshToken }, thief))).toEqual(['INVALID_REFRESH_TOKEN']);
+  });
+
+  it('answers the owner REFRESH_TOKEN_REUSED at once, and ends the family, when the thief has rotated twice', async () => {
+    const owner = await signUp(t.gql);
+    const once = await thiefRefresh(owner.refreshToken);
+    const twice = await thiefRefresh(once.refreshToken);
+    t.clock.advance(1);
+
+    // The owner's token is no longer the live token's predecessor but an older ancestor: no grace.
+    expect(await refreshCodes(t.gql, owner.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(codes(await t.gql(REFRESH, { refreshToken: twice.refreshToken }, thief))).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(t.gql, twice.accessToken)).toEqual(['SESSION_REVOKED']);
+  });
+
+  it('ends the family when the thief comes back with the token after the owner rotated it', async () => {
+    const owner = await signUp(t.gql);
+    const next = await refresh(t.gql, owner.refreshToken);
+    t.clock.advance(REFRESH_REUSE_GRACE);
+    expect(codes(await t.gql(REFRESH, { refreshToken: owner.refreshToken }, thief))).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(await refreshCodes(t.gql, next.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(t.gql, next.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 });
 

@@ -142,6 +142,18 @@ describe('revokeOtherSessions', () => {
   it('answers UNAUTHENTICATED without an access token', async () => {
     expect(codes(await t.gql(REVOKE_OTHERS))).toEqual(['UNAUTHENTICATED']);
   });
+
+  it("ends nothing when the caller's own session ended after its token was checked: SESSION_REVOKED", async () => {
+    const email = uniqueEmail();
+    const caller = await signUp(t.gql, { email });
+    const other = await login(t.gql, { email });
+    // Ended in the database and not yet heard of here: the token check still passes, as in the race.
+    await t.app.database.db.execute(sql`update sessions set ended_at = now(), end_reason = 'ADMIN' where id = ${caller.session.id}`);
+
+    expect(codes(await t.gql(REVOKE_OTHERS, {}, { token: caller.accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect(await meCodes(other.accessToken)).toEqual([]);
+    expect(await refreshCodes(other.refreshToken)).toEqual([]);
+  });
 });
 
 describe('revocations known at start-up', () => {

@@ -22,18 +22,19 @@ describe('schema.graphql', () => {
     expect(() => assertSchemaCurrent(stale, printed)).toThrow('`npm run schema:print`');
   });
 
-  it('contains the public contract of issue 2', () => {
+  it('contains the public contract of issues 2 and 4', () => {
     const printed = printSortedSchema();
     for (const line of [
       'me: User!',
       'mySessions: [Session!]!',
-      'signUp(deviceName: String, email: String!, password: String!): AuthPayload!',
-      'login(deviceName: String, email: String!, password: String!): AuthPayload!',
+      'signUp(delivery: TokenDelivery = BODY, deviceName: String, email: String!, password: String!): AuthPayload!',
+      'login(delivery: TokenDelivery = BODY, deviceName: String, email: String!, password: String!): AuthPayload!',
       'refresh(refreshToken: String): AuthPayload!',
       'logout(refreshToken: String): Boolean!',
       'revokeDevice(sessionId: ID!): Boolean!',
       'revokeOtherSessions: Int!',
       'scalar DateTime',
+      'enum TokenDelivery {',
     ]) {
       expect(printed).toContain(line);
     }

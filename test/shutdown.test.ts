@@ -116,7 +116,8 @@ describe('the process', () => {
 
     child.kill(signal);
     expect(await exited).toBe(0);
-  });
+    // A child process compiling TypeScript and opening a database is slow on a busy 2-core machine.
+  }, 60_000);
 });
 
 describe.skipIf(backend !== 'pglite')('the embedded database folder (PGlite only)', () => {

@@ -50,8 +50,9 @@ describe('login throttling per account and address', () => {
     expect(refused.data).toBeNull();
     const retryAfter = retryAfterOf(refused);
     expect(Number.isInteger(retryAfter)).toBe(true);
-    expect(retryAfter).toBeGreaterThan(0);
-    expect(retryAfter).toBeLessThanOrEqual(900);
+    // A failure counts for one window plus at most a tenth of it (the sliding window's buckets).
+    expect(retryAfter).toBeGreaterThan(800);
+    expect(retryAfter).toBeLessThanOrEqual(990);
   });
 
   it('counts an unknown email exactly like a known one, so the limit tells nothing about who has an account', async () => {
@@ -95,22 +96,114 @@ describe('login throttling per account and address', () => {
     expect(answered.filter((code) => code === 'RATE_LIMITED')).toHaveLength(15);
   });
 
-  it('lets the account try again once its window has passed', async () => {
+  it('lets the account try again once its failures have left the window, after exactly retryAfter seconds', async () => {
     const { user } = await signUp(t.gql);
     const ip = newAddress();
-    // rate-limiter-flexible reads Date, not our injected clock: move Date only.
+    // rate-limiter-flexible reads Date, not our injected clock: move (and freeze) Date only.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
     for (let i = 0; i < 5; i += 1) await loginFrom(t.gql, ip, user.email, 'wrong password');
-    const refused = await loginFrom(t.gql, ip, user.email, PASSWORD);
-    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
 
     vi.setSystemTime(Date.now() + 600_000);
     const later = await loginFrom(t.gql, ip, user.email, PASSWORD);
     expect(codes(later)).toEqual(['RATE_LIMITED']);
-    expect(retryAfterOf(later)).toBeLessThanOrEqual(300);
+    const retryAfter = retryAfterOf(later) as number;
+    expect(retryAfter).toBeGreaterThan(300);
+    expect(retryAfter).toBeLessThanOrEqual(390);
 
-    vi.setSystemTime(Date.now() + 301_000);
+    vi.setSystemTime(Date.now() + (retryAfter - 1) * 1000);
+    expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    vi.setSystemTime(Date.now() + 1000);
     expect((await loginFrom(t.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
+  });
+
+  it('does not count refused attempts: hammering a locked account does not prolong its lock-out', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    for (let i = 0; i < 5; i += 1) await loginFrom(t.gql, ip, user.email, 'wrong password');
+    const first = await loginFrom(t.gql, ip, user.email, 'wrong password');
+    expect(codes(first)).toEqual(['RATE_LIMITED']);
+    const unlockedAt = Date.now() + (retryAfterOf(first) as number) * 1000;
+    // Ten more tries spread over the lock-out, each refused without checking anything.
+    for (let i = 1; i <= 10; i += 1) {
+      vi.setSystemTime(unlockedAt - 1000 - (10 - i) * 60_000);
+      expect(codes(await loginFrom(t.gql, ip, user.email, 'wrong password'))).toEqual(['RATE_LIMITED']);
+    }
+    vi.setSystemTime(unlockedAt);
+    expect((await loginFrom(t.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
+  });
+
+  it('slides: failures at the end of one window still count at the start of the next, so the boundary gives no second budget', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const start = Date.now();
+    // One failure opens what a fixed-window counter would call a 15-minute window ...
+    expect(codes(await loginFrom(t.gql, ip, user.email, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    // ... four more in its last second ...
+    vi.setSystemTime(start + 899_000);
+    for (let i = 0; i < 4; i += 1) {
+      expect(codes(await loginFrom(t.gql, ip, user.email, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    }
+    // ... and right after it ends: a fixed window would allow five more tries here. The four of a
+    // second ago still count: one more fits (the first failure left the window), a second does not.
+    vi.setSystemTime(start + 990_001);
+    expect(codes(await loginFrom(t.gql, ip, user.email, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    const refused = await loginFrom(t.gql, ip, user.email, 'wrong password');
+    expect(codes(refused)).toEqual(['RATE_LIMITED']);
+    // Not before the four of second 899 have left the window: 900 s after them, plus at most a tenth.
+    const retryAfter = retryAfterOf(refused) as number;
+    expect(start + 990_001 + retryAfter * 1000).toBeGreaterThanOrEqual(start + 899_000 + 900_000);
+    expect(start + 990_001 + retryAfter * 1000).toBeLessThanOrEqual(start + 899_000 + 990_000 + 1000);
+    vi.setSystemTime(start + 899_000 + 900_000 - 1);
+    expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    vi.setSystemTime(start + 990_001 + retryAfter * 1000);
+    expect((await loginFrom(t.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
+  });
+});
+
+describe('which addresses share a budget', () => {
+  let subnet = 0;
+  /** A fresh /64 of the documentation prefix for each test. */
+  function newPrefix(): string {
+    subnet += 1;
+    return `2001:db8:${subnet.toString(16)}:`;
+  }
+
+  async function failFiveTimes(ip: string, email: string) {
+    for (let i = 0; i < 5; i += 1) {
+      expect(codes(await loginFrom(t.gql, ip, email, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    }
+  }
+
+  it('counts every address of one IPv6 /64 against one budget, however the address is written', async () => {
+    const { user } = await signUp(t.gql);
+    const prefix = newPrefix();
+    await failFiveTimes(`${prefix}1::a`, user.email);
+    // Another address of the same /64, and the same /64 written out in full and in capitals.
+    expect(codes(await loginFrom(t.gql, `${prefix}1:ffff:ffff:ffff:fffe`, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    const [, , third] = prefix.split(':');
+    const spelledOut = `2001:0DB8:${third!.padStart(4, '0').toUpperCase()}:0001:0000:0000:0000:0001`;
+    expect(codes(await loginFrom(t.gql, spelledOut, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+  });
+
+  it('keeps separate budgets for neighbouring IPv6 /64s', async () => {
+    const { user } = await signUp(t.gql);
+    const prefix = newPrefix();
+    await failFiveTimes(`${prefix}1::a`, user.email);
+    expect(codes(await loginFrom(t.gql, `${prefix}1::b`, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    expect((await loginFrom(t.gql, `${prefix}2::a`, user.email, PASSWORD)).errors).toBeUndefined();
+  });
+
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address, and two IPv4 addresses apart', async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    await failFiveTimes(`::ffff:${ip}`, user.email);
+    expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    expect(codes(await loginFrom(t.gql, `::FFFF:${ip}`, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    // IPv4 addresses are not grouped: the next address is someone else.
+    expect((await loginFrom(t.gql, newAddress(), user.email, PASSWORD)).errors).toBeUndefined();
   });
 });
 
@@ -136,8 +229,8 @@ describe('login throttling per address', () => {
     }
     const refused = await loginFrom(strict.gql, ip, uniqueEmail('spray'), 'wrong password');
     expect(codes(refused)).toEqual(['RATE_LIMITED']);
-    expect(retryAfterOf(refused)).toBeGreaterThan(900);
-    expect(retryAfterOf(refused)).toBeLessThanOrEqual(3600);
+    expect(retryAfterOf(refused)).toBeGreaterThan(3000);
+    expect(retryAfterOf(refused)).toBeLessThanOrEqual(3960);
   });
 
   it('does not count successful logins against the address', async () => {

@@ -2,6 +2,7 @@ import { and, gt, isNotNull } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import type { Executor } from '../db/client.js';
 import { sessions } from '../db/schema.js';
+import { revocationReasons, type RevocationReason, type SessionRevoked } from '../events/revocation-bus.js';
 
 /**
  * The in-memory set of sessions ended recently enough that an access token of theirs may still be
@@ -61,17 +62,34 @@ export class RevocationSet {
     }
   }
 
-  /** Sessions ended within the window, from the database: what a fresh or reconnected instance needs. */
-  async loadFrom(db: Executor): Promise<void> {
+  /**
+   * Sessions ended within the window, from the database: what a fresh or reconnected instance needs.
+   * Returns the ends this set did not know of: after a LISTEN gap, the revocations this instance
+   * missed, which its live subscribers must still hear of.
+   */
+  async loadFrom(db: Executor): Promise<SessionRevoked[]> {
     const epoch = this.#epoch;
     const since = new Date(this.clock().getTime() - this.#windowMs);
     const rows = await db
-      .select({ sessionId: sessions.id, endedAt: sessions.endedAt })
+      .select({ sessionId: sessions.id, userId: sessions.userId, endedAt: sessions.endedAt, reason: sessions.endReason })
       .from(sessions)
       .where(and(isNotNull(sessions.endedAt), gt(sessions.endedAt, since)));
-    // Events that arrived while the query ran are in the set already; keep them.
-    for (const row of rows) this.add(row.sessionId, row.endedAt ?? since);
+    // Events that arrived while the query ran are in the set already (and were delivered): keep them.
+    const learned: SessionRevoked[] = [];
+    for (const row of rows) {
+      const revokedAt = row.endedAt ?? since;
+      if (!this.#ended.has(row.sessionId)) {
+        learned.push({ sessionId: row.sessionId, userId: row.userId, reason: asReason(row.reason), revokedAt });
+      }
+      this.add(row.sessionId, revokedAt);
+    }
     // The connection dropped again while this ran: only the reload after that one may resynchronise.
     if (epoch === this.#epoch) this.#synchronised = true;
+    return learned;
   }
+}
+
+/** A reason the database holds; every end is written with one of ours, ADMIN covers a hand-made one. */
+function asReason(reason: string | null): RevocationReason {
+  return (revocationReasons as readonly (string | null)[]).includes(reason) ? (reason as RevocationReason) : 'ADMIN';
 }

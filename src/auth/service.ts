@@ -20,6 +20,7 @@ import {
   normalisePresentedPassword,
   updatePasswordHash,
   type User,
+  type UserReference,
 } from './users.js';
 
 /** Who is calling, established from a verified access token of a live session. */
@@ -138,9 +139,23 @@ export class AuthService {
     const email = normaliseEmail(input.email);
     const password = await normaliseNewPassword(input.password);
     await this.deps.throttle.signUp(client.ip);
-    const user = await insertUser(this.deps.db, this.deps.clock, { email, passwordHash: await hashPassword(password) });
-    if (!user) throw new AuthError('EMAIL_TAKEN');
-    return this.#startSession(user, deviceName, client, 'SIGNED_UP');
+    const passwordHash = await hashPassword(password);
+    // The account and its first session commit together: a failure in between leaves no account
+    // that the caller cannot log in to yet cannot sign up again (EMAIL_TAKEN).
+    const created: { user?: User } = {};
+    const userId = crypto.randomUUID();
+    const { session, refreshToken } = await this.deps.sessions.createSession({
+      userId,
+      deviceName,
+      client,
+      cause: 'SIGNED_UP',
+      alsoIn: async (tx) => {
+        const user = await insertUser(tx, this.deps.clock, { id: userId, email, passwordHash });
+        if (!user) throw new AuthError('EMAIL_TAKEN');
+        created.user = user;
+      },
+    });
+    return this.#issue(created.user!, session, refreshToken);
   }
 
   async login(input: Credentials, client: ClientInfo): Promise<IssuedTokens> {
@@ -148,18 +163,29 @@ export class AuthService {
     const password = normalisePresentedPassword(input.password);
     const email = normaliseEmail(input.email);
     const attempt = await this.deps.throttle.beginPasswordCheck({ email, ip: client.ip });
-    const user = await findCredentials(this.deps.db, email);
-    // Verify against a dummy hash when there is no such user, so both failures take the same time.
-    const valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
-    if (!user || !valid) {
-      await recordAuthEvent(this.deps.db, { type: 'LOGIN_FAILED', userId: user?.id ?? null, client, at: this.deps.clock() });
-      throw new AuthError('INVALID_CREDENTIALS');
+    /** How far the attempt got: only a judged wrong password may keep its throttle point. */
+    let judged: 'not yet' | 'wrong' | 'right and recorded' = 'not yet';
+    try {
+      const user = await findCredentials(this.deps.db, email);
+      // Verify against a dummy hash when there is no such user, so both failures take the same time.
+      const valid = await verifyPassword(user?.passwordHash ?? (await this.#dummyHash.get()), password);
+      if (!user || !valid) {
+        judged = 'wrong';
+        await recordAuthEvent(this.deps.db, { type: 'LOGIN_FAILED', userId: user?.id ?? null, client, at: this.deps.clock() });
+        throw new AuthError('INVALID_CREDENTIALS');
+      }
+      await attempt.succeeded();
+      judged = 'right and recorded';
+      if (needsRehash(user.passwordHash)) {
+        await updatePasswordHash(this.deps.db, user.id, await hashPassword(password));
+      }
+      return await this.#startSession(user, deviceName, client, 'LOGIN_SUCCEEDED');
+    } catch (error) {
+      // The database failed before the password was judged, or before a right one was recorded: an
+      // outage is no failed attempt, and must not lock the account out once the database is back.
+      if (judged === 'not yet') await attempt.abandoned().catch(() => {});
+      throw error;
     }
-    await attempt.succeeded();
-    if (needsRehash(user.passwordHash)) {
-      await updatePasswordHash(this.deps.db, user.id, await hashPassword(password));
-    }
-    return this.#startSession(user, deviceName, client, 'LOGIN_SUCCEEDED');
   }
 
   /**
@@ -264,7 +290,20 @@ export class AuthService {
       'OTHER_SESSIONS_REVOKED',
       client,
     );
+    // Nothing ended because the caller's own session had ended meanwhile: say so rather than "0".
+    if (ended.length === 0 && (await this.deps.sessions.findSession(viewer.sessionId))?.endedAt != null) {
+      throw new AuthError('SESSION_REVOKED');
+    }
     return ended.length;
+  }
+
+  /**
+   * The signed-in user's id comes from the verified token: `me { id }` costs no query. A deleted
+   * account is no exception: deleting its row deletes its sessions, which the database announces
+   * as revocations (drizzle/0005_announce_deleted_sessions.sql), so its token is refused already.
+   */
+  me(viewer: Viewer): UserReference {
+    return { id: viewer.userId };
   }
 
   /**

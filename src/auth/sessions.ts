@@ -101,11 +101,14 @@ export class SessionService {
     client: ClientInfo;
     /** What the audit log calls it. */
     cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED';
+    /** Runs first in the same transaction (sign-up inserts the user there: no account without a session). */
+    alsoIn?: (tx: Transaction) => Promise<void>;
   }): Promise<{ session: SessionRecord; refreshToken: string }> {
     const now = this.deps.clock();
     const refreshToken = randomToken(32);
     const userAgent = truncate(input.client.userAgent);
     return this.#revokingTransaction(async (tx, record) => {
+      await input.alsoIn?.(tx);
       // Concurrent logins of one user queue here, so each counts the others' sessions and the
       // limit holds (READ COMMITTED: the next statement sees what the previous holder committed).
       // NO KEY UPDATE: does not block the key-share locks that inserting sessions takes.
@@ -203,6 +206,10 @@ export class SessionService {
   }): Promise<{ session: SessionRecord; refreshToken: string } | null> {
     return this.#revokingTransaction(async (tx, record) => {
       const now = this.deps.clock();
+      // The user's row first, like every transaction that ends a user's sessions by selection: two
+      // password changes (or one and a revokeOtherSessions) from two devices would otherwise each lock
+      // its own session, then wait for the other's: a deadlock, which PostgreSQL breaks by failing one.
+      await lockUsers(tx, [input.userId]);
       // Locks the session's row: a concurrent logout waits for this transaction, or this one for it.
       const [current] = await tx
         .update(sessions)
@@ -276,6 +283,10 @@ export class SessionService {
   /** Ends what each request selected, in one transaction; by-id selections of one reason in one UPDATE. */
   async #endAll(tx: Transaction, batch: readonly PendingEnd[]): Promise<SessionRevoked[][]> {
     const now = this.deps.clock();
+    // Every user of the batch is locked first, in one order: ending "all other sessions" updates many
+    // rows, in an order of the database's choosing, and two such transactions (a revokeOtherSessions on
+    // each of two instances, or one beside a password change) would deadlock without a common lock.
+    await lockUsers(tx, batch.map((pending) => pending.selection.userId));
     const ended = batch.map((): SessionRevoked[] => []);
     const byReason = new Map<RevocationReason, number[]>();
     for (const [i, { selection, reason }] of batch.entries()) {
@@ -383,7 +394,14 @@ export class SessionService {
     const now = this.deps.clock();
     const conditions = [eq(sessions.userId, selection.userId), ...this.#liveAt(now)];
     if (selection.sessionIds) conditions.push(inArray(sessions.id, [...selection.sessionIds]));
-    if (selection.exceptSessionId) conditions.push(ne(sessions.id, selection.exceptSessionId));
+    if (selection.exceptSessionId) {
+      conditions.push(ne(sessions.id, selection.exceptSessionId));
+      // "All but mine" only while mine is live: a caller whose session ended after its token was
+      // checked (the user's row lock orders us after that end) must not end the others.
+      conditions.push(
+        sql`exists (select 1 from ${sessions} mine where mine.id = ${selection.exceptSessionId} and mine.user_id = ${selection.userId} and mine.ended_at is null)`,
+      );
+    }
     const rows = await tx
       .update(sessions)
       .set({ endedAt: now, endReason: reason })
@@ -391,6 +409,17 @@ export class SessionService {
       .returning({ sessionId: sessions.id, userId: sessions.userId });
     return rows.map((row) => ({ ...row, reason, revokedAt: now }));
   }
+}
+
+/**
+ * Locks the users' rows, in id order so that two lockers cannot each wait for the other. NO KEY
+ * UPDATE, as createSession takes: those conflict with each other, but not with the key-share locks
+ * that inserting a session (its foreign key) takes.
+ */
+async function lockUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
+  const ids = [...new Set(userIds)].filter(isUuid).sort();
+  if (ids.length === 0) return;
+  await tx.select({ id: users.id }).from(users).where(inArray(users.id, ids)).orderBy(users.id).for('no key update');
 }
 
 async function findSession(db: Executor, sessionId: string): Promise<SessionRecord | null> {

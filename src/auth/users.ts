@@ -13,6 +13,11 @@ export interface User {
   readonly createdAt: Date;
 }
 
+/** A user known only by id (from a verified access token); the other fields are loaded when asked for. */
+export interface UserReference {
+  readonly id: string;
+}
+
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 256;
 const EMAIL_MAX_LENGTH = 254;
@@ -91,11 +96,11 @@ const publicColumns = { id: users.id, email: users.email, createdAt: users.creat
 export async function insertUser(
   db: Executor,
   clock: Clock,
-  input: { email: string; passwordHash: string },
+  input: { id?: string; email: string; passwordHash: string },
 ): Promise<User | null> {
   const [user] = await db
     .insert(users)
-    .values({ id: crypto.randomUUID(), email: input.email, passwordHash: input.passwordHash, createdAt: clock() })
+    .values({ id: input.id ?? crypto.randomUUID(), email: input.email, passwordHash: input.passwordHash, createdAt: clock() })
     .onConflictDoNothing({ target: users.email })
     .returning(publicColumns);
   return user ?? null;

@@ -1,14 +1,32 @@
 import { ListenerSet } from './listeners.js';
 import type { RevocationBus } from './revocation-bus.js';
+import { fromWire } from './revocation-wire.js';
+
+export interface InProcessBusOptions {
+  readonly onListenerError: (error: unknown) => void;
+  /**
+   * The database's own announcements (a live session's row deleted: see
+   * drizzle/0005_announce_deleted_sessions.sql), as NOTIFY payloads. Resolves to the unlisten function.
+   */
+  readonly listenToDatabase?: (onPayload: (payload: string) => void) => Promise<() => Promise<void>>;
+}
 
 /** For one process (the embedded database): local delivery after commit is all there is. */
-export function createInProcessBus(options: { onListenerError: (error: unknown) => void }): RevocationBus {
+export function createInProcessBus(options: InProcessBusOptions): RevocationBus {
   const listeners = new ListenerSet(options.onListenerError);
+  let unlisten: (() => Promise<void>) | undefined;
   return {
     announce: async () => {},
     deliverLocally: (events) => events.forEach((event) => listeners.emit(event)),
     subscribe: (listener) => listeners.add(listener),
-    start: async () => {},
-    stop: async () => {},
+    async start() {
+      unlisten = await options.listenToDatabase?.((payload) => {
+        fromWire(payload)?.events.forEach((event) => listeners.emit(event));
+      });
+    },
+    async stop() {
+      // The database may be closed already (its owner stops it first): nothing left to unlisten from.
+      await unlisten?.().catch(() => {});
+    },
   };
 }

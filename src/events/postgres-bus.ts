@@ -3,18 +3,13 @@ import postgres from 'postgres';
 import type { Transaction } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import { ListenerSet } from './listeners.js';
-import { revocationReasons, type RevocationBus, type RevocationReason, type SessionRevoked } from './revocation-bus.js';
+import type { RevocationBus, SessionRevoked } from './revocation-bus.js';
+import { fromWire, REVOCATION_CHANNEL, toWire } from './revocation-wire.js';
 
-export const REVOCATION_CHANNEL = 'tidepass_session_revoked';
+export { REVOCATION_CHANNEL } from './revocation-wire.js';
 /** NOTIFY payloads are limited to 8000 bytes; one event is about 120. */
 const EVENTS_PER_NOTIFY = 40;
 const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
-
-interface Wire {
-  /** The announcing instance: it already delivered its own events locally after commit. */
-  i: string;
-  e: [sessionId: string, userId: string, reason: RevocationReason, revokedAtMs: number][];
-}
 
 export interface PostgresBusOptions {
   readonly url: string;
@@ -22,8 +17,11 @@ export interface PostgresBusOptions {
   readonly logger: Logger;
   /** The LISTEN connection dropped: events may be missed until `onResynchronise` has run. */
   readonly onDesynchronised: () => void;
-  /** LISTEN is (re)established: reload whatever may have been missed. */
-  readonly onResynchronise: () => Promise<void>;
+  /**
+   * LISTEN is (re)established: reload whatever may have been missed. Returns the revocations that
+   * were missed; after a gap, this instance's listeners (subscribers, sockets) get them as if live.
+   */
+  readonly onResynchronise: () => Promise<readonly SessionRevoked[] | void>;
   /**
    * This instance's own notifications coming back. Its listeners already had these events from
    * deliverLocally, unless the commit's acknowledgement was lost (the transaction committed but the
@@ -31,15 +29,15 @@ export interface PostgresBusOptions {
    */
   readonly onOwnEvents?: (events: readonly SessionRevoked[]) => void;
   /**
-   * How often the idle LISTEN connection is probed. A connection that died without a FIN (a
-   * dropped route, a frozen peer) is otherwise silent forever while notifications go unheard.
+   * How often the idle LISTEN connection is probed; a probe still unanswered at the next one means
+   * the connection is dead. One that died without a FIN (a dropped route, a frozen peer) is
+   * otherwise silent forever while notifications go unheard.
    */
   readonly heartbeatMs?: number;
 }
 
 /** The LISTEN connection's application_name: lets operators (and tests) tell which instance it is. */
 export const listenApplicationName = (instanceId: string) => `tidepass-listen ${instanceId}`;
-const HEARTBEAT_TIMEOUT_MS = 5_000;
 
 /**
  * Revocations across instances through PostgreSQL: NOTIFY inside the ending transaction (delivered
@@ -82,49 +80,53 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
   }
 
   function receive(payload: string): void {
-    const wire = parseWire(payload);
-    if (!wire) return options.logger.warn('ignored a malformed revocation notification');
-    const events = wire.e.map(([sessionId, userId, reason, revokedAtMs]) => ({
-      sessionId,
-      userId,
-      reason,
-      revokedAt: new Date(revokedAtMs),
-    }));
-    if (wire.i === options.instanceId) return options.onOwnEvents?.(events);
-    for (const event of events) listeners.emit(event);
+    const received = fromWire(payload);
+    if (!received) return options.logger.warn('ignored a malformed revocation notification');
+    if (received.announcer === options.instanceId) return options.onOwnEvents?.(received.events);
+    for (const event of received.events) listeners.emit(event);
   }
 
   let heartbeat: NodeJS.Timeout | undefined;
+  /** The client whose probe is still unanswered, if any. */
+  let probing: postgres.Sql | undefined;
   function startHeartbeat(): void {
     if (!options.heartbeatMs || heartbeat) return;
     heartbeat = setInterval(() => {
-      if (!listening) return;
-      const probe = client.unsafe('select 1');
-      const timeout = setTimeout(() => {
-        if (stopped) return;
+      if (!listening || stopped) return;
+      if (probing === client) {
+        // Unanswered for a whole interval: a dead route or a frozen peer. An ended postgres.js
+        // client cannot be reused: drop it and LISTEN again on a new one.
         options.logger.warn('revocation LISTEN connection did not answer; reconnecting');
-        // An ended postgres.js client cannot be reused: drop it and LISTEN again on a new one.
         const dead = client;
+        probing = undefined;
         client = connect();
         void dead.end({ timeout: 0 }).catch(() => {});
         lost();
-      }, HEARTBEAT_TIMEOUT_MS);
-      probe.then(
-        () => clearTimeout(timeout),
-        () => clearTimeout(timeout),
-      );
-      // A probe that fails was on a connection that closed: onclose handles it.
+        return;
+      }
+      const probed = client;
+      probing = probed;
+      // A probe that fails was on a connection that closed: onclose handles that.
+      const answered = () => {
+        if (probing === probed) probing = undefined;
+      };
+      probed.unsafe('select 1').then(answered, answered);
     }, options.heartbeatMs);
     heartbeat.unref();
   }
 
-  async function listen(): Promise<void> {
+  async function listen(how: { afterGap: boolean }): Promise<void> {
     await client.unsafe(`listen ${REVOCATION_CHANNEL}`);
     // LISTEN first, then reload: whatever commits from now on arrives as a notification,
     // and whatever committed before is in the reload.
-    await options.onResynchronise();
+    const missed = await options.onResynchronise();
     listening = true;
     reconnectAttempt = 0;
+    // Sessions that ended while this instance was deaf: a subscriber whose session ended then must
+    // still be told and have its socket closed. Not at start-up, when nobody has subscribed yet and
+    // everything in the window would count as "missed". (A notification that lands between the
+    // reload's query and this can deliver an event twice; listeners take that.)
+    if (how.afterGap) for (const event of missed ?? []) listeners.emit(event);
   }
 
   function scheduleListen(): void {
@@ -133,7 +135,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     reconnectAttempt += 1;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
-      listen().catch((error: unknown) => {
+      listen({ afterGap: true }).catch((error: unknown) => {
         options.logger.warn('revocation LISTEN failed; retrying', { error });
         scheduleListen();
       });
@@ -148,12 +150,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     async announce(tx: Transaction, events: readonly SessionRevoked[]) {
       const payloads = [];
       for (let start = 0; start < events.length; start += EVENTS_PER_NOTIFY) {
-        const wire: Wire = {
-          i: options.instanceId,
-          e: events
-            .slice(start, start + EVENTS_PER_NOTIFY)
-            .map((event) => [event.sessionId, event.userId, event.reason, event.revokedAt.getTime()]),
-        };
+        const wire = toWire(options.instanceId, events.slice(start, start + EVENTS_PER_NOTIFY));
         payloads.push(sql`(${JSON.stringify(wire)})`);
       }
       if (payloads.length === 0) return;
@@ -165,7 +162,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     deliverLocally: (events) => events.forEach((event) => listeners.emit(event)),
     subscribe: (listener) => listeners.add(listener),
     async start() {
-      await listen();
+      await listen({ afterGap: false });
       startHeartbeat();
     },
     async stop() {
@@ -175,22 +172,4 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
       await client.end({ timeout: 2 });
     },
   };
-}
-
-function parseWire(payload: string): Wire | null {
-  try {
-    const wire = JSON.parse(payload) as Wire;
-    if (typeof wire.i !== 'string' || !Array.isArray(wire.e)) return null;
-    const valid = wire.e.every(
-      (e) =>
-        Array.isArray(e) &&
-        typeof e[0] === 'string' &&
-        typeof e[1] === 'string' &&
-        (revocationReasons as readonly string[]).includes(e[2]) &&
-        typeof e[3] === 'number',
-    );
-    return valid ? wire : null;
-  } catch {
-    return null;
-  }
 }

@@ -3,6 +3,7 @@ import type { ClientInfo } from '../auth/sessions.js';
 import { AuthError } from '../errors.js';
 import type { RevocationFeed } from '../events/revocation-feed.js';
 import { createLoaders, type Loaders } from './loaders.js';
+import type { RefreshCookieJar } from './refresh-cookie.js';
 
 /** What every resolver receives; built once per operation by the same factory over HTTP and WebSocket. */
 export interface GraphQLContext {
@@ -12,6 +13,8 @@ export interface GraphQLContext {
   readonly client: ClientInfo;
   readonly revocationFeed: RevocationFeed;
   readonly loaders: Loaders;
+  /** The refresh token's HttpOnly cookie (TokenDelivery COOKIE); not writable over graphql-ws. */
+  readonly refreshCookie: RefreshCookieJar;
 }
 
 export type SignedInContext = GraphQLContext & { readonly viewer: Viewer };
@@ -21,6 +24,7 @@ export async function createContext(input: {
   revocationFeed: RevocationFeed;
   authorization: string | null | undefined;
   client: ClientInfo;
+  refreshCookie: RefreshCookieJar;
 }): Promise<GraphQLContext> {
   const authentication = await input.auth.authenticate(input.authorization);
   return {
@@ -29,6 +33,7 @@ export async function createContext(input: {
     viewer: authentication.kind === 'signed-in' ? authentication.viewer : null,
     client: input.client,
     revocationFeed: input.revocationFeed,
+    refreshCookie: input.refreshCookie,
     // Made on first use: most operations never load a user.
     get loaders() {
       const loaders = createLoaders(input.auth);

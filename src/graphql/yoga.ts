@@ -5,11 +5,15 @@ import type { JSONWebKeySet } from 'jose';
 import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
+import type { Clock } from '../clock.js';
 import { AuthError, errorMessages } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RevocationFeed } from '../events/revocation-feed.js';
 import { createContext, type GraphQLContext } from './context.js';
+import { useCors, useCsrfPrevention, useNoIntrospection, useSecurityHeaders } from './http-security.js';
 import { useDocumentLimits, useStrictRequestFormat } from './limits.js';
+import { renderGraphiqlPage, useGraphiqlAssets, usePage } from './page.js';
+import { createRefreshCookies } from './refresh-cookie.js';
 import { buildSchema } from './schema/index.js';
 
 /** What node:http hands yoga (absent under yoga.fetch in tests); the WebSocket transport adds connectionParams. */
@@ -29,17 +33,29 @@ export interface YogaDeps {
   readonly ping: () => Promise<void>;
   readonly trustProxy: boolean;
   readonly development: boolean;
+  /** GraphiQL at /graphql, and introspection: off means both. */
   readonly graphiql: boolean;
   readonly maxRequestBodyBytes: number;
+  readonly clock: Clock;
+  /** Exact origins allowed cross-origin with credentials (CORS_ORIGINS). */
+  readonly corsOrigins: readonly string[];
+  /** Where the built page is (dist/web/). */
+  readonly pageDirectory: URL;
 }
 
+const GRAPHQL_ENDPOINT = '/graphql';
+
 export function createYogaServer(deps: YogaDeps): TidepassYoga {
+  const refreshCookies = createRefreshCookies({ clock: deps.clock, corsOrigins: deps.corsOrigins });
   return createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: deps.graphiql ? { title: 'tidepass', shouldPersistHeaders: false } : false,
+    graphiql: deps.graphiql ? { title: 'tidepass GraphiQL', shouldPersistHeaders: false } : false,
+    renderGraphiQL: renderGraphiqlPage,
+    // yoga's default CORS reflects any Origin with credentials; useCors allows CORS_ORIGINS only.
+    cors: false,
     maskedErrors: { maskError: maskWith(deps.development), isDev: deps.development },
     // The body limit (413 REQUEST_ENTITY_TOO_LARGE) is useStrictRequestFormat's: cheaper than yoga's.
     maxRequestBodySize: false,
@@ -68,8 +84,14 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
           ? bearerFromConnectionParams(connectionParams)
           : request.headers.get('authorization'),
         client: clientInfo(request?.headers, req, deps.trustProxy),
+        refreshCookie: refreshCookies.jarFor(connectionParams ? undefined : request),
       }),
     plugins: [
+      useCors(deps.corsOrigins),
+      useSecurityHeaders(),
+      usePage({ directory: deps.pageDirectory, logger: deps.logger }),
+      ...(deps.graphiql ? [useGraphiqlAssets({ graphqlEndpoint: GRAPHQL_ENDPOINT })] : [useNoIntrospection()]),
+      refreshCookies.plugin,
       useReadinessCheck({
         endpoint: '/ready',
         check: () =>
@@ -80,6 +102,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       }),
       useJwks(deps.jwks),
       useStrictRequestFormat({ maxBodyBytes: deps.maxRequestBodyBytes }),
+      useCsrfPrevention(),
       ...useDocumentLimits({ hideSuggestions: !deps.development }),
       useRequestLog(deps.logger),
       useVariableErrorCode(),

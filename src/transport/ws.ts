@@ -13,6 +13,12 @@ import type { Logger } from '../logger.js';
 export const CLOSE_FORBIDDEN = 4403;
 /** Time for the "current" revocation event to go out before its socket is closed. */
 const REVOKED_CLOSE_DELAY_MS = 30;
+/**
+ * Operations one socket may have running at once (subscriptions, and queries still executing).
+ * Each open subscription holds memory and a feed listener for as long as the socket lives, so
+ * without a bound one authenticated client could hold an unbounded number on a single socket.
+ */
+export const MAX_OPERATIONS_PER_SOCKET = 16;
 
 export interface WebSocketTransport {
   /** Open, authenticated sockets: for leak checks. */
@@ -97,6 +103,17 @@ export function attachWebSocketTransport(deps: {
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
+        // graphql-ws reserves the operation's id in ctx.subscriptions before this hook and deletes
+        // it when the operation completes, errs or is stopped by the client: the count includes this
+        // one, and a finished operation frees its slot without bookkeeping of ours that could leak.
+        if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_SOCKET) {
+          return [
+            new GraphQLError(
+              `At most ${MAX_OPERATIONS_PER_SOCKET} operations may run at once on one connection; complete one first.`,
+              { extensions: { code: 'RATE_LIMITED' } },
+            ),
+          ];
+        }
         const enveloped = deps.yoga.getEnveloped({
           req: ctx.extra.request,
           connectionParams: ctx.connectionParams ?? {},

@@ -23,11 +23,16 @@ export function testConfig(env: TestEnv = {}): Config {
 
 /** A whole app on its own fresh database with a fake clock, reached through yoga.fetch. */
 export async function createTestApp(
-  options: { env?: TestEnv; clock?: FakeClock; database?: TestDatabase; logger?: Logger } = {},
+  options: { env?: TestEnv; clock?: FakeClock; database?: TestDatabase; logger?: Logger; listenHeartbeatMs?: number } = {},
 ): Promise<TestApp> {
   const clock = options.clock ?? fakeClock();
   const database = options.database ?? (await createTestDatabase());
-  const app = await buildApp(testConfig(options.env), { database: database.handle, clock, logger: options.logger ?? silentLogger });
+  const app = await buildApp(testConfig(options.env), {
+    database: database.handle,
+    clock,
+    logger: options.logger ?? silentLogger,
+    listenHeartbeatMs: options.listenHeartbeatMs,
+  });
   return {
     app,
     clock,

@@ -20,10 +20,11 @@ export interface TcpProxy {
    */
   killOnClientData(match: (chunk: Buffer) => boolean): Promise<void>;
   /**
-   * Lets the matching client-to-server bytes through, then resets that connection when the client
-   * sends anything more (the next statement): a connection lost between two steps of a transaction.
+   * Silently drops everything, both ways and for good, on the open connections whose first
+   * client bytes (the startup message, which names the application) match: a dead route, no FIN.
+   * Returns how many connections it froze; new connections are not affected.
    */
-  killAfterClientData(match: (chunk: Buffer) => boolean): Promise<void>;
+  blackhole(matchStartup: (startup: Buffer) => boolean): number;
   readonly openConnections: number;
   close(): Promise<void>;
 }
@@ -35,15 +36,14 @@ interface Pair {
   readonly server: net.Socket;
   /** Bytes held back while hanging, per direction. */
   readonly held: { toServer: Buffer[]; toClient: Buffer[] };
+  startup?: Buffer;
+  blackholed?: boolean;
 }
 
 export async function createTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: Mode = 'open';
   const pairs = new Set<Pair>();
   const killers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
-  const lateKillers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
-  /** Connections to reset at their next client bytes. */
-  const doomed = new Map<Pair, () => void>();
 
   const reset = (pair: Pair) => {
     pair.client.resetAndDestroy();
@@ -63,18 +63,8 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     pairs.add(pair);
 
     client.on('data', (chunk: Buffer) => {
-      const done = doomed.get(pair);
-      if (done) {
-        doomed.delete(pair);
-        reset(pair);
-        done();
-        return;
-      }
-      const late = lateKillers.find((k) => k.match(chunk));
-      if (late) {
-        lateKillers.splice(lateKillers.indexOf(late), 1);
-        doomed.set(pair, late.done);
-      }
+      pair.startup ??= chunk;
+      if (pair.blackholed) return;
       const killer = killers.find((k) => k.match(chunk));
       if (killer) {
         killers.splice(killers.indexOf(killer), 1);
@@ -86,6 +76,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
       else upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (pair.blackholed) return;
       if (mode === 'hang') pair.held.toClient.push(chunk);
       else client.write(chunk);
     });
@@ -126,8 +117,15 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     killOnClientData(match) {
       return new Promise((resolve) => killers.push({ match, done: resolve }));
     },
-    killAfterClientData(match) {
-      return new Promise((resolve) => lateKillers.push({ match, done: resolve }));
+    blackhole(matchStartup) {
+      let frozen = 0;
+      for (const pair of pairs) {
+        if (pair.startup && matchStartup(pair.startup)) {
+          pair.blackholed = true;
+          frozen += 1;
+        }
+      }
+      return frozen;
     },
     get openConnections() {
       return pairs.size;

@@ -1,9 +1,21 @@
-import type { IssuedTokens } from '../../auth/service.js';
 import { builder } from '../builder.js';
+import { deliverTokens, logout, refreshTokens, tokenDeliveries, type AuthPayload } from '../token-delivery.js';
 import { SessionRef } from './session.js';
 import { UserRef } from './user.js';
 
-export const AuthPayloadRef = builder.objectRef<IssuedTokens>('AuthPayload').implement({
+export const TokenDeliveryRef = builder.enumType('TokenDelivery', {
+  description: 'How the refresh token is handed over.',
+  values: {
+    BODY: { description: 'In AuthPayload.refreshToken, for apps that store it themselves.' },
+    COOKIE: {
+      description:
+        'In an HttpOnly, Secure, SameSite=Strict cookie (__Host-tidepass-refresh) that page scripts cannot read; ' +
+        'AuthPayload.refreshToken is null, and refresh() and logout() without an argument use the cookie.',
+    },
+  } satisfies Record<(typeof tokenDeliveries)[number], unknown>,
+});
+
+export const AuthPayloadRef = builder.objectRef<AuthPayload>('AuthPayload').implement({
   description: 'The tokens of a session that just started or was refreshed.',
   fields: (t) => ({
     accessToken: t.exposeString('accessToken', {
@@ -12,7 +24,7 @@ export const AuthPayloadRef = builder.objectRef<IssuedTokens>('AuthPayload').imp
     accessTokenExpiresAt: t.expose('accessTokenExpiresAt', { type: 'DateTime' }),
     refreshToken: t.exposeString('refreshToken', {
       nullable: true,
-      description: 'Opaque and single-use: refresh() spends it and returns its successor.',
+      description: 'Opaque and single-use: refresh() spends it and returns its successor. Null with COOKIE delivery.',
     }),
     refreshTokenExpiresAt: t.expose('refreshTokenExpiresAt', { type: 'DateTime' }),
     user: t.field({ type: UserRef, resolve: (payload) => payload.user }),
@@ -30,8 +42,9 @@ builder.mutationFields((t) => ({
       email: t.arg.string({ required: true }),
       password: t.arg.string({ required: true }),
       deviceName: t.arg.string(),
+      delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
-    resolve: (_root, args, ctx) => ctx.auth.signUp(args, ctx.client),
+    resolve: (_root, args, ctx) => deliverTokens(ctx, args.delivery, () => ctx.auth.signUp(args, ctx.client)),
   }),
   login: t.field({
     type: AuthPayloadRef,
@@ -40,8 +53,9 @@ builder.mutationFields((t) => ({
       email: t.arg.string({ required: true }),
       password: t.arg.string({ required: true }),
       deviceName: t.arg.string(),
+      delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
-    resolve: (_root, args, ctx) => ctx.auth.login(args, ctx.client),
+    resolve: (_root, args, ctx) => deliverTokens(ctx, args.delivery, () => ctx.auth.login(args, ctx.client)),
   }),
   changePassword: t.withAuth({ signedIn: true }).field({
     type: AuthPayloadRef,
@@ -50,19 +64,28 @@ builder.mutationFields((t) => ({
     args: {
       currentPassword: t.arg.string({ required: true }),
       newPassword: t.arg.string({ required: true }),
+      delivery: t.arg({
+        type: TokenDeliveryRef,
+        defaultValue: 'BODY',
+        description: "COOKIE for a browser whose session's refresh token is in the cookie: the successor replaces it.",
+      }),
     },
-    resolve: (_root, args, ctx) => ctx.auth.changePassword(ctx.viewer, args, ctx.client),
+    resolve: (_root, args, ctx) =>
+      deliverTokens(ctx, args.delivery, () => ctx.auth.changePassword(ctx.viewer, args, ctx.client)),
   }),
   refresh: t.field({
     type: AuthPayloadRef,
-    description: 'Spends the refresh token and returns its successor with a new access token.',
+    description:
+      'Spends the refresh token and returns its successor with a new access token. Without an argument, spends the ' +
+      'refresh cookie and sets its successor; a refusal because the session ended expires the cookie.',
     args: { refreshToken: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.auth.refresh(args.refreshToken, ctx.client),
+    resolve: (_root, args, ctx) => refreshTokens(ctx, args.refreshToken),
   }),
   logout: t.boolean({
     description:
-      "Ends the caller's session: the access token's, else the refresh token's. Idempotent.",
+      "Ends the caller's session: the access token's, else the refresh token's (the argument, else the refresh " +
+      'cookie, which it expires). Idempotent.',
     args: { refreshToken: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.auth.logout(ctx.authentication, args.refreshToken, ctx.client),
+    resolve: (_root, args, ctx) => logout(ctx, args.refreshToken),
   }),
 }));

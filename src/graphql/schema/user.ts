@@ -1,12 +1,18 @@
-import type { User } from '../../auth/users.js';
+import type { User, UserReference } from '../../auth/users.js';
 import { builder } from '../builder.js';
 
-export const UserRef = builder.objectRef<User>('User').implement({
+/** The whole record when at hand (sign-up, login, refresh), else only the id (me). */
+type UserSource = User | UserReference;
+
+const loaded = async (user: UserSource, loaders: { users: { load(id: string): Promise<User> } }): Promise<User> =>
+  'email' in user ? user : loaders.users.load(user.id);
+
+export const UserRef = builder.objectRef<UserSource>('User').implement({
   description: 'An account.',
   fields: (t) => ({
     id: t.exposeID('id'),
-    email: t.exposeString('email'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    email: t.string({ resolve: async (user, _args, ctx) => (await loaded(user, ctx.loaders)).email }),
+    createdAt: t.field({ type: 'DateTime', resolve: async (user, _args, ctx) => (await loaded(user, ctx.loaders)).createdAt }),
   }),
 });
 
@@ -14,8 +20,6 @@ builder.queryField('me', (t) =>
   t.withAuth({ signedIn: true }).field({
     type: UserRef,
     description: 'The signed-in user. Requires a valid access token.',
-    // Always read from the database, even for `me { id }`: a valid token of a deleted account
-    // must be refused (SESSION_REVOKED), and only the row can tell. The loader reads it once per operation.
-    resolve: (_root, _args, ctx) => ctx.loaders.users.load(ctx.viewer.userId),
+    resolve: (_root, _args, ctx) => ctx.auth.me(ctx.viewer),
   }),
 );

@@ -1,0 +1,53 @@
+import type { IssuedTokens } from '../auth/service.js';
+import { AuthError, badInput } from '../errors.js';
+import type { GraphQLContext } from './context.js';
+
+export const tokenDeliveries = ['BODY', 'COOKIE'] as const;
+export type TokenDelivery = (typeof tokenDeliveries)[number];
+
+/** AuthPayload: the refresh token is null when it went into the cookie instead. */
+export type AuthPayload = Omit<IssuedTokens, 'refreshToken'> & { readonly refreshToken: string | null };
+
+/** Refusals after which the cookie's token can never work again: expire the cookie with them. */
+const SESSION_ENDED = new Set(['INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED']);
+
+/**
+ * Issues tokens and hands over the refresh token as asked. Checked before anything happens: a
+ * session started over graphql-ws with COOKIE delivery would lose its only refresh token.
+ */
+export async function deliverTokens(
+  ctx: GraphQLContext,
+  delivery: TokenDelivery | null | undefined,
+  issue: () => Promise<IssuedTokens>,
+): Promise<AuthPayload> {
+  if (delivery === 'COOKIE' && !ctx.refreshCookie.writable) {
+    throw badInput('delivery', 'COOKIE delivery needs a request over HTTP.');
+  }
+  const tokens = await issue();
+  if (delivery !== 'COOKIE') return tokens;
+  ctx.refreshCookie.set(tokens.refreshToken, tokens.refreshTokenExpiresAt);
+  return { ...tokens, refreshToken: null };
+}
+
+/** refresh(refreshToken): the argument (body delivery) or else the cookie, whose successor replaces it. */
+export async function refreshTokens(ctx: GraphQLContext, refreshToken: string | null | undefined): Promise<AuthPayload> {
+  if (refreshToken) return ctx.auth.refresh(refreshToken, ctx.client);
+  const fromCookie = ctx.refreshCookie.take();
+  if (!fromCookie) return ctx.auth.refresh(null, ctx.client);
+  try {
+    return await deliverTokens(ctx, 'COOKIE', () => ctx.auth.refresh(fromCookie, ctx.client));
+  } catch (error) {
+    if (error instanceof AuthError && SESSION_ENDED.has(error.code)) ctx.refreshCookie.clear();
+    throw error;
+  }
+}
+
+/** logout(refreshToken): the cookie stands in for a missing argument, and is expired whatever the outcome. */
+export async function logout(ctx: GraphQLContext, refreshToken: string | null | undefined): Promise<boolean> {
+  const fromCookie = refreshToken ? null : ctx.refreshCookie.take();
+  try {
+    return await ctx.auth.logout(ctx.authentication, refreshToken ?? fromCookie, ctx.client);
+  } finally {
+    if (fromCookie) ctx.refreshCookie.clear();
+  }
+}

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { PASSWORD, REFRESH, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { readAnswer, type RawAnswer } from './helpers/bad-input.js';
+
+/**
+ * What error answers reveal depending on NODE_ENV. The README: NODE_ENV defaults to development, and
+ * only development shows an unexpected error's details (and field suggestions); production hides
+ * them. Every other test runs with NODE_ENV=test, so the default itself is checked here.
+ */
+
+let unset: TestApp;
+let development: TestApp;
+let production: TestApp;
+beforeAll(async () => {
+  // An empty variable is an unset one (loadConfig), as with `NODE_ENV= npm start`.
+  unset = await createTestApp({ env: { NODE_ENV: '' } });
+  development = await createTestApp({ env: { NODE_ENV: 'development' }, database: unset.database, clock: unset.clock });
+  production = await createTestApp({ env: { NODE_ENV: 'production' }, database: unset.database, clock: unset.clock });
+});
+afterAll(async () => {
+  await production?.close();
+  await development?.close();
+  await unset?.close();
+});
+
+function post(app: TestApp, body: unknown, token?: string): Promise<RawAnswer> {
+  return Promise.resolve(
+    app.app.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/graphql-response+json, application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(body),
+    }),
+  ).then(readAnswer);
+}
+
+/** Expected failures, each with the code it must get: the same in every environment. */
+async function catalogue() {
+  const { accessToken } = await signUp(unset.gql);
+  const email = uniqueEmail('nobody');
+  return [
+    [{ query: '{ me { id } }' }, undefined, 'UNAUTHENTICATED'],
+    [{ query: '{ me { id } }' }, 'e30.e30.e30', 'INVALID_TOKEN'],
+    [{ query: `mutation { login(email: "${email}", password: "wrong password") { accessToken } }` }, undefined, 'INVALID_CREDENTIALS'],
+    [{ query: `mutation { signUp(email: "not an email", password: "${PASSWORD}") { accessToken } }` }, undefined, 'BAD_USER_INPUT'],
+    [{ query: REFRESH, variables: { refreshToken: 'A'.repeat(43) } }, undefined, 'INVALID_REFRESH_TOKEN'],
+    [{ query: `mutation { revokeDevice(sessionId: "${crypto.randomUUID()}") }` }, accessToken, 'NOT_FOUND'],
+    [{ query: 'mutation ($id: ID!) { revokeDevice(sessionId: $id) }', variables: { id: [1] } }, accessToken, 'BAD_USER_INPUT'],
+    [{ query: '{ mee { id } }' }, undefined, 'GRAPHQL_VALIDATION_FAILED'],
+    [{ query: '{ me { id ' }, undefined, 'GRAPHQL_PARSE_FAILED'],
+  ] as const;
+}
+
+/** Extension fields an expected failure may carry: its code, and the argument at fault. */
+const DOCUMENTED_EXTENSIONS = ['code', 'field'];
+const STACK = /\bstack\b|\n\s+at |node_modules|\.ts:\d+|originalError/;
+
+describe('with NODE_ENV unset', () => {
+  it('runs as development, the documented default', () => {
+    expect(unset.app.config.env).toBe('development');
+  });
+
+  it('answers every expected failure exactly as development does: its code and documented fields, no stack or original error', async () => {
+    for (const [body, token, code] of await catalogue()) {
+      const answer = await post(unset, body, token);
+      const same = await post(development, body, token);
+      expect({ status: answer.status, body: answer.body }, body.query).toEqual({ status: same.status, body: same.body });
+      expect(answer.status).toBeLessThan(500);
+      expect(answer.body?.errors?.map((error) => error.extensions?.code)).toEqual([code]);
+      for (const error of answer.body!.errors!) {
+        expect(Object.keys(error.extensions ?? {}).every((key) => DOCUMENTED_EXTENSIONS.includes(key)), JSON.stringify(error)).toBe(true);
+      }
+      expect(answer.text).not.toMatch(STACK);
+    }
+  });
+
+  it('suggests field names as development does, and production does not', async () => {
+    const query = { query: '{ mee { id } }' };
+    expect((await post(unset, query)).text).toMatch(/did you mean/i);
+    expect((await post(production, query)).text).not.toMatch(/did you mean/i);
+  });
+});
+
+describe('in production', () => {
+  it('answers every expected failure with the same codes, and no more detail than development', async () => {
+    for (const [body, token, code] of await catalogue()) {
+      const answer = await post(production, body, token);
+      expect(answer.status).toBeLessThan(500);
+      expect(answer.body?.errors?.map((error) => error.extensions?.code), body.query).toEqual([code]);
+      for (const error of answer.body!.errors!) {
+        expect(Object.keys(error.extensions ?? {}).every((key) => DOCUMENTED_EXTENSIONS.includes(key))).toBe(true);
+      }
+      expect(answer.text).not.toMatch(STACK);
+    }
+  });
+});
+
+describe('an unexpected error', () => {
+  it("shows its message (never the failed query's values) with NODE_ENV unset, as development does, and nothing in production", async () => {
+    const session = await signUp(unset.gql);
+    // A fault no code path expects: every insert into refresh_tokens fails. Added last: the apps share the database.
+    await unset.app.database.db.execute(sql`
+      create function refuse_refresh_insert() returns trigger language plpgsql as $$
+      begin raise exception 'refused by a test trigger'; end $$`);
+    await unset.app.database.db.execute(sql`
+      create trigger refuse_refresh_insert before insert on refresh_tokens for each row execute function refuse_refresh_insert()`);
+    const tokenHash = createHash('sha256').update(session.refreshToken).digest('hex');
+    const body = { query: REFRESH, variables: { refreshToken: session.refreshToken } };
+
+    const shown = await post(unset, body);
+    expect(shown.body?.errors?.[0]?.extensions).toMatchObject({
+      code: 'INTERNAL_SERVER_ERROR',
+      originalError: { message: expect.stringContaining('refused by a test trigger') },
+    });
+    for (const secret of [tokenHash, session.user.email, '$argon2id$', 'params']) expect(shown.text).not.toContain(secret);
+
+    const hidden = await post(production, body);
+    expect(hidden.body?.errors).toEqual([
+      { message: 'Unexpected error.', locations: expect.any(Array), path: ['refresh'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+    ]);
+    expect(hidden.text).not.toMatch(/refused by a test trigger|refresh_tokens/);
+  });
+});
