@@ -6,7 +6,7 @@ import { Skip, type BenchContext, type Scenario } from './lib/context.js';
 import { openBenchDatabase } from './lib/database.js';
 import { createSigner } from './lib/fixtures.js';
 import { progress } from './lib/progress.js';
-import { machineDescription, writeResults } from './lib/report.js';
+import { machineDescription, mergeWithEarlier, writeResults } from './lib/report.js';
 import type { ScenarioOutcome } from './lib/results.js';
 import { spawnServer } from './lib/server.js';
 import { authOverhead } from './scenarios/auth-overhead.js';
@@ -16,15 +16,18 @@ import { rotation } from './scenarios/rotation.js';
 import { subscribers } from './scenarios/subscribers.js';
 
 /**
- * npm run bench [-- --quick] [-- --only 1,5] [-- --profile] [-- --out DIR]
+ * npm run bench [-- --quick] [-- --only 1,5] [-- --rerun] [-- --profile] [-- --out DIR]
  * Starts its own servers (child processes) and drives them from this process; writes
  * bench/results/latest.json and bench/RESULTS.md (under DIR instead with --out, so that a smoke run
  * in CI does not overwrite the committed figures). Asserts no speed: a missed target is reported;
- * a scenario that crashes makes the exit code 1.
+ * a scenario that crashes makes the exit code 1. With --rerun (and --only), the scenarios run
+ * replace theirs in the existing results of the same mode and the others are kept: for a figure
+ * disturbed by other work on the machine; RESULTS.md says when each scenario ran.
  */
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const profile = args.includes('--profile');
+const rerun = args.includes('--rerun');
 const onlyArg = args.find((arg) => arg.startsWith('--only'));
 const only = onlyArg
   ? new Set((onlyArg.includes('=') ? onlyArg.split('=')[1]! : args[args.indexOf(onlyArg) + 1] ?? '').split(',').map(Number))
@@ -77,7 +80,7 @@ try {
     const seconds = () => Math.round((performance.now() - t0) / 100) / 10;
     try {
       const figures = await withDeadline(scenario.run(ctx), SCENARIO_TIMEOUT_MS);
-      outcomes.push({ id: scenario.id, name: scenario.name, figures, seconds: seconds() });
+      outcomes.push({ id: scenario.id, name: scenario.name, figures, seconds: seconds(), ranAt: new Date().toISOString() });
       for (const f of figures) {
         const verdict = f.pass === null ? '' : f.pass ? '  [pass]' : '  [MISS]';
         progress(`  => ${f.figure}: ${f.value} ${f.unit}${f.ratio !== undefined ? `, ratio ${f.ratio}` : ''}${verdict}`);
@@ -104,6 +107,7 @@ const written = writeResults(
   outFolder,
   {
     mode: quick ? 'quick' : 'full',
+    ...(rerun ? { reran: scenarios.map((scenario) => scenario.id) } : {}),
     startedAt,
     seconds: (performance.now() - started) / 1000,
     machine: machineDescription(),
@@ -111,7 +115,7 @@ const written = writeResults(
     database: database.description,
     command: `npm run bench${quick ? ' -- --quick' : ''}`,
   },
-  outcomes,
+  rerun ? mergeWithEarlier(outFolder, quick ? 'quick' : 'full', outcomes) : outcomes,
 );
 progress(`wrote ${written.json} and ${written.markdown}${profileDir ? `; CPU profiles in ${profileDir}` : ''}`);
 // A scenario that could not run is a failure of the benchmark; a missed target is not.

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, release, platform } from 'node:os';
 import { join } from 'node:path';
 import type { ScenarioOutcome } from './results.js';
@@ -11,6 +11,21 @@ export interface RunInfo {
   readonly node: string;
   readonly database: string;
   readonly command: string;
+  /** Scenarios run again (--rerun) into earlier results. */
+  readonly reran?: readonly number[];
+}
+
+/** The outcomes of `fresh` in place of the same scenarios' in the earlier results of this mode. */
+export function mergeWithEarlier(folder: string, mode: RunInfo['mode'], fresh: ScenarioOutcome[]): ScenarioOutcome[] {
+  const path = join(folder, 'results', 'latest.json');
+  if (!existsSync(path)) return fresh;
+  const earlier = JSON.parse(readFileSync(path, 'utf8')) as { mode: string; startedAt: string; scenarios: ScenarioOutcome[] };
+  if (earlier.mode !== mode) throw new Error(`--rerun: ${path} holds a ${earlier.mode} run, not a ${mode} one`);
+  const byId = new Map<number, ScenarioOutcome>(
+    earlier.scenarios.map((outcome) => [outcome.id, { ...outcome, ranAt: outcome.ranAt ?? earlier.startedAt }]),
+  );
+  for (const outcome of fresh) byId.set(outcome.id, outcome);
+  return [...byId.values()].sort((a, b) => a.id - b.id);
 }
 
 export function machineDescription(): string {
@@ -35,6 +50,11 @@ export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[]): stri
     '',
     `${info.mode === 'quick' ? '**Quick run** (`--quick`: every scenario briefly; a smoke run, not figures to quote).' : '**Full run.**'}`,
     `Written by \`${info.command}\` on ${info.startedAt} in ${Math.round(info.seconds)} s.`,
+    ...(info.reran
+      ? [
+          `${info.reran.length === 1 ? `Scenario ${info.reran[0]} was` : `Scenarios ${info.reran.join(', ')} were`} run again (\`--only ${info.reran.join(',')} --rerun\`) because the first figures were disturbed by other work on the machine; when each ran: ${outcomes.map((o) => `${o.id} at ${o.ranAt ?? '?'}`).join(', ')}.`,
+        ]
+      : []),
     '',
     `- Machine: ${info.machine}`,
     `- Node: ${info.node}`,
