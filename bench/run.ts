@@ -6,7 +6,7 @@ import { Skip, type BenchContext, type Scenario } from './lib/context.js';
 import { openBenchDatabase } from './lib/database.js';
 import { createSigner } from './lib/fixtures.js';
 import { progress } from './lib/progress.js';
-import { machineDescription, mergeWithEarlier, writeResults } from './lib/report.js';
+import { machineDescription, mergeWithEarlier, rerender, writeResults } from './lib/report.js';
 import type { ScenarioOutcome } from './lib/results.js';
 import { spawnServer } from './lib/server.js';
 import { authOverhead } from './scenarios/auth-overhead.js';
@@ -16,7 +16,7 @@ import { rotation } from './scenarios/rotation.js';
 import { subscribers } from './scenarios/subscribers.js';
 
 /**
- * npm run bench [-- --quick] [-- --only 1,5] [-- --rerun] [-- --profile] [-- --out DIR]
+ * npm run bench [-- --quick] [-- --only 1,5] [-- --rerun] [-- --profile] [-- --out DIR] [-- --render]
  * Starts its own servers (child processes) and drives them from this process; writes
  * bench/results/latest.json and bench/RESULTS.md (under DIR instead with --out, so that a smoke run
  * in CI does not overwrite the committed figures). Asserts no speed: a missed target is reported;
@@ -39,6 +39,11 @@ if (outArg && !outValue) throw new Error('--out needs a folder: --out DIR');
 const outFolder = outValue ? resolve(outValue) : benchFolder;
 /** A scenario that hangs fails the run instead of hanging CI. */
 const SCENARIO_TIMEOUT_MS = (quick ? 3 : 20) * 60_000;
+if (args.includes('--render')) {
+  // Only RESULTS.md again from the results in place (after editing bench/analysis.md).
+  progress(`rewrote ${rerender(outFolder)}`);
+  process.exit(0);
+}
 const scenarios: Scenario[] = [authOverhead, rotation, login, propagation, subscribers].filter(
   (scenario) => !only || only.has(scenario.id),
 );

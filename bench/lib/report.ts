@@ -38,13 +38,30 @@ export function writeResults(folder: string, info: RunInfo, outcomes: ScenarioOu
   const json = join(folder, 'results', 'latest.json');
   writeFileSync(json, JSON.stringify({ ...info, scenarios: outcomes }, null, 2) + '\n');
   const markdown = join(folder, 'RESULTS.md');
-  writeFileSync(markdown, renderMarkdown(info, outcomes));
+  writeFileSync(markdown, renderMarkdown(info, outcomes, analysisOf(folder, info)));
   return { json, markdown };
 }
 
 const cell = (text: string) => text.replaceAll('|', '\\|');
 
-export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[]): string {
+/**
+ * bench/analysis.md, written by hand after a full run (where the time goes, from the profiles and
+ * the CPU figures), goes at the end of RESULTS.md for full runs; a quick run is no figure to explain.
+ */
+function analysisOf(folder: string, info: RunInfo): string | undefined {
+  const path = join(folder, 'analysis.md');
+  return info.mode === 'full' && existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+}
+
+/** RESULTS.md again from results/latest.json (e.g. after editing analysis.md), without running anything. */
+export function rerender(folder: string): string {
+  const { scenarios, ...info } = JSON.parse(readFileSync(join(folder, 'results', 'latest.json'), 'utf8')) as RunInfo & {
+    scenarios: ScenarioOutcome[];
+  };
+  return writeResults(folder, info, scenarios).markdown;
+}
+
+export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[], analysis?: string): string {
   const lines = [
     '# Benchmark results',
     '',
@@ -81,6 +98,7 @@ export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[]): stri
   }
   const notes = outcomes.flatMap((o) => o.figures.filter((f) => f.note).map((f) => `- ${f.scenario}: ${f.note}`));
   if (notes.length > 0) lines.push('', '## Notes', '', ...new Set(notes));
+  if (analysis) lines.push('', analysis);
   lines.push('', 'Reproduce: see "Benchmarks" in the README (`npm run bench`, `npm run bench -- --quick`).', '');
   return lines.join('\n');
 }
