@@ -108,19 +108,20 @@ try {
   else progress(`server logs kept in ${workDir}`);
 }
 
+const merged = rerun ? mergeWithEarlier(outFolder, quick ? 'quick' : 'full', outcomes) : undefined;
 const written = writeResults(
   outFolder,
   {
     mode: quick ? 'quick' : 'full',
-    ...(rerun ? { reran: scenarios.map((scenario) => scenario.id) } : {}),
-    startedAt,
-    seconds: (performance.now() - started) / 1000,
+    startedAt: merged?.startedAt ?? startedAt,
+    seconds: merged?.seconds ?? (performance.now() - started) / 1000,
+    ...(merged && merged.reran.length > 0 ? { reran: merged.reran } : {}),
     machine: machineDescription(),
     node: process.version,
     database: database.description,
     command: `npm run bench${quick ? ' -- --quick' : ''}`,
   },
-  rerun ? mergeWithEarlier(outFolder, quick ? 'quick' : 'full', outcomes) : outcomes,
+  merged?.outcomes ?? outcomes,
 );
 progress(`wrote ${written.json} and ${written.markdown}${profileDir ? `; CPU profiles in ${profileDir}` : ''}`);
 // A scenario that could not run is a failure of the benchmark; a missed target is not.

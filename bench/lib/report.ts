@@ -15,17 +15,30 @@ export interface RunInfo {
   readonly reran?: readonly number[];
 }
 
-/** The outcomes of `fresh` in place of the same scenarios' in the earlier results of this mode. */
-export function mergeWithEarlier(folder: string, mode: RunInfo['mode'], fresh: ScenarioOutcome[]): ScenarioOutcome[] {
+/**
+ * The outcomes of `fresh` in place of the same scenarios' in the earlier results of this mode, and
+ * the earlier run's start and length (the run the table is of), with every scenario run again so far.
+ */
+export function mergeWithEarlier(
+  folder: string,
+  mode: RunInfo['mode'],
+  fresh: ScenarioOutcome[],
+): { outcomes: ScenarioOutcome[]; startedAt?: string; seconds?: number; reran: number[] } {
   const path = join(folder, 'results', 'latest.json');
-  if (!existsSync(path)) return fresh;
-  const earlier = JSON.parse(readFileSync(path, 'utf8')) as { mode: string; startedAt: string; scenarios: ScenarioOutcome[] };
+  if (!existsSync(path)) return { outcomes: fresh, reran: [] };
+  const earlier = JSON.parse(readFileSync(path, 'utf8')) as RunInfo & { scenarios: ScenarioOutcome[] };
   if (earlier.mode !== mode) throw new Error(`--rerun: ${path} holds a ${earlier.mode} run, not a ${mode} one`);
   const byId = new Map<number, ScenarioOutcome>(
     earlier.scenarios.map((outcome) => [outcome.id, { ...outcome, ranAt: outcome.ranAt ?? earlier.startedAt }]),
   );
   for (const outcome of fresh) byId.set(outcome.id, outcome);
-  return [...byId.values()].sort((a, b) => a.id - b.id);
+  const reran = [...new Set([...(earlier.reran ?? []), ...fresh.map((outcome) => outcome.id)])].sort((a, b) => a - b);
+  return {
+    outcomes: [...byId.values()].sort((a, b) => a.id - b.id),
+    startedAt: earlier.startedAt,
+    seconds: earlier.seconds,
+    reran,
+  };
 }
 
 export function machineDescription(): string {
@@ -69,7 +82,7 @@ export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[], analy
     `Written by \`${info.command}\` on ${info.startedAt} in ${Math.round(info.seconds)} s.`,
     ...(info.reran
       ? [
-          `${info.reran.length === 1 ? `Scenario ${info.reran[0]} was` : `Scenarios ${info.reran.join(', ')} were`} run again (\`--only ${info.reran.join(',')} --rerun\`) because the first figures were disturbed by other work on the machine; when each ran: ${outcomes.map((o) => `${o.id} at ${o.ranAt ?? '?'}`).join(', ')}.`,
+          `${info.reran.length === 1 ? `Scenario ${info.reran[0]} was` : `Scenarios ${info.reran.join(', ')} were`} run again afterwards (\`--only ${info.reran.join(',')} --rerun\`) because the first figures were disturbed by other work on the machine; when each scenario's figures were taken: ${outcomes.map((o) => `${o.id} at ${o.ranAt ?? '?'}`).join(', ')}.`,
         ]
       : []),
     '',
