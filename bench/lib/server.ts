@@ -114,7 +114,7 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
       // Without the handler, SIGUSR2 would end the process.
       if (!options.gcOnSignal) throw new Error(`${options.name} was not started with gcOnSignal`);
       child.kill('SIGUSR2');
-      await sleep(1000);
+      await sleep(500);
     },
     async stop() {
       if (exited !== undefined) return;

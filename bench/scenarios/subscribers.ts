@@ -72,7 +72,7 @@ export const subscribers: Scenario = {
         );
         if ((start / CONNECT_BATCH) % 8 === 7) progress(`  ${clients.length} subscribers`);
       }
-      await sleep(1000);
+      await sleep(ctx.quick ? 200 : 1000);
       await server.collectGarbage();
       const after = server.rssKb();
       perSubscriberKb = (after - before) / count;
@@ -132,7 +132,7 @@ export const subscribers: Scenario = {
       await server.stop();
     }
 
-    const baselineKb = await bareWebSocketKb(ctx.spawnHelper, count);
+    const baselineKb = await bareWebSocketKb(ctx.spawnHelper, count, ctx.quick ? 200 : 1000);
     return [
       {
         scenario: '5. Subscriber capacity',
@@ -164,7 +164,11 @@ export const subscribers: Scenario = {
   },
 };
 
-async function bareWebSocketKb(spawnHelper: Parameters<Scenario['run']>[0]['spawnHelper'], count: number): Promise<number> {
+async function bareWebSocketKb(
+  spawnHelper: Parameters<Scenario['run']>[0]['spawnHelper'],
+  count: number,
+  settleMs: number,
+): Promise<number> {
   progress(`  baseline: ${count} bare ws connections`);
   const server: ServerProcess = await spawnHelper({ name: 'bare-ws', entry: 'bench/baselines/ws-server.ts', env: {}, gcOnSignal: true });
   const sockets: WebSocket[] = [];
@@ -182,7 +186,7 @@ async function bareWebSocketKb(spawnHelper: Parameters<Scenario['run']>[0]['spaw
     for (let start = 0; start < count; start += CONNECT_BATCH) {
       sockets.push(...(await Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, open))));
     }
-    await sleep(1000);
+    await sleep(settleMs);
     await server.collectGarbage();
     return (server.rssKb() - before) / count;
   } finally {
