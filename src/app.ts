@@ -124,7 +124,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     pageDirectory: new URL('../dist/web/', import.meta.url),
   });
   const http = createHttpServer(yoga);
-  const ws = attachWebSocketTransport({ server: http.server, yoga, auth, bus, clock, logger });
+  const ws = attachWebSocketTransport({
+    server: http.server,
+    yoga,
+    auth,
+    bus,
+    clock,
+    logger,
+    corsOrigins: config.corsOrigins,
+  });
   await bus.start();
   const pruner = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
   pruner.unref();

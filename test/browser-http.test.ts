@@ -204,6 +204,34 @@ describe('TokenDelivery COOKIE', () => {
     expect(codesOf(await post(REFRESH, { cookie }))).toEqual(['INVALID_REFRESH_TOKEN']);
   });
 
+  it('a login over an existing cookie ends the session the replaced cookie belonged to', async () => {
+    const first = await signUpWithCookie();
+    const answer = await post(
+      `mutation ($email: String!) { login(email: $email, password: "${PASSWORD}", delivery: COOKIE) { ${AUTH_FIELDS} } }`,
+      { cookie: first.cookie, variables: { email: first.email } },
+    );
+    expect(answer.body.errors).toBeUndefined();
+    const replacement = tokenOf(answer, 604_800);
+    // Nobody holds the replaced cookie any more: its session must not live on unseen.
+    expect(codesOf(await post('{ me { id } }', { token: first.accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect(codesOf(await post(REFRESH, { cookie: first.cookie }))).toEqual(['INVALID_REFRESH_TOKEN']);
+    const sessions = await post('{ mySessions { id } }', { token: answer.body.data!['login'].accessToken });
+    expect(sessions.body.data!['mySessions']).toEqual([{ id: answer.body.data!['login'].session.id }]);
+    t.clock.advance(60);
+    tokenOf(await post(REFRESH, { cookie: replacement }), 604_800);
+  });
+
+  it('a login with BODY delivery leaves the cookie and its session alone', async () => {
+    const first = await signUpWithCookie();
+    const answer = await post(
+      `mutation ($email: String!) { login(email: $email, password: "${PASSWORD}") { ${AUTH_FIELDS} } }`,
+      { cookie: first.cookie, variables: { email: first.email } },
+    );
+    expect(answer.body.errors).toBeUndefined();
+    expect(answer.cookies).toEqual([]);
+    expect(codesOf(await post('{ me { id } }', { token: first.accessToken }))).toEqual([]);
+  });
+
   it('changePassword with COOKIE delivery replaces the cookie with the successor', async () => {
     const { cookie, accessToken } = await signUpWithCookie();
     const answer = await post(

@@ -80,6 +80,8 @@ function showSignedIn(email: string): void {
 }
 
 function onRevoked(event: SessionRevoked): void {
+  // Already signed out (e.g. by "Log out" here): the reason shown stays the one that applied.
+  if (!keeper.user) return;
   if (event.current || event.sessionId === keeper.user?.sessionId) {
     keeper.end(revocationReasonInWords(event.reason));
     return;

@@ -29,6 +29,8 @@ export class SessionKeeper {
   #held: Held | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #refreshing: Promise<void> | null = null;
+  /** Bumped by end(): a refresh answered after the tab signed out must not sign it back in. */
+  #generation = 0;
   readonly #listeners = new Set<(state: SessionState) => void>();
 
   get user(): SignedIn | null {
@@ -103,6 +105,7 @@ export class SessionKeeper {
   /** This tab is signed out, with the reason to show (null: none worth saying). */
   end(reason: string | null): void {
     const wasSignedIn = this.#held !== null;
+    this.#generation++;
     this.#held = null;
     clearTimeout(this.#timer);
     if (wasSignedIn || reason) this.#emit({ kind: 'signed-out', reason });
@@ -117,16 +120,20 @@ export class SessionKeeper {
   }
 
   async #refreshOnce(): Promise<void> {
+    const generation = this.#generation;
+    const holdIfStillWanted = (payload: AuthPayload) => {
+      if (generation === this.#generation) this.#hold(payload);
+    };
     try {
       const data = await graphql<{ refresh: AuthPayload }>(documents.refresh);
-      this.#hold(data.refresh);
+      holdIfStillWanted(data.refresh);
     } catch (error) {
       if (error instanceof GraphQLFailure && error.code === 'REFRESH_TOKEN_ROTATED') {
         // Another client of this cookie jar rotated it a moment ago without the lock: its successor
         // is in the jar by now, so one more try spends that.
         await new Promise((resolve) => setTimeout(resolve, 250));
         const data = await graphql<{ refresh: AuthPayload }>(documents.refresh);
-        this.#hold(data.refresh);
+        holdIfStillWanted(data.refresh);
         return;
       }
       if (error instanceof GraphQLFailure && isSessionOver(error.code) && this.#held) {

@@ -50,8 +50,15 @@ export class RevocationSet {
     return this.#ended.has(sessionId);
   }
 
+  /**
+   * An end in the future is taken as now: the entry is dropped a window after it, so a later one
+   * (a skewed clock, or a forged notification: any database role can NOTIFY) would shut the
+   * session's every new access token out until the process restarts.
+   */
   add(sessionId: string, endedAt: Date): void {
-    this.#ended.set(sessionId, endedAt.getTime());
+    const now = this.clock().getTime();
+    const at = endedAt.getTime();
+    this.#ended.set(sessionId, Number.isFinite(at) && at < now ? at : now);
   }
 
   /** Drops entries that no unexpired access token can refer to any more. */

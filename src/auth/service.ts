@@ -250,16 +250,19 @@ export class AuthService {
   }
 
   /**
-   * Ends the caller's session: the one of the access token, else the one of the refresh token.
-   * Idempotent: a session that already ended is logged out.
+   * Ends the caller's session: the one of the access token, and the one of the refresh token when it
+   * is another (a browser whose cookie a second tab replaced: the caller gives that token up, and a
+   * session nobody holds a token of must not live on unseen). Idempotent: an ended session is logged out.
    */
   async logout(auth: Authentication, refreshToken: string | null | undefined, client?: ClientInfo): Promise<boolean> {
     if (auth.kind === 'signed-in') {
-      await this.deps.sessions.endSessions(
-        { userId: auth.viewer.userId, sessionIds: [auth.viewer.sessionId] },
-        'LOGOUT',
-        client,
-      );
+      const sessionIds = [auth.viewer.sessionId];
+      const ofToken = refreshToken ? await this.deps.sessions.findSessionOfRefreshToken(refreshToken) : null;
+      await this.deps.sessions.endSessions({ userId: auth.viewer.userId, sessionIds }, 'LOGOUT', client);
+      // Holding a session's refresh token is enough to log it out (below), whoever's it is.
+      if (ofToken && ofToken.id !== auth.viewer.sessionId) {
+        await this.deps.sessions.endSessions({ userId: ofToken.userId, sessionIds: [ofToken.id] }, 'LOGOUT', client);
+      }
       return true;
     }
     if (auth.kind === 'refused' && auth.code === 'SESSION_REVOKED' && !refreshToken) return true;
@@ -270,6 +273,13 @@ export class AuthService {
       return true;
     }
     throw new AuthError(auth.kind === 'refused' ? auth.code : 'UNAUTHENTICATED');
+  }
+
+  /** Ends the session of a refresh token (spent or not) if it is live: holding the token is enough. */
+  async endSessionOfRefreshToken(refreshToken: string, client?: ClientInfo): Promise<void> {
+    const session = await this.deps.sessions.findSessionOfRefreshToken(refreshToken);
+    if (!session || session.endedAt) return;
+    await this.deps.sessions.endSessions({ userId: session.userId, sessionIds: [session.id] }, 'LOGOUT', client);
   }
 
   /** Ends one of the caller's sessions; another user's or an unknown id is NOT_FOUND. */

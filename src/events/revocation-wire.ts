@@ -22,7 +22,15 @@ export function toWire(instanceId: string, events: readonly SessionRevoked[]): W
   };
 }
 
-/** The payload's announcer and events, or null when it is not one of ours. */
+/** Session and user ids are UUIDs: anything else can name no access token's session. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The range of a JavaScript Date: beyond it (or Infinity, which JSON.parse makes of 1e400) a time is Invalid Date. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * The payload's announcer and events, or null when it is not one of ours. Strict because the
+ * channel is not ours alone: any role that may connect to the database can NOTIFY on it.
+ */
 export function fromWire(payload: string): { announcer: string; events: SessionRevoked[] } | null {
   let wire: Wire;
   try {
@@ -35,9 +43,12 @@ export function fromWire(payload: string): { announcer: string; events: SessionR
     (e) =>
       Array.isArray(e) &&
       typeof e[0] === 'string' &&
+      UUID.test(e[0]) &&
       typeof e[1] === 'string' &&
+      UUID.test(e[1]) &&
       (revocationReasons as readonly string[]).includes(e[2]) &&
-      typeof e[3] === 'number',
+      Number.isSafeInteger(e[3]) &&
+      Math.abs(e[3]) <= MAX_TIME_MS,
   );
   if (!valid) return null;
   return {

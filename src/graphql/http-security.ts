@@ -17,12 +17,19 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
  * it on every POST, and GET never runs a mutation.
  */
 export function isOriginAllowed(request: Request, corsOrigins: readonly string[]): boolean {
-  const origin = request.headers.get('origin');
+  return originMayCall(request.headers.get('origin'), new URL(request.url).host, corsOrigins);
+}
+
+/**
+ * The rule itself, for HTTP and WebSocket upgrades alike; `host` is the (URL-normalised) host the
+ * request was sent to. By host rather than whole origin: behind a TLS-terminating proxy the
+ * request URL says http.
+ */
+export function originMayCall(origin: string | null | undefined, host: string, corsOrigins: readonly string[]): boolean {
   if (!origin || origin === 'null') return false;
   if (corsOrigins.includes(origin)) return true;
   try {
-    // By host rather than whole origin: behind a TLS-terminating proxy the request URL says http.
-    return new URL(origin).host === new URL(request.url).host;
+    return new URL(origin).host === host;
   } catch {
     return false;
   }

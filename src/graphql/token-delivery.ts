@@ -19,14 +19,31 @@ export async function deliverTokens(
   ctx: GraphQLContext,
   delivery: TokenDelivery | null | undefined,
   issue: () => Promise<IssuedTokens>,
+  options: { startsNewSession?: boolean } = {},
 ): Promise<AuthPayload> {
   if (delivery === 'COOKIE' && !ctx.refreshCookie.writable) {
     throw badInput('delivery', 'COOKIE delivery needs a request over HTTP.');
   }
   const tokens = await issue();
   if (delivery !== 'COOKIE') return tokens;
+  if (options.startsNewSession) await endReplacedSession(ctx);
   ctx.refreshCookie.set(tokens.refreshToken, tokens.refreshTokenExpiresAt);
   return { ...tokens, refreshToken: null };
+}
+
+/**
+ * A login or sign-up in a browser that already holds a refresh cookie replaces it: the session of
+ * the replaced cookie would live on with nobody holding its token, so it ends (LOGOUT). Holding
+ * the token is enough to end its session, as for logout. Best effort: the new session stands.
+ */
+async function endReplacedSession(ctx: GraphQLContext): Promise<void> {
+  try {
+    const replaced = ctx.refreshCookie.take();
+    if (replaced) await ctx.auth.endSessionOfRefreshToken(replaced, ctx.client);
+  } catch {
+    // An origin not allowed to spend the cookie, or the database failing now: the old session then
+    // ends as any abandoned one does, at its idle timeout.
+  }
 }
 
 /** refresh(refreshToken): the argument (body delivery) or else the cookie, whose successor replaces it. */

@@ -10,7 +10,7 @@ import { AuthError, errorMessages } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RevocationFeed } from '../events/revocation-feed.js';
 import { createContext, type GraphQLContext } from './context.js';
-import { useCors, useCsrfPrevention, useNoIntrospection, useSecurityHeaders } from './http-security.js';
+import { CSRF_HEADER, useCors, useCsrfPrevention, useNoIntrospection, useSecurityHeaders } from './http-security.js';
 import { useDocumentLimits, useStrictRequestFormat } from './limits.js';
 import { renderGraphiqlPage, useGraphiqlAssets, usePage } from './page.js';
 import { createRefreshCookies } from './refresh-cookie.js';
@@ -52,7 +52,14 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: deps.graphiql ? { title: 'tidepass GraphiQL', shouldPersistHeaders: false } : false,
+    graphiql: deps.graphiql
+      ? {
+          title: 'tidepass GraphiQL',
+          shouldPersistHeaders: false,
+          // GraphiQL subscribes over GET (SSE), which CSRF prevention refuses without this header.
+          additionalHeaders: { [CSRF_HEADER]: '1' },
+        }
+      : false,
     renderGraphiQL: renderGraphiqlPage,
     // yoga's default CORS reflects any Origin with credentials; useCors allows CORS_ORIGINS only.
     cors: false,

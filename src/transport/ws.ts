@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -6,6 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthService } from '../auth/service.js';
 import { runAfter, type Clock } from '../clock.js';
 import type { RevocationBus } from '../events/revocation-bus.js';
+import { originMayCall } from '../graphql/http-security.js';
 import { bearerFromConnectionParams, type TidepassYoga } from '../graphql/yoga.js';
 import type { Logger } from '../logger.js';
 
@@ -43,8 +44,22 @@ export function attachWebSocketTransport(deps: {
   bus: RevocationBus;
   clock: Clock;
   logger: Logger;
+  /** CORS_ORIGINS: the other origins whose pages may open a socket. */
+  corsOrigins: readonly string[];
 }): WebSocketTransport {
-  const wss = new WebSocketServer({ server: deps.server, path: '/graphql', maxPayload: 64 * 1024 });
+  const wss = new WebSocketServer({
+    server: deps.server,
+    path: '/graphql',
+    maxPayload: 64 * 1024,
+    // Nothing on this path reads cookies (connection_init's token is the only credential), so a
+    // hijacked socket could do nothing a page's own could not. Still, a browser page on an origin
+    // that may not call the API over HTTP (CORS) may not open a socket to it either: refused with
+    // 403 before the upgrade. No Origin at all is an app, not a browser (browsers always send one).
+    verifyClient: ({ origin, req }: { origin: string | undefined; req: IncomingMessage }, done: VerifyDone) => {
+      if (origin === undefined || upgradeOriginAllowed(origin, req.headers.host, deps.corsOrigins)) return done(true);
+      done(false, 403, 'Origin not allowed');
+    },
+  });
   const states = new Map<WebSocket, SocketState>();
   const bySession = new Map<string, Set<WebSocket>>();
 
@@ -158,6 +173,17 @@ export function attachWebSocketTransport(deps: {
       for (const socket of wss.clients) socket.terminate();
     },
   };
+}
+
+type VerifyDone = (verified: boolean, code?: number, message?: string) => void;
+
+function upgradeOriginAllowed(origin: string, host: string | undefined, corsOrigins: readonly string[]): boolean {
+  if (!host) return false;
+  try {
+    return originMayCall(origin, new URL(`http://${host}`).host, corsOrigins);
+  } catch {
+    return false;
+  }
 }
 
 /** envelop's execute and subscribe, carried to graphql-ws through rootValue as in yoga's example. */

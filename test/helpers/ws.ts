@@ -19,8 +19,9 @@ export interface Closed {
 export function wsClient(
   baseUrl: string,
   options: Partial<ClientOptions> & { token?: string } = {},
-): Client & { closes: Closed[]; closed: Promise<Closed> } {
+): Client & { closes: Closed[]; closed: Promise<Closed>; closedAt?: number } {
   const closes: Closed[] = [];
+  const timing: { closedAt?: number } = {};
   let resolveClosed!: (closed: Closed) => void;
   const closed = new Promise<Closed>((resolve) => (resolveClosed = resolve));
   const { token, ...rest } = options;
@@ -36,24 +37,34 @@ export function wsClient(
       ...rest.on,
       closed: (event) => {
         const { code, reason } = event as { code: number; reason: string };
+        timing.closedAt ??= performance.now();
         closes.push({ code, reason: String(reason) });
         resolveClosed({ code, reason: String(reason) });
       },
     },
   });
-  return Object.assign(client, { closes, closed });
+  // A getter, defined (Object.assign would copy its value once).
+  return Object.defineProperty(Object.assign(client, { closes, closed }), 'closedAt', {
+    /** performance.now() when the socket first closed. */
+    get: () => timing.closedAt,
+  });
 }
 
 /** Subscribes and collects events; `next(n)` waits until n events have arrived. */
 export function collectRevocations(client: Client) {
   const events: RevokedEvent[] = [];
+  /** performance.now() at each event's arrival. */
+  const arrivedAt: number[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
   let failed: unknown;
   const dispose = client.subscribe<{ sessionRevoked: RevokedEvent }>(
     { query: SESSION_REVOKED_SUBSCRIPTION },
     {
       next: (result) => {
-        if (result.data) events.push(result.data.sessionRevoked);
+        if (result.data) {
+          events.push(result.data.sessionRevoked);
+          arrivedAt.push(performance.now());
+        }
         for (const waiter of waiters.filter((w) => events.length >= w.count)) waiter.resolve();
       },
       error: (error) => {
@@ -64,6 +75,7 @@ export function collectRevocations(client: Client) {
   );
   return {
     events,
+    arrivedAt,
     get error() {
       return failed;
     },

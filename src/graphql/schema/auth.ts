@@ -44,7 +44,8 @@ builder.mutationFields((t) => ({
       deviceName: t.arg.string(),
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
-    resolve: (_root, args, ctx) => deliverTokens(ctx, args.delivery, () => ctx.auth.signUp(args, ctx.client)),
+    resolve: (_root, args, ctx) =>
+      deliverTokens(ctx, args.delivery, () => ctx.auth.signUp(args, ctx.client), { startsNewSession: true }),
   }),
   login: t.field({
     type: AuthPayloadRef,
@@ -55,7 +56,8 @@ builder.mutationFields((t) => ({
       deviceName: t.arg.string(),
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
-    resolve: (_root, args, ctx) => deliverTokens(ctx, args.delivery, () => ctx.auth.login(args, ctx.client)),
+    resolve: (_root, args, ctx) =>
+      deliverTokens(ctx, args.delivery, () => ctx.auth.login(args, ctx.client), { startsNewSession: true }),
   }),
   changePassword: t.withAuth({ signedIn: true }).field({
     type: AuthPayloadRef,
@@ -83,8 +85,8 @@ builder.mutationFields((t) => ({
   }),
   logout: t.boolean({
     description:
-      "Ends the caller's session: the access token's, else the refresh token's (the argument, else the refresh " +
-      'cookie, which it expires). Idempotent.',
+      "Ends the caller's session: the access token's, and the refresh token's (the argument, else the refresh " +
+      'cookie, which it expires) if that is another. Idempotent.',
     args: { refreshToken: t.arg.string() },
     resolve: (_root, args, ctx) => logout(ctx, args.refreshToken),
   }),
