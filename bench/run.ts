@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,6 +51,7 @@ const scenarios: Scenario[] = [authOverhead, rotation, login, propagation, subsc
 
 const started = performance.now();
 const startedAt = new Date().toISOString();
+const commit = codeVersion();
 const workDir = mkdtempSync(join(tmpdir(), 'tidepass-bench-run-'));
 const profileDir = profile ? join(benchFolder, 'results', 'profiles') : undefined;
 
@@ -85,7 +87,7 @@ try {
     const seconds = () => Math.round((performance.now() - t0) / 100) / 10;
     try {
       const figures = await withDeadline(scenario.run(ctx), SCENARIO_TIMEOUT_MS);
-      outcomes.push({ id: scenario.id, name: scenario.name, figures, seconds: seconds(), ranAt: new Date().toISOString() });
+      outcomes.push({ id: scenario.id, name: scenario.name, figures, seconds: seconds(), ranAt: new Date().toISOString(), commit });
       for (const f of figures) {
         const verdict = f.pass === null ? '' : f.pass ? '  [pass]' : '  [MISS]';
         progress(`  => ${f.figure}: ${f.value} ${f.unit}${f.ratio !== undefined ? `, ratio ${f.ratio}` : ''}${verdict}`);
@@ -114,6 +116,7 @@ const written = writeResults(
   {
     mode: quick ? 'quick' : 'full',
     startedAt: merged?.startedAt ?? startedAt,
+    commit: merged?.commit ?? commit,
     seconds: merged?.seconds ?? (performance.now() - started) / 1000,
     ...(merged && merged.reran.length > 0 ? { reran: merged.reran } : {}),
     machine: machineDescription(),
@@ -133,4 +136,18 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`did not finish within ${ms / 60_000} min`)), ms);
   });
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+/** The commit measured, with "+changes" when src/ or bench/ differ from it. */
+function codeVersion(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: benchFolder, encoding: 'utf8' }).trim();
+    const changed = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/scenarios', 'bench/lib', 'bench/baselines'], {
+      cwd: join(benchFolder, '..'),
+      encoding: 'utf8',
+    }).trim();
+    return changed ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
 }

@@ -11,6 +11,8 @@ export interface RunInfo {
   readonly node: string;
   readonly database: string;
   readonly command: string;
+  /** The commit measured (short hash; "+changes" when src/ or bench/ had uncommitted changes). */
+  readonly commit?: string;
   /** Scenarios run again (--rerun) into earlier results. */
   readonly reran?: readonly number[];
 }
@@ -23,7 +25,7 @@ export function mergeWithEarlier(
   folder: string,
   mode: RunInfo['mode'],
   fresh: ScenarioOutcome[],
-): { outcomes: ScenarioOutcome[]; startedAt?: string; seconds?: number; reran: number[] } {
+): { outcomes: ScenarioOutcome[]; startedAt?: string; seconds?: number; commit?: string; reran: number[] } {
   const path = join(folder, 'results', 'latest.json');
   if (!existsSync(path)) return { outcomes: fresh, reran: [] };
   const earlier = JSON.parse(readFileSync(path, 'utf8')) as RunInfo & { scenarios: ScenarioOutcome[] };
@@ -37,6 +39,7 @@ export function mergeWithEarlier(
     outcomes: [...byId.values()].sort((a, b) => a.id - b.id),
     startedAt: earlier.startedAt,
     seconds: earlier.seconds,
+    ...(earlier.commit ? { commit: earlier.commit } : {}),
     reran,
   };
 }
@@ -79,10 +82,10 @@ export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[], analy
     '# Benchmark results',
     '',
     `${info.mode === 'quick' ? '**Quick run** (`--quick`: every scenario briefly; a smoke run, not figures to quote).' : '**Full run.**'}`,
-    `Written by \`${info.command}\` on ${info.startedAt} in ${Math.round(info.seconds)} s.`,
+    `Written by \`${info.command}\` on ${info.startedAt} in ${Math.round(info.seconds)} s${info.commit ? `, at commit ${info.commit}` : ''}.`,
     ...(info.reran
       ? [
-          `${info.reran.length === 1 ? `Scenario ${info.reran[0]} was` : `Scenarios ${info.reran.join(', ')} were`} run again afterwards (\`--only ${info.reran.join(',')} --rerun\`) because the first figures were disturbed by other work on the machine; when each scenario's figures were taken: ${outcomes.map((o) => `${o.id} at ${o.ranAt ?? '?'}`).join(', ')}.`,
+          `${info.reran.length === 1 ? `Scenario ${info.reran[0]} was` : `Scenarios ${info.reran.join(', ')} were`} run again afterwards (\`--only ${info.reran.join(',')} --rerun\`) because the first figures were disturbed by other work on the machine; when each scenario's figures were taken: ${outcomes.map((o) => `${o.id} at ${o.ranAt ?? '?'}${o.commit ? ` (commit ${o.commit})` : ''}`).join(', ')}.`,
         ]
       : []),
     '',

@@ -25,4 +25,6 @@ export interface ScenarioOutcome {
   readonly seconds: number;
   /** When the scenario finished: with --rerun, scenarios of one results file ran at different times. */
   readonly ranAt?: string;
+  /** The commit measured (see RunInfo.commit). */
+  readonly commit?: string;
 }
