@@ -80,6 +80,22 @@ describe('myAuthEvents', () => {
     ]);
   });
 
+  it('records every session that one request ends, each with the client that asked, its user agent kept exactly', async () => {
+    const email = uniqueEmail();
+    const keeper = await signUp(t.gql, { email });
+    const others = [await login(t.gql, { email }), await login(t.gql, { email }), await login(t.gql, { email })];
+    // Quotes, commas, braces, backslashes and non-ASCII: what a user agent may hold, stored as sent.
+    const agent = 'Mozilla/5.0 (X11; "quoted", {braced}) back\\slash café ✓';
+    const ended = await t.gql('mutation { revokeOtherSessions }', {}, { token: keeper.accessToken, ...from('192.0.2.44', agent) });
+    expect(ended.data).toEqual({ revokeOtherSessions: 3 });
+
+    const revoked = (await eventsOf(keeper.accessToken)).filter((event) => event.type === 'SESSION_REVOKED');
+    expect(revoked.map((event) => event.sessionId).sort()).toEqual(others.map((other) => other.session.id).sort());
+    for (const event of revoked) {
+      expect(event).toMatchObject({ reason: 'OTHER_SESSIONS_REVOKED', ip: '192.0.2.44', userAgent: agent });
+    }
+  });
+
   it('records revocations by the user and by the server with their reasons', async () => {
     const email = uniqueEmail();
     const a = await signUp(t.gql, { email });

@@ -8,9 +8,9 @@ export interface BenchContext {
   readonly database: BenchDatabase;
   readonly signer: Signer;
   /** A tidepass server (src/main.ts) on the bench database, in its own process. */
-  startServer(name: string, env?: Record<string, string>): Promise<ServerProcess>;
+  startServer(name: string, env?: Record<string, string>, options?: Pick<SpawnOptions, 'gcOnSignal'>): Promise<ServerProcess>;
   /** Any other helper process of bench/ (bare baselines). */
-  spawnHelper(options: Pick<SpawnOptions, 'name' | 'entry' | 'env' | 'readyPath'>): Promise<ServerProcess>;
+  spawnHelper(options: Pick<SpawnOptions, 'name' | 'entry' | 'env' | 'readyPath' | 'gcOnSignal'>): Promise<ServerProcess>;
 }
 
 /** Thrown by a scenario that cannot run here (e.g. it needs PostgreSQL). */

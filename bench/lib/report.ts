@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, release, platform } from 'node:os';
 import { join } from 'node:path';
 import type { ScenarioOutcome } from './results.js';
@@ -11,6 +11,37 @@ export interface RunInfo {
   readonly node: string;
   readonly database: string;
   readonly command: string;
+  /** The commit measured (short hash; "+changes" when src/ or bench/ had uncommitted changes). */
+  readonly commit?: string;
+  /** Scenarios run again (--rerun) into earlier results. */
+  readonly reran?: readonly number[];
+}
+
+/**
+ * The outcomes of `fresh` in place of the same scenarios' in the earlier results of this mode, and
+ * the earlier run's start and length (the run the table is of), with every scenario run again so far.
+ */
+export function mergeWithEarlier(
+  folder: string,
+  mode: RunInfo['mode'],
+  fresh: ScenarioOutcome[],
+): { outcomes: ScenarioOutcome[]; startedAt?: string; seconds?: number; commit?: string; reran: number[] } {
+  const path = join(folder, 'results', 'latest.json');
+  if (!existsSync(path)) return { outcomes: fresh, reran: [] };
+  const earlier = JSON.parse(readFileSync(path, 'utf8')) as RunInfo & { scenarios: ScenarioOutcome[] };
+  if (earlier.mode !== mode) throw new Error(`--rerun: ${path} holds a ${earlier.mode} run, not a ${mode} one`);
+  const byId = new Map<number, ScenarioOutcome>(
+    earlier.scenarios.map((outcome) => [outcome.id, { ...outcome, ranAt: outcome.ranAt ?? earlier.startedAt }]),
+  );
+  for (const outcome of fresh) byId.set(outcome.id, outcome);
+  const reran = [...new Set([...(earlier.reran ?? []), ...fresh.map((outcome) => outcome.id)])].sort((a, b) => a - b);
+  return {
+    outcomes: [...byId.values()].sort((a, b) => a.id - b.id),
+    startedAt: earlier.startedAt,
+    seconds: earlier.seconds,
+    ...(earlier.commit ? { commit: earlier.commit } : {}),
+    reran,
+  };
 }
 
 export function machineDescription(): string {
@@ -23,18 +54,40 @@ export function writeResults(folder: string, info: RunInfo, outcomes: ScenarioOu
   const json = join(folder, 'results', 'latest.json');
   writeFileSync(json, JSON.stringify({ ...info, scenarios: outcomes }, null, 2) + '\n');
   const markdown = join(folder, 'RESULTS.md');
-  writeFileSync(markdown, renderMarkdown(info, outcomes));
+  writeFileSync(markdown, renderMarkdown(info, outcomes, analysisOf(folder, info)));
   return { json, markdown };
 }
 
 const cell = (text: string) => text.replaceAll('|', '\\|');
 
-export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[]): string {
+/**
+ * bench/analysis.md, written by hand after a full run (where the time goes, from the profiles and
+ * the CPU figures), goes at the end of RESULTS.md for full runs; a quick run is no figure to explain.
+ */
+function analysisOf(folder: string, info: RunInfo): string | undefined {
+  const path = join(folder, 'analysis.md');
+  return info.mode === 'full' && existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
+}
+
+/** RESULTS.md again from results/latest.json (e.g. after editing analysis.md), without running anything. */
+export function rerender(folder: string): string {
+  const { scenarios, ...info } = JSON.parse(readFileSync(join(folder, 'results', 'latest.json'), 'utf8')) as RunInfo & {
+    scenarios: ScenarioOutcome[];
+  };
+  return writeResults(folder, info, scenarios).markdown;
+}
+
+export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[], analysis?: string): string {
   const lines = [
     '# Benchmark results',
     '',
     `${info.mode === 'quick' ? '**Quick run** (`--quick`: every scenario briefly; a smoke run, not figures to quote).' : '**Full run.**'}`,
-    `Written by \`${info.command}\` on ${info.startedAt} in ${Math.round(info.seconds)} s.`,
+    `Written by \`${info.command}\` on ${info.startedAt} in ${Math.round(info.seconds)} s${info.commit ? `, at commit ${info.commit}` : ''}.`,
+    ...(info.reran
+      ? [
+          `${info.reran.length === 1 ? `Scenario ${info.reran[0]} was` : `Scenarios ${info.reran.join(', ')} were`} run again afterwards (\`--only ${info.reran.join(',')} --rerun\`) because the first figures were disturbed by other work on the machine; when each scenario's figures were taken: ${outcomes.map((o) => `${o.id} at ${o.ranAt ?? '?'}${o.commit ? ` (commit ${o.commit})` : ''}`).join(', ')}.`,
+        ]
+      : []),
     '',
     `- Machine: ${info.machine}`,
     `- Node: ${info.node}`,
@@ -61,6 +114,7 @@ export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[]): stri
   }
   const notes = outcomes.flatMap((o) => o.figures.filter((f) => f.note).map((f) => `- ${f.scenario}: ${f.note}`));
   if (notes.length > 0) lines.push('', '## Notes', '', ...new Set(notes));
+  if (analysis) lines.push('', analysis);
   lines.push('', 'Reproduce: see "Benchmarks" in the README (`npm run bench`, `npm run bench -- --quick`).', '');
   return lines.join('\n');
 }

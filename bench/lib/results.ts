@@ -23,4 +23,8 @@ export interface ScenarioOutcome {
   readonly skipped?: string;
   readonly error?: string;
   readonly seconds: number;
+  /** When the scenario finished: with --rerun, scenarios of one results file ran at different times. */
+  readonly ranAt?: string;
+  /** The commit measured (see RunInfo.commit). */
+  readonly commit?: string;
 }

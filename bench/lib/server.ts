@@ -13,6 +13,8 @@ export interface ServerProcess {
   readonly pid: number;
   /** Resident memory of the process now, in kB (Linux /proc). */
   rssKb(): number;
+  /** A full garbage collection in the process, then a moment to settle (only with gcOnSignal). */
+  collectGarbage(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,6 +28,8 @@ export interface SpawnOptions {
   readonly cpuProfileDir?: string | undefined;
   /** Path answering 200 once the process is ready. */
   readonly readyPath?: string;
+  /** Start with --expose-gc and gc-on-signal.ts, so that collectGarbage() works. */
+  readonly gcOnSignal?: boolean;
 }
 
 /** Every child still running: killed when the harness exits, however it exits (a timeout, Ctrl-C). */
@@ -67,7 +71,8 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
     ? // One folder per server: tsx's loader thread writes a profile of its own beside the main thread's.
       ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfileDir, options.name)}`]
     : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', options.entry], {
+  const gc = options.gcOnSignal ? ['--expose-gc', '--import', './bench/lib/gc-on-signal.ts'] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', ...gc, options.entry], {
     cwd: repoRoot,
     env: { ...baseEnv(), ...options.env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', log, log],
@@ -105,6 +110,12 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerProcess>
     url,
     pid: child.pid!,
     rssKb: () => rssKb(child.pid!),
+    async collectGarbage() {
+      // Without the handler, SIGUSR2 would end the process.
+      if (!options.gcOnSignal) throw new Error(`${options.name} was not started with gcOnSignal`);
+      child.kill('SIGUSR2');
+      await sleep(500);
+    },
     async stop() {
       if (exited !== undefined) return;
       child.kill('SIGTERM');

@@ -110,8 +110,10 @@ export const rotation: Scenario = {
         const seconds = await directly(perClient);
         directCpu.push(await meter.stop());
         directSeconds += seconds;
+        const a = apiCpu.at(-1)!;
         progress(
-          `  round ${r + 1}/${rounds}: ${perRound} rotations, ${round(perRound / api.duration, 0)} vs ${round(perRound / seconds, 0)} rotations/s`,
+          `  round ${r + 1}/${rounds}: ${perRound} rotations, ${round(perRound / api.duration, 0)} vs ${round(perRound / seconds, 0)} rotations/s` +
+            ` (CPU per rotation through GraphQL: ${round(a.serverMainMs / perRound, 2)} ms server, ${round(a.databaseMs / perRound, 2)} ms PostgreSQL; directly: ${round(directCpu.at(-1)!.databaseMs / perRound, 2)} ms PostgreSQL)`,
         );
       }
     } finally {

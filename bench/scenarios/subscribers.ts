@@ -18,7 +18,8 @@ const SPARE_FILES = 500;
 /**
  * 5. Subscriber capacity: N authenticated graphql-ws subscribers (10,000; 1,000 when quick), each a
  * different user, on one instance. Resident memory per subscriber over that of as many bare `ws`
- * connections; the time for one revocation (a logout) to reach its user's socket among them; and
+ * connections (both read after a full garbage collection, so that what is counted is what the
+ * subscribers hold, not the garbage of their handshakes); the time for one revocation (a logout) to reach its user's socket among them; and
  * the time for a burst of 1,000 logouts of different users (200 when quick), from issuing them to
  * the last event delivered.
  */
@@ -38,7 +39,7 @@ export const subscribers: Scenario = {
     const tokens: string[] = [];
     for (const s of seeded) tokens.push(await ctx.signer.sign(s));
 
-    const server = await ctx.startServer('subscribers');
+    const server = await ctx.startServer('subscribers', {}, { gcOnSignal: true });
     const arrivals = new Map<string, number>();
     const waiters = new Map<string, (at: number) => void>();
     const clients: Client[] = [];
@@ -52,7 +53,7 @@ export const subscribers: Scenario = {
       const warm = await subscribeRevocations(server.url, tokens[count - 1]!, () => {});
       await post(server.url, { query: '{ me { id } }' }, tokens[count - 1]);
       await warm.dispose();
-      await sleep(1000);
+      await server.collectGarbage();
       const before = server.rssKb();
 
       progress(`  connecting ${count} subscribers`);
@@ -71,7 +72,8 @@ export const subscribers: Scenario = {
         );
         if ((start / CONNECT_BATCH) % 8 === 7) progress(`  ${clients.length} subscribers`);
       }
-      await sleep(2000);
+      await sleep(ctx.quick ? 200 : 1000);
+      await server.collectGarbage();
       const after = server.rssKb();
       perSubscriberKb = (after - before) / count;
       progress(`  RSS ${round(before / 1024, 1)} MB -> ${round(after / 1024, 1)} MB: ${round(perSubscriberKb, 1)} kB per subscriber`);
@@ -130,7 +132,7 @@ export const subscribers: Scenario = {
       await server.stop();
     }
 
-    const baselineKb = await bareWebSocketKb(ctx.spawnHelper, count);
+    const baselineKb = await bareWebSocketKb(ctx.spawnHelper, count, ctx.quick ? 200 : 1000);
     return [
       {
         scenario: '5. Subscriber capacity',
@@ -162,9 +164,13 @@ export const subscribers: Scenario = {
   },
 };
 
-async function bareWebSocketKb(spawnHelper: Parameters<Scenario['run']>[0]['spawnHelper'], count: number): Promise<number> {
+async function bareWebSocketKb(
+  spawnHelper: Parameters<Scenario['run']>[0]['spawnHelper'],
+  count: number,
+  settleMs: number,
+): Promise<number> {
   progress(`  baseline: ${count} bare ws connections`);
-  const server: ServerProcess = await spawnHelper({ name: 'bare-ws', entry: 'bench/baselines/ws-server.ts', env: {} });
+  const server: ServerProcess = await spawnHelper({ name: 'bare-ws', entry: 'bench/baselines/ws-server.ts', env: {}, gcOnSignal: true });
   const sockets: WebSocket[] = [];
   try {
     const open = () =>
@@ -175,12 +181,13 @@ async function bareWebSocketKb(spawnHelper: Parameters<Scenario['run']>[0]['spaw
       });
     // Warm-up, as for the real server.
     (await open()).close();
-    await sleep(1000);
+    await server.collectGarbage();
     const before = server.rssKb();
     for (let start = 0; start < count; start += CONNECT_BATCH) {
       sockets.push(...(await Promise.all(Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, open))));
     }
-    await sleep(2000);
+    await sleep(settleMs);
+    await server.collectGarbage();
     return (server.rssKb() - before) / count;
   } finally {
     for (const socket of sockets) socket.terminate();
