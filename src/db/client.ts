@@ -38,8 +38,10 @@ export function rawQuery(db: Database): RawQuery {
   if (client instanceof PGlite) {
     return async <Row>(text: string, params: readonly unknown[]) => (await client.query<Row>(text, [...params])).rows;
   }
+  // Prepared (postgres.js's unsafe is not by default): the hot statements that come through here would
+  // otherwise be parsed and planned by PostgreSQL on every call.
   return async <Row>(text: string, params: readonly unknown[]) =>
-    (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as Row[];
+    (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as unknown as Row[];
 }
 
 export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
