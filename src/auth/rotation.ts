@@ -1,4 +1,5 @@
 import type { RawQuery } from '../db/client.js';
+import { sessionFromRawRow, toDate, type RawSessionRow } from '../db/raw-rows.js';
 import type { sessions } from '../db/schema.js';
 import type { User } from './users.js';
 import { randomToken, sha256Hex } from './crypto.js';
@@ -72,38 +73,12 @@ export async function rotateInOneStatement(
   if (!row) return null;
   return {
     refreshToken: successor,
-    session: {
-      id: row.id,
-      userId: row.user_id,
-      deviceName: row.device_name,
-      userAgent: row.user_agent,
-      ip: row.ip,
-      createdAt: toDate(row.created_at),
-      lastUsedAt: toDate(row.last_used_at),
-      expiresAt: toDate(row.expires_at),
-      endedAt: row.ended_at === null ? null : toDate(row.ended_at),
-      endReason: row.end_reason,
-    },
+    session: sessionFromRawRow(row),
     user: { id: row.user_id, email: row.email, createdAt: toDate(row.user_created_at) },
   };
 }
 
-interface RotatedRow {
-  id: string;
-  user_id: string;
-  device_name: string | null;
-  user_agent: string | null;
-  ip: string | null;
-  created_at: string | Date;
-  last_used_at: string | Date;
-  expires_at: string | Date;
-  ended_at: string | Date | null;
-  end_reason: string | null;
+interface RotatedRow extends RawSessionRow {
   email: string;
   user_created_at: string | Date;
-}
-
-/** Raw rows: postgres.js (under drizzle) hands timestamps over as text, PGlite as Date. */
-function toDate(value: string | Date): Date {
-  return value instanceof Date ? value : new Date(value);
 }

@@ -1,6 +1,7 @@
 import { and, desc, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import { rawQuery, rowsOf, type Database, type Executor, type RawQuery, type Transaction } from '../db/client.js';
+import { sessionFromRawRow, type RawSessionRow } from '../db/raw-rows.js';
 import { sessions, users } from '../db/schema.js';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
 import { recordAuthEvent, recordAuthEvents } from './audit.js';
@@ -149,7 +150,7 @@ export class SessionService {
       );
       const beyondLimit = parsePgArray(row!.beyond_limit);
       await record(await this.#endIn(tx, { userId: input.userId, sessionIds: beyondLimit }, 'SESSION_LIMIT'));
-      return { session: sessionFromRow(row!), refreshToken };
+      return { session: sessionFromRawRow(row!), refreshToken };
     });
   }
 
@@ -432,39 +433,9 @@ function uuidArray(ids: readonly string[]): string {
   return `{${ids.join(',')}}`;
 }
 
-interface NewSessionRow {
-  id: string;
-  user_id: string;
-  device_name: string | null;
-  user_agent: string | null;
-  ip: string | null;
-  created_at: string | Date;
-  last_used_at: string | Date;
-  expires_at: string | Date;
-  ended_at: string | Date | null;
-  end_reason: string | null;
+interface NewSessionRow extends RawSessionRow {
   /** text[]: an array on PGlite, sometimes its literal ("{a,b}") on postgres.js. */
   beyond_limit: string[] | string;
-}
-
-function sessionFromRow(row: NewSessionRow): SessionRecord {
-  return {
-    id: row.id,
-    userId: row.user_id,
-    deviceName: row.device_name,
-    userAgent: row.user_agent,
-    ip: row.ip,
-    createdAt: toDate(row.created_at),
-    lastUsedAt: toDate(row.last_used_at),
-    expiresAt: toDate(row.expires_at),
-    endedAt: row.ended_at === null ? null : toDate(row.ended_at),
-    endReason: row.end_reason as SessionRecord['endReason'],
-  };
-}
-
-/** Raw rows: postgres.js (under drizzle) hands timestamps over as text, PGlite as Date. */
-function toDate(value: string | Date): Date {
-  return value instanceof Date ? value : new Date(value);
 }
 
 /** A text[] of uuids as either driver returns it (uuids hold no commas, quotes or braces). */
