@@ -257,12 +257,9 @@ export class AuthService {
   async logout(auth: Authentication, refreshToken: string | null | undefined, client?: ClientInfo): Promise<boolean> {
     if (auth.kind === 'signed-in') {
       const sessionIds = [auth.viewer.sessionId];
-      const ofToken = refreshToken ? await this.deps.sessions.findSessionOfRefreshToken(refreshToken) : null;
       await this.deps.sessions.endSessions({ userId: auth.viewer.userId, sessionIds }, 'LOGOUT', client);
-      // Holding a session's refresh token is enough to log it out (below), whoever's it is.
-      if (ofToken && ofToken.id !== auth.viewer.sessionId) {
-        await this.deps.sessions.endSessions({ userId: ofToken.userId, sessionIds: [ofToken.id] }, 'LOGOUT', client);
-      }
+      // The refresh token's session too, if another and still live: holding its token is enough.
+      if (refreshToken) await this.endSessionOfRefreshToken(refreshToken, client);
       return true;
     }
     if (auth.kind === 'refused' && auth.code === 'SESSION_REVOKED' && !refreshToken) return true;
@@ -317,11 +314,11 @@ export class AuthService {
   }
 
   /**
-   * Users by id, in the order asked, for loading the fields a token does not carry. A missing
-   * account is SESSION_REVOKED; a failed read (the database is down) is that error in every slot.
+   * A user by id, for the fields a token does not carry; fields and aliases resolved together are
+   * read together. A missing account is SESSION_REVOKED.
    */
-  findUsers(ids: readonly string[]): Promise<(User | Error)[]> {
-    return this.#usersById.loadMany(ids);
+  findUser(id: string): Promise<User> {
+    return this.#usersById.load(id);
   }
 
   async mySessions(viewer: Viewer): Promise<SessionView[]> {

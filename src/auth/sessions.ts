@@ -113,7 +113,7 @@ export class SessionService {
       // Concurrent logins of one user queue here, so each counts the others' sessions and the
       // limit holds (READ COMMITTED: the next statement sees what the previous holder committed).
       // NO KEY UPDATE: does not block the key-share locks that inserting sessions takes.
-      await tx.select({ id: users.id }).from(users).where(eq(users.id, input.userId)).for('no key update');
+      await lockUsers(tx, [input.userId]);
       // Then all the rest in one statement (a login runs it, and each statement is a round trip
       // plus the CPU to build it): the session, the first token of its family, the audit event, and
       // the user's other live sessions beyond the limit. The last read cannot see the session being
@@ -329,7 +329,7 @@ export class SessionService {
       );
       if (!lock[0]?.locked) return [];
       const now = this.deps.clock();
-      const idleHorizon = new Date(now.getTime() - this.deps.policy.sessionIdleTimeout * 1000);
+      const idleHorizon = this.#idleHorizon(now);
       const expired = tx
         .select({ id: sessions.id })
         .from(sessions)

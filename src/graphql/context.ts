@@ -2,7 +2,6 @@ import type { Authentication, AuthService, Viewer } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
 import { AuthError } from '../errors.js';
 import type { RevocationFeed } from '../events/revocation-feed.js';
-import { createLoaders, type Loaders } from './loaders.js';
 import type { RefreshCookieJar } from './refresh-cookie.js';
 
 /** What every resolver receives; built once per operation by the same factory over HTTP and WebSocket. */
@@ -12,7 +11,6 @@ export interface GraphQLContext {
   readonly viewer: Viewer | null;
   readonly client: ClientInfo;
   readonly revocationFeed: RevocationFeed;
-  readonly loaders: Loaders;
   /** The refresh token's HttpOnly cookie (TokenDelivery COOKIE); not writable over graphql-ws. */
   readonly refreshCookie: RefreshCookieJar;
 }
@@ -34,12 +32,6 @@ export async function createContext(input: {
     client: input.client,
     revocationFeed: input.revocationFeed,
     refreshCookie: input.refreshCookie,
-    // Made on first use: most operations never load a user.
-    get loaders() {
-      const loaders = createLoaders(input.auth);
-      Object.defineProperty(this, 'loaders', { value: loaders });
-      return loaders;
-    },
   };
 }
 

@@ -4,15 +4,15 @@ import { builder } from '../builder.js';
 /** The whole record when at hand (sign-up, login, refresh), else only the id (me). */
 type UserSource = User | UserReference;
 
-const loaded = async (user: UserSource, loaders: { users: { load(id: string): Promise<User> } }): Promise<User> =>
-  'email' in user ? user : loaders.users.load(user.id);
+const loaded = async (user: UserSource, auth: { findUser(id: string): Promise<User> }): Promise<User> =>
+  'email' in user ? user : auth.findUser(user.id);
 
 export const UserRef = builder.objectRef<UserSource>('User').implement({
   description: 'An account.',
   fields: (t) => ({
     id: t.exposeID('id'),
-    email: t.string({ resolve: async (user, _args, ctx) => (await loaded(user, ctx.loaders)).email }),
-    createdAt: t.field({ type: 'DateTime', resolve: async (user, _args, ctx) => (await loaded(user, ctx.loaders)).createdAt }),
+    email: t.string({ resolve: async (user, _args, ctx) => (await loaded(user, ctx.auth)).email }),
+    createdAt: t.field({ type: 'DateTime', resolve: async (user, _args, ctx) => (await loaded(user, ctx.auth)).createdAt }),
   }),
 });
 
