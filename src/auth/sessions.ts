@@ -417,7 +417,10 @@ export class SessionService {
     if (selection.sessionIds?.length === 0) return [];
     const now = this.deps.clock();
     const conditions = [eq(sessions.userId, selection.userId), ...this.#liveAt(now)];
-    if (selection.sessionIds) conditions.push(inArray(sessions.id, [...selection.sessionIds]));
+    if (selection.sessionIds) {
+      // One array parameter, not one per id: every list length would otherwise be its own prepared statement.
+      conditions.push(sql`${sessions.id} = any(${uuidArray(selection.sessionIds.filter(isUuid))}::uuid[])`);
+    }
     if (selection.exceptSessionId) {
       conditions.push(ne(sessions.id, selection.exceptSessionId));
       // "All but mine" only while mine is live: a caller whose session ended after its token was
@@ -443,7 +446,12 @@ export class SessionService {
 async function lockUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
   const ids = [...new Set(userIds)].filter(isUuid).sort();
   if (ids.length === 0) return;
-  await tx.select({ id: users.id }).from(users).where(inArray(users.id, ids)).orderBy(users.id).for('no key update');
+  await tx
+    .select({ id: users.id })
+    .from(users)
+    .where(sql`${users.id} = any(${uuidArray(ids)}::uuid[])`)
+    .orderBy(users.id)
+    .for('no key update');
 }
 
 async function findSession(db: Executor, sessionId: string): Promise<SessionRecord | null> {
