@@ -99,7 +99,7 @@ describe('login throttling per account and address', () => {
   it('lets the account try again once its failures have left the window, after exactly retryAfter seconds', async () => {
     const { user } = await signUp(t.gql);
     const ip = newAddress();
-    // rate-limiter-flexible reads Date, not our injected clock: move (and freeze) Date only.
+    // The throttle reads Date, not our injected clock: move (and freeze) Date only.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
     for (let i = 0; i < 5; i += 1) await loginFrom(t.gql, ip, user.email, 'wrong password');
     expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
