@@ -23,23 +23,24 @@ DECLARE
   created text[];
 BEGIN
   -- Missing rows are created and existing ones locked, in key order: takers of the same keys queue
-  -- in one order and never deadlock. DO UPDATE ... WHERE false locks a row without writing it.
+  -- in one order and never deadlock. DO UPDATE ... WHERE false locks a row without writing it. A
+  -- new row is created with its point (budgets are at least 1): it need not be written twice.
   WITH inserted AS (
     INSERT INTO throttle_counters AS c (key, head, counts, expire)
-    SELECT w.key, w.bucket, array_fill(0, ARRAY[11]), to_timestamp((w.bucket + 11) * w.bucket_ms / 1000.0)
+    SELECT w.key, w.bucket, array_fill(0, ARRAY[10]) || 1, to_timestamp((w.bucket + 11) * w.bucket_ms / 1000.0)
     FROM unnest(p_keys, p_buckets, p_bucket_ms) AS w(key, bucket, bucket_ms)
     ORDER BY w.key
     ON CONFLICT (key) DO UPDATE SET head = c.head WHERE false
     RETURNING c.key
   )
-  SELECT array_agg(inserted.key) INTO created FROM inserted;
+  SELECT coalesce(array_agg(inserted.key), '{}') INTO created FROM inserted;
 
   -- Under the locks, a fresh snapshot sees every point taken before. A row is moved forward to the
   -- taker's bucket (buckets that left the look-back drop off), never back: a taker whose clock is
   -- behind the last one's counts its point in the newer bucket, for longer rather than unseen.
   RETURN QUERY
   WITH shifted AS (
-    SELECT c.key, c.incarnation, w.points, w.bucket_ms, moved.head,
+    SELECT c.key, c.incarnation, w.points, w.bucket_ms, moved.head, c.key = ANY (created) AS fresh,
       c.counts[moved.by + 1 : 11] || array_fill(0, ARRAY[moved.by]) AS counts
     FROM unnest(p_keys, p_buckets, p_points, p_bucket_ms) AS w(key, bucket, points, bucket_ms)
     JOIN throttle_counters c ON c.key = w.key
@@ -47,19 +48,23 @@ BEGIN
       SELECT greatest(c.head, w.bucket) AS head, least(greatest(c.head, w.bucket) - c.head, 11)::integer AS by
     ) moved
   ), decision AS (
-    SELECT bool_and((SELECT coalesce(sum(n), 0) FROM unnest(s.counts) n) < s.points) AS fits FROM shifted s
+    -- A new row holds its point already; an existing one is counted with it.
+    SELECT bool_and((SELECT sum(n) FROM unnest(s.counts) n) + CASE WHEN s.fresh THEN 0 ELSE 1 END <= s.points) AS fits
+    FROM shifted s
   ), updated AS (
     UPDATE throttle_counters c
     SET head = s.head, counts = s.counts[1:10] || (s.counts[11] + 1),
       expire = to_timestamp((s.head + 11) * s.bucket_ms / 1000.0)
     FROM shifted s, decision d
-    WHERE d.fits AND c.key = s.key
+    WHERE d.fits AND c.key = s.key AND NOT s.fresh
     RETURNING c.key, c.counts
   ), removed AS (
     -- A refused attempt leaves nothing behind, not even empty rows for an attacker to multiply.
     DELETE FROM throttle_counters c USING decision d WHERE NOT d.fits AND c.key = ANY (created)
   )
-  SELECT s.key, s.incarnation::double precision, s.head::double precision, coalesce(u.counts, s.counts), d.fits
+  SELECT s.key, s.incarnation::double precision, s.head::double precision,
+    CASE WHEN d.fits THEN coalesce(u.counts, s.counts) WHEN s.fresh THEN array_fill(0, ARRAY[11]) ELSE s.counts END,
+    d.fits
   FROM shifted s CROSS JOIN decision d LEFT JOIN updated u ON u.key = s.key;
 END;
 $$;
