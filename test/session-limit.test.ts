@@ -1,8 +1,10 @@
 import { and, eq, isNull } from 'drizzle-orm';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sessions } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { backend } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
 import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
 
@@ -121,5 +123,47 @@ describe('MAX_SESSIONS_PER_USER', () => {
     expect(() => loadConfig({ MAX_SESSIONS_PER_USER: '0' })).toThrow(/MAX_SESSIONS_PER_USER: must be at least 1/);
     expect(() => loadConfig({ MAX_SESSIONS_PER_USER: 'ten' })).toThrow(/MAX_SESSIONS_PER_USER: must be a whole number/);
     expect(loadConfig({}).maxSessionsPerUser).toBe(10);
+  });
+});
+
+describe.skipIf(backend !== 'postgres')("a login and the lock on the user's row (PostgreSQL only)", () => {
+  it('counts the sessions that the holder of the lock committed while the login waited: the limit holds', async () => {
+    const email = uniqueEmail();
+    const { user } = await signUp(t.gql, { email });
+    // Two connections: one holds the transaction, the other watches for the login's wait.
+    const other = postgres(t.database.url!, { max: 2, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    try {
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      // Another transaction holds the user's row (as a login or a revocation does) and brings the user
+      // to the limit; it commits only once the login below waits for the row.
+      const holder = other.begin(async (tx) => {
+        await tx`select id from users where id = ${user.id} for no key update`;
+        for (let i = 1; i < MAX; i += 1) {
+          await tx`insert into sessions (id, user_id, created_at, last_used_at, expires_at)
+            values (${crypto.randomUUID()}, ${user.id}, ${t.clock()}, ${t.clock()}, ${new Date(t.clock().getTime() + 86_400_000)})`;
+        }
+        locked();
+        await released;
+      });
+      await isLocked;
+      const pending = login(t.gql, { email });
+      await eventually(async () => {
+        const waiting = await other`select 1 from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and query like '%create_session_within_limit%'`;
+        return waiting.length > 0;
+      });
+      release();
+      await holder;
+      const { accessToken } = await pending;
+      // A snapshot taken before the lock would have seen one other session, and ended none.
+      expect(await openSessionsOf(user.id)).toHaveLength(MAX);
+      expect(codes(await me(accessToken))).toEqual([]);
+    } finally {
+      release();
+      await other.end();
+    }
   });
 });

@@ -1,5 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { inArray } from 'drizzle-orm';
+import { sha256Hex } from '../src/auth/crypto.js';
+import { Throttle } from '../src/auth/throttle.js';
 import { connectPostgres } from '../src/db/client.js';
+import { throttleCounters } from '../src/db/schema.js';
+import { AuthError } from '../src/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, type TestDatabase } from './helpers/database.js';
@@ -99,7 +104,7 @@ describe('login throttling per account and address', () => {
   it('lets the account try again once its failures have left the window, after exactly retryAfter seconds', async () => {
     const { user } = await signUp(t.gql);
     const ip = newAddress();
-    // rate-limiter-flexible reads Date, not our injected clock: move (and freeze) Date only.
+    // The throttle reads Date, not our injected clock: move (and freeze) Date only.
     vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
     for (let i = 0; i < 5; i += 1) await loginFrom(t.gql, ip, user.email, 'wrong password');
     expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
@@ -160,6 +165,145 @@ describe('login throttling per account and address', () => {
     expect(codes(await loginFrom(t.gql, ip, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
     vi.setSystemTime(start + 990_001 + retryAfter * 1000);
     expect((await loginFrom(t.gql, ip, user.email, PASSWORD)).errors).toBeUndefined();
+  });
+});
+
+describe('budgets taken together', () => {
+  let strict: TestApp;
+  beforeAll(async () => {
+    strict = await createTestApp({
+      env: { TRUST_PROXY: 'true', LOGIN_MAX_FAILURES_PER_ACCOUNT: '2', LOGIN_MAX_FAILURES_PER_IP: '3' },
+      database: t.database,
+      clock: t.clock,
+    });
+  });
+  afterAll(async () => {
+    await strict?.close();
+  });
+
+  it("does not charge the address for an attempt its account's budget refuses, nor the account for one the address's refuses", async () => {
+    const ip = newAddress();
+    const [first, second, third] = [uniqueEmail(), uniqueEmail(), uniqueEmail()];
+    for (let i = 0; i < 2; i += 1) {
+      expect(codes(await loginFrom(strict.gql, ip, first, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    }
+    // Refused for the account, three times: the address has spent 2 of its 3 points, not 5.
+    for (let i = 0; i < 3; i += 1) {
+      expect(codes(await loginFrom(strict.gql, ip, first, 'wrong password'))).toEqual(['RATE_LIMITED']);
+    }
+    expect(codes(await loginFrom(strict.gql, ip, second, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    // Now the address's budget is spent: refused, and the third account keeps nothing of it.
+    expect(codes(await loginFrom(strict.gql, ip, third, 'wrong password'))).toEqual(['RATE_LIMITED']);
+    expect(await countersOf(accountKeyOf(third, ip))).toEqual([]);
+    expect(await countersOf(`login-ip:${ip}`)).toEqual([3]);
+  });
+});
+
+/** The points a counter row holds, as [sum] (or [] when there is no row). */
+async function countersOf(key: string): Promise<number[]> {
+  const rows = await t.app.database.db
+    .select({ counts: throttleCounters.counts })
+    .from(throttleCounters)
+    .where(inArray(throttleCounters.key, [key]));
+  return rows.map((row) => row.counts.reduce((a, b) => a + b, 0));
+}
+
+function accountKeyOf(email: string, ip: string): string {
+  return `login-account:${sha256Hex(`${email}\n${ip}`)}`;
+}
+
+/**
+ * The throttle itself, on the test's database: concurrency needs takers that read the time at the
+ * same moment as each other, which requests through GraphQL cannot be made to do.
+ */
+describe('the throttle under concurrent takers', () => {
+  /** Buckets of 90 s for an account, 360 s for an address. */
+  function throttleWith(pointsPerIp: number): Throttle {
+    return new Throttle({
+      db: t.app.database.db,
+      limits: {
+        loginFailuresPerAccount: { points: 5, window: 900 },
+        loginFailuresPerIp: { points: pointsPerIp, window: 3600 },
+        signUpsPerIp: { points: 2, window: 3600 },
+      },
+    });
+  }
+
+  /** Starts `count` checks now (each reads the time before its first await), then moves Date on. */
+  function startChecks(throttle: Throttle, count: number, at: number, input: () => { email: string; ip: string }) {
+    vi.setSystemTime(at);
+    return Array.from({ length: count }, () => throttle.beginPasswordCheck(input()));
+  }
+
+  function fitted(results: PromiseSettledResult<unknown>[]): number {
+    for (const result of results) {
+      if (result.status === 'rejected') expect((result.reason as AuthError).code).toBe('RATE_LIMITED');
+    }
+    return results.filter((result) => result.status === 'fulfilled').length;
+  }
+
+  it("of twenty concurrent attempts on one account, either side of a bucket boundary, exactly the account's five fit", async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const throttle = throttleWith(100);
+    const email = uniqueEmail();
+    const ip = newAddress();
+    // A boundary of the account's buckets and of the address's alike.
+    const boundary = Math.ceil(Date.now() / 360_000) * 360_000;
+    const attempts = [
+      ...startChecks(throttle, 10, boundary - 1, () => ({ email, ip })),
+      ...startChecks(throttle, 10, boundary, () => ({ email, ip })),
+    ];
+    expect(fitted(await Promise.allSettled(attempts))).toBe(5);
+    expect(await countersOf(accountKeyOf(email, ip))).toEqual([5]);
+    expect(await countersOf(`login-ip:${ip}`)).toEqual([5]);
+  });
+
+  it("of twenty concurrent attempts on twenty accounts from one address, exactly the address's three fit, and the refused leave no counter behind", async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const throttle = throttleWith(3);
+    const ip = newAddress();
+    const emails = Array.from({ length: 20 }, () => uniqueEmail());
+    const boundary = Math.ceil(Date.now() / 360_000) * 360_000;
+    let next = 0;
+    const attempts = [
+      ...startChecks(throttle, 10, boundary - 1, () => ({ email: emails[next++]!, ip })),
+      ...startChecks(throttle, 10, boundary, () => ({ email: emails[next++]!, ip })),
+    ];
+    const results = await Promise.allSettled(attempts);
+    expect(fitted(results)).toBe(3);
+    expect(await countersOf(`login-ip:${ip}`)).toEqual([3]);
+    for (const [i, email] of emails.entries()) {
+      expect(await countersOf(accountKeyOf(email, ip))).toEqual(results[i]!.status === 'fulfilled' ? [1] : []);
+    }
+  });
+
+  it('gives points back only to the counter they were taken from: not to a later one of the same account, after a success cleared it', async () => {
+    const throttle = throttleWith(3);
+    const email = uniqueEmail();
+    const ip = newAddress();
+    const lost = await throttle.beginPasswordCheck({ email, ip });
+    await (await throttle.beginPasswordCheck({ email, ip })).succeeded();
+    await throttle.beginPasswordCheck({ email, ip });
+    // The first check's database failed: its point goes back, but its counter is gone.
+    await lost.abandoned();
+    expect(await countersOf(accountKeyOf(email, ip))).toEqual([1]);
+    // The address's: two points taken and kept (the first given back, the success's given back).
+    expect(await countersOf(`login-ip:${ip}`)).toEqual([1]);
+  });
+
+  it('sweeps a counter an hour after its last point has left every look-back, not before', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() });
+    const throttle = throttleWith(3);
+    const ip = newAddress();
+    await throttle.signUp(ip);
+    const key = `signup-ip:${ip}`;
+    const [row] = await t.app.database.db.select().from(throttleCounters).where(inArray(throttleCounters.key, [key]));
+    // Counted for 11 buckets of 360 s from the start of its own.
+    expect(row!.expire.getTime()).toBe((Math.floor(Date.now() / 360_000) + 11) * 360_000);
+    await throttle.sweepExpired(new Date(row!.expire.getTime() + 3_600_000));
+    expect(await countersOf(key)).toEqual([1]);
+    await throttle.sweepExpired(new Date(row!.expire.getTime() + 3_600_001));
+    expect(await countersOf(key)).toEqual([]);
   });
 });
 

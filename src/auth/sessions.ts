@@ -78,6 +78,8 @@ const USER_AGENT_MAX_LENGTH = 512;
 const DEADLOCK_DETECTED = '40P01';
 /** Bounds one rotation statement (five array elements per rotation). */
 const ROTATIONS_PER_STATEMENT = 100;
+const CREATE_SESSION_WITHIN_LIMIT = `select * from create_session_within_limit($1::uuid, $2::uuid, $3::text, $4::text,
+  $5::text, $6::timestamptz, $7::timestamptz, $8::timestamptz, $9::integer, $10::uuid, $11::text, $12::text)`;
 
 export class SessionService {
   readonly #query: RawQuery;
@@ -137,14 +139,34 @@ export class SessionService {
     const now = this.deps.clock();
     const refreshToken = randomToken(32);
     const userAgent = truncate(input.client.userAgent);
+    if (!input.alsoIn) {
+      // A login: one call, one round trip (drizzle/0007_create_session_within_limit.sql), with the
+      // same lock on the user's row. Only at the limit, where sessions must end (and be announced
+      // in the same transaction), does it write nothing and leave the work to the transaction below.
+      const [row] = await this.#query<RawSessionRow>(CREATE_SESSION_WITHIN_LIMIT, [
+        crypto.randomUUID(),
+        input.userId,
+        input.deviceName,
+        userAgent,
+        input.client.ip,
+        now.toISOString(),
+        new Date(now.getTime() + this.deps.policy.refreshTokenTtl * 1000).toISOString(),
+        this.#idleHorizon(now).toISOString(),
+        this.deps.policy.maxSessionsPerUser,
+        crypto.randomUUID(),
+        sha256Hex(refreshToken),
+        input.cause,
+      ]);
+      if (row) return { session: sessionFromRawRow(row), refreshToken };
+    }
     return this.#revokingTransaction(async (tx, record) => {
       await input.alsoIn?.(tx);
       // Concurrent logins of one user queue here, so each counts the others' sessions and the
       // limit holds (READ COMMITTED: the next statement sees what the previous holder committed).
       // NO KEY UPDATE: does not block the key-share locks that inserting sessions takes.
       await lockUsers(tx, [input.userId]);
-      // Then all the rest in one statement (a login runs it, and each statement is a round trip
-      // plus the CPU to build it): the session, the first token of its family, the audit event, and
+      // Then all the rest in one statement (each statement is a round trip plus the CPU to build
+      // it; sign-ups and logins at the limit come here): the session, the first token of its family, the audit event, and
       // the user's other live sessions beyond the limit. The last read cannot see the session being
       // inserted (one snapshot per statement), hence `offset limit - 1`.
       const sessionId = crypto.randomUUID();

@@ -1,73 +1,113 @@
-import { RateLimiterDrizzle, RateLimiterRes } from 'rate-limiter-flexible';
-import { and, gt, inArray, lt } from 'drizzle-orm';
+import { lt } from 'drizzle-orm';
 import ipaddr from 'ipaddr.js';
 import type { ThrottleLimits } from '../config.js';
-import type { Database } from '../db/client.js';
-import { rateLimits } from '../db/schema.js';
+import { rawQuery, type Database, type RawQuery } from '../db/client.js';
+import { throttleCounters } from '../db/schema.js';
 import { AuthError } from '../errors.js';
 import { sha256Hex } from './crypto.js';
 
 /**
- * Brute-force throttling of password checks and sign-ups, on rate-limiter-flexible's Drizzle store:
- * the counters live in the database (the `rate_limits` table), so every instance on one PostgreSQL
- * shares them; on the embedded PGlite the database is in process, and so are they.
+ * Brute-force throttling of password checks and sign-ups. The counters live in the database (the
+ * `throttle_counters` table), so every instance on one PostgreSQL shares them; on the embedded
+ * PGlite the database is in process, and so are they.
  *
  * A password check takes its point BEFORE the password is verified and gives it back on success:
  * checking first and counting after would let concurrent requests (or fifty aliases in one
  * document) all pass the check before any of them is counted.
+ *
+ * Costs: one statement per password check (both budgets), one more on success (give the IP's point
+ * back, clear the account's). This replaced rate-limiter-flexible's Drizzle store, which counts only
+ * fixed windows (the sliding window was built on top of it from eleven counters per key) and took
+ * six statements per login; per statement, a login paid a round trip and the CPU to build and send it.
  */
 export class Throttle {
-  readonly #accountFailures: SlidingBudget;
-  readonly #ipFailures: SlidingBudget;
-  readonly #signUps: SlidingBudget;
+  readonly #accountFailures: Budget;
+  readonly #ipFailures: Budget;
+  readonly #signUps: Budget;
   readonly #db: Database;
+  readonly #query: RawQuery;
 
   constructor(deps: { db: Database; limits: ThrottleLimits }) {
     this.#db = deps.db;
-    this.#accountFailures = new SlidingBudget(deps.db, 'login-account', deps.limits.loginFailuresPerAccount);
-    this.#ipFailures = new SlidingBudget(deps.db, 'login-ip', deps.limits.loginFailuresPerIp);
-    this.#signUps = new SlidingBudget(deps.db, 'signup-ip', deps.limits.signUpsPerIp);
+    this.#query = rawQuery(deps.db);
+    this.#accountFailures = budget('login-account', deps.limits.loginFailuresPerAccount);
+    this.#ipFailures = budget('login-ip', deps.limits.loginFailuresPerIp);
+    this.#signUps = budget('signup-ip', deps.limits.signUpsPerIp);
   }
 
   /**
-   * Takes one point from the IP's and from the account-and-IP's failure budgets, or throws
-   * RATE_LIMITED. Call `succeeded` on the returned attempt when the password was right.
+   * Takes one point from the IP's and from the account-and-IP's failure budgets, both or neither, or
+   * throws RATE_LIMITED. Call `succeeded` on the returned attempt when the password was right.
    */
   async beginPasswordCheck(input: { email: string; ip: string | null }): Promise<PasswordCheckAttempt> {
     const ipKey = ipKeyOf(input.ip);
     // The email is counted whether or not it has an account (no enumeration), and stored hashed.
     const accountKey = sha256Hex(`${input.email}\n${ipKey}`);
-    const ipPoint = await this.#ipFailures.take(ipKey);
-    let accountPoint: TakenPoint;
-    try {
-      accountPoint = await this.#accountFailures.take(accountKey);
-    } catch (error) {
-      // The attempt does not happen: it is not a failure of this IP.
-      await this.#ipFailures.giveBack(ipPoint);
-      throw error;
-    }
+    // Both or neither: an attempt refused for the account is not a failure of this IP, nor the reverse.
+    const [ipPoint, accountPoint] = await this.#take([
+      { budget: this.#ipFailures, key: ipKey },
+      { budget: this.#accountFailures, key: accountKey },
+    ]);
     return {
-      // A success clears the account's counter and is not counted as a failure of the IP.
-      // The IP's point first: if the clearing then fails, `abandoned` gives the account's back.
-      succeeded: async () => {
-        await this.#ipFailures.giveBack(ipPoint);
-        await this.#accountFailures.clear(accountKey);
-      },
-      abandoned: async () => {
-        await this.#accountFailures.giveBack(accountPoint);
-        await this.#ipFailures.giveBack(ipPoint);
-      },
+      // A success clears the account's counter and is not counted as a failure of the IP: one
+      // statement, so that a failure leaves both points for `abandoned` to give back.
+      succeeded: () => this.#giveBack([ipPoint!], [accountPoint!.key]),
+      abandoned: () => this.#giveBack([ipPoint!, accountPoint!], []),
     };
   }
 
   /** One sign-up from this IP, or RATE_LIMITED. */
   async signUp(ip: string | null): Promise<void> {
-    await this.#signUps.take(ipKeyOf(ip));
+    await this.#take([{ budget: this.#signUps, key: ipKeyOf(ip) }]);
   }
 
   /** Deletes counters that expired more than an hour ago. */
   async sweepExpired(now: Date): Promise<void> {
-    await this.#db.delete(rateLimits).where(lt(rateLimits.expire, new Date(now.getTime() - 3_600_000)));
+    await this.#db.delete(throttleCounters).where(lt(throttleCounters.expire, new Date(now.getTime() - 3_600_000)));
+  }
+
+  /**
+   * One point from each budget, all or none, in one call of `throttle_take`
+   * (drizzle/0006_throttle_counters.sql); RATE_LIMITED with the retryAfter of the budget that
+   * frees up last when any is spent.
+   */
+  async #take(takes: readonly { budget: Budget; key: string }[]): Promise<TakenPoint[]> {
+    const now = Date.now();
+    const keys = takes.map(({ budget, key }) => `${budget.prefix}:${key}`);
+    const rows = await this.#query<TakeRow>('select * from throttle_take($1::text[], $2::bigint[], $3::integer[], $4::bigint[])', [
+      keys,
+      takes.map(({ budget }) => Math.floor(now / budget.bucketMs)),
+      takes.map(({ budget }) => budget.points),
+      takes.map(({ budget }) => budget.bucketMs),
+    ]);
+    const byKey = new Map(rows.map((row) => [row.key, row]));
+    const answers = keys.map((key) => {
+      const row = byKey.get(key);
+      if (!row) throw new Error(`throttle_take answered no row for a budget`);
+      return row;
+    });
+    if (answers.every((row) => row.taken)) {
+      return answers.map((row) => ({ key: row.key, incarnation: row.incarnation, bucket: row.head }));
+    }
+    let retryAfter = 0;
+    for (const [i, row] of answers.entries()) {
+      const { points, bucketMs } = takes[i]!.budget;
+      if (sum(row.counts) >= points) retryAfter = Math.max(retryAfter, retryAfterOf(row, points, bucketMs, now));
+    }
+    throw new AuthError('RATE_LIMITED', undefined, { retryAfter });
+  }
+
+  /**
+   * Gives the points back to the rows they were taken from (not to a later row of a cleared key,
+   * whose points are others'), and forgets every point of the `cleared` keys; one statement.
+   */
+  async #giveBack(points: readonly TakenPoint[], cleared: readonly string[]): Promise<void> {
+    await this.#query(GIVE_BACK, [
+      points.map((point) => point.key),
+      points.map((point) => point.incarnation),
+      points.map((point) => point.bucket),
+      cleared,
+    ]);
   }
 }
 
@@ -82,114 +122,77 @@ export interface PasswordCheckAttempt {
  * a bucket (1.1 windows): strictness costs a little over-counting, never under-counting.
  */
 const BUCKETS_PER_WINDOW = 10;
-
-/** Where a taken point was counted, to give it back there. */
-type TakenPoint = string;
+/** Buckets kept per row: a window's and the one being filled. `throttle_take` has it as 11 too. */
+const BUCKETS = BUCKETS_PER_WINDOW + 1;
 
 /**
- * At most `points` in ANY `window` seconds: a sliding window, built on the library's atomic
- * fixed-window counters. rate-limiter-flexible only counts fixed windows, which let an attacker
- * spend a whole budget at the end of one window and another at the start of the next (twice the
- * limit in moments); its blockDuration does not close that gap either, since it only starts once a
- * window overflows, not when a part-spent window ends.
+ * At most `points` in ANY `window` seconds: a sliding window. A fixed-window counter would let an
+ * attacker spend a whole budget at the end of one window and another at the start of the next
+ * (twice the limit in moments).
  *
- * So each key is counted in buckets of window/10 aligned on the epoch, one library counter per
- * bucket (its duration outlives the bucket's time in the look-back). A point is taken by
- * incrementing the current bucket atomically, then reading the previous ten buckets and the next
- * one: a point is allowed only when their sum, its own included, is within the budget. The
- * increments are atomic, so of concurrent takers exactly the first ones fit; reading the next
- * bucket as well makes two takers on either side of a bucket boundary see each other. Any interval
- * of one window lies within the eleven buckets looked at, hence never more than `points`. A refused
- * point is given back at once: refusals do not extend the lock-out.
+ * Each key is counted in buckets of window/10 aligned on the epoch, all in one row: its newest
+ * bucket (`head`) and the counts of the eleven buckets ending there. A point is taken under the
+ * row's lock: the row moves forward to the taker's bucket, and the point is allowed only when the
+ * eleven counts, its own included, are within the budget. Any interval of one window lies within
+ * the eleven buckets ending at the taker's, hence never more than `points`. Since every taker of a
+ * key locks its one row, of concurrent takers exactly the first ones fit (a sum over several rows
+ * read in one statement could miss a concurrent taker's point in a neighbouring bucket). A refused
+ * point is not counted at all: refusals do not extend the lock-out.
  *
- * Time is the library's own (Date), for the counters' expiry and the buckets alike.
+ * Time is Date's (the tests move it with fake timers), for the buckets and the rows' expiry alike.
  */
-class SlidingBudget {
-  readonly #limiter: RateLimiterDrizzle;
-  readonly #points: number;
-  readonly #bucketMs: number;
-
-  constructor(
-    private readonly db: Database,
-    keyPrefix: string,
-    limit: { points: number; window: number },
-  ) {
-    this.#points = limit.points;
-    this.#bucketMs = Math.ceil((limit.window * 1000) / BUCKETS_PER_WINDOW);
-    this.#limiter = new RateLimiterDrizzle({
-      storeClient: db,
-      schema: rateLimits,
-      keyPrefix,
-      points: limit.points,
-      // A bucket's counter must live until the bucket has left every look-back: a window past its end.
-      duration: Math.ceil((limit.window * 1000 + this.#bucketMs) / 1000),
-      // The app sweeps expired counters itself (Throttle.sweepExpired), on a timer it can stop.
-      clearExpiredByTimeout: false,
-    });
-  }
-
-  /** Takes one point, or throws RATE_LIMITED with retryAfter (seconds) and takes nothing. */
-  async take(key: string): Promise<TakenPoint> {
-    const now = Date.now();
-    const bucket = Math.floor(now / this.#bucketMs);
-    const taken = bucketKey(key, bucket);
-    let current: number;
-    try {
-      current = (await this.#limiter.consume(taken, 1)).consumedPoints;
-    } catch (rejection) {
-      // The library rejects with a RateLimiterRes when the bucket alone is over the budget, with an Error when its store fails.
-      if (!(rejection instanceof RateLimiterRes)) throw rejection;
-      current = rejection.consumedPoints;
-    }
-    const first = bucket - BUCKETS_PER_WINDOW;
-    const counts = await this.#counts(key, first, bucket + 1, now);
-    const total = counts.reduce((sum, count, i) => sum + (first + i === bucket ? 0 : count), current);
-    if (total <= this.#points) return taken;
-    await this.#limiter.reward(taken, 1);
-    counts[BUCKETS_PER_WINDOW] = current - 1;
-    throw new AuthError('RATE_LIMITED', undefined, { retryAfter: this.#retryAfter(counts, bucket, now) });
-  }
-
-  async giveBack(taken: TakenPoint): Promise<void> {
-    await this.#limiter.reward(taken, 1);
-  }
-
-  /** Forgets every point of the key still in a look-back. */
-  async clear(key: string): Promise<void> {
-    const bucket = Math.floor(Date.now() / this.#bucketMs);
-    const keys = [];
-    for (let b = bucket - BUCKETS_PER_WINDOW; b <= bucket + 1; b += 1) keys.push(this.#limiter.getKey(bucketKey(key, b)));
-    await this.db.delete(rateLimits).where(inArray(rateLimits.key, keys));
-  }
-
-  /** Points of buckets from..to of the key, in one query; index 0 is `from`. */
-  async #counts(key: string, from: number, to: number, now: number): Promise<number[]> {
-    const keys = new Map<string, number>();
-    for (let b = from; b <= to; b += 1) keys.set(this.#limiter.getKey(bucketKey(key, b)), b - from);
-    const rows = await this.db
-      .select({ key: rateLimits.key, points: rateLimits.points })
-      .from(rateLimits)
-      .where(and(inArray(rateLimits.key, [...keys.keys()]), gt(rateLimits.expire, new Date(now))));
-    const counts = Array.from({ length: to - from + 1 }, () => 0);
-    for (const row of rows) counts[keys.get(row.key)!] = Math.max(0, row.points);
-    return counts;
-  }
-
-  /**
-   * Seconds until a point would fit, if nobody else takes one: the first bucket boundary at which
-   * enough of the counted buckets have left the look-back. `counts` starts ten buckets back.
-   */
-  #retryAfter(counts: readonly number[], bucket: number, now: number): number {
-    for (let ahead = 1; ahead <= BUCKETS_PER_WINDOW + 1; ahead += 1) {
-      const stillCounted = counts.slice(ahead).reduce((sum, count) => sum + count, 0);
-      if (stillCounted < this.#points) return Math.max(1, Math.ceil(((bucket + ahead) * this.#bucketMs - now) / 1000));
-    }
-    return Math.ceil((this.#bucketMs * (BUCKETS_PER_WINDOW + 1)) / 1000);
-  }
+interface Budget {
+  readonly prefix: string;
+  readonly points: number;
+  readonly bucketMs: number;
 }
 
-function bucketKey(key: string, bucket: number): string {
-  return `${key}@${bucket}`;
+function budget(prefix: string, limit: { points: number; window: number }): Budget {
+  return { prefix, points: limit.points, bucketMs: Math.ceil((limit.window * 1000) / BUCKETS_PER_WINDOW) };
+}
+
+/** Where a taken point was counted, to give it back there. */
+interface TakenPoint {
+  readonly key: string;
+  readonly incarnation: number;
+  readonly bucket: number;
+}
+
+interface TakeRow {
+  key: string;
+  incarnation: number;
+  head: number;
+  /** BUCKETS counts, oldest first, ending at `head`; without the point when it was refused. */
+  counts: number[];
+  /** Whether the point was taken from every budget of the call. */
+  taken: boolean;
+}
+
+/**
+ * $1..$3: the points (key, incarnation, bucket); $4: the keys to clear. A point whose bucket has left
+ * the row's look-back no longer counts and is not given back; nor is one of a bucket already at 0.
+ */
+const GIVE_BACK = `
+  with cleared as (delete from throttle_counters where key = any($4::text[]))
+  update throttle_counters c
+  set counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] = c.counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] - 1
+  from unnest($1::text[], $2::bigint[], $3::bigint[]) as p(key, incarnation, bucket)
+  where c.key = p.key and c.incarnation = p.incarnation
+    and c.counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] > 0`;
+
+/**
+ * Seconds until a point would fit, if nobody else takes one: the first bucket boundary at which
+ * enough of the counted buckets have left the look-back.
+ */
+function retryAfterOf(row: TakeRow, points: number, bucketMs: number, now: number): number {
+  for (let ahead = 1; ahead < BUCKETS; ahead += 1) {
+    if (sum(row.counts.slice(ahead)) < points) return Math.max(1, Math.ceil(((row.head + ahead) * bucketMs - now) / 1000));
+  }
+  return Math.max(1, Math.ceil(((row.head + BUCKETS) * bucketMs - now) / 1000));
+}
+
+function sum(counts: readonly number[]): number {
+  return counts.reduce((total, count) => total + count, 0);
 }
 
 /**

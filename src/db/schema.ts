@@ -71,18 +71,26 @@ export const signingKeys = pgTable('signing_keys', {
 });
 
 /**
- * Counters of rate-limiter-flexible's RateLimiterDrizzle (login failures, sign-ups), shared by every
- * instance. The library reads and writes the properties `key`, `points` and `expire` by these names.
+ * Sliding-window counters of the throttle (login failures, sign-ups), shared by every instance: one
+ * row per budget and key, holding the points of its last BUCKETS buckets (src/auth/throttle.ts), so
+ * that a take locks one row and sees every point that counts against it. The arithmetic is in the
+ * `throttle_take` function (drizzle/0006_throttle_counters.sql).
  */
-export const rateLimits = pgTable(
-  'rate_limits',
+export const throttleCounters = pgTable(
+  'throttle_counters',
   {
-    /** Limiter prefix and a SHA-256 of what is counted (an email and an IP), never the email itself. */
+    /** Budget prefix and what is counted: an IP (or /64), or a SHA-256 of an email and an IP, never the email itself. */
     key: text('key').primaryKey(),
-    points: integer('points').notNull(),
-    expire: at('expire'),
+    /** Tells a row from a later one of the same key (after a clear): a point is given back only to its own row. */
+    incarnation: bigint('incarnation', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
+    /** The newest bucket counted (milliseconds since the epoch / bucket length); counts[last] is its count. */
+    head: bigint('head', { mode: 'number' }).notNull(),
+    /** Points per bucket, oldest first, ending at `head`. */
+    counts: integer('counts').array().notNull(),
+    /** When the last of its points has left every look-back: the sweeper deletes rows long past it. */
+    expire: at('expire').notNull(),
   },
-  (t) => [index('rate_limits_expire_idx').on(t.expire)],
+  (t) => [index('throttle_counters_expire_idx').on(t.expire)],
 );
 
 /**
