@@ -135,6 +135,9 @@ describe('sessionRevoked over graphql-ws', () => {
         return { main, other };
       }),
     );
+    // The earlier tests' clients are disposed, but the server may not have seen their sockets close yet:
+    // counted in "before", they would leave while ours arrive, and the count would never reach +1000.
+    await eventually(() => t.app.socketCount === 0 && t.app.revocationFeed.subscriberCount === 0);
     const subscribers = users.flatMap((user) =>
       Array.from({ length: 10 }, () => {
         const client = wsClient(url, { token: user.main.accessToken });
