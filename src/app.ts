@@ -132,6 +132,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     clock,
     logger,
     corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
   });
   await bus.start();
   const pruner = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
