@@ -4,15 +4,21 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * Deadlines are grouped into slots this long and fire at the end of theirs: up to this much late.
  * Access tokens expire in whole seconds and are accepted 30 s past that, so 100 ms late is nothing.
  */
-const SLOT_MS = 100;
+export const SLOT_MS = 100;
 
 /** What `schedule` returns; `cancel` needs it back. */
 export type DeadlineTicket = number;
 
+/** An item of the instance's shared deadlines (app.ts): a socket or a subscription that ends at its token's expiry. */
+export interface Expiring {
+  expire(): void;
+}
+
 /**
  * Many items, each due after its own real-time delay, on one timer: `onDue(item)` runs for each at
- * its deadline. One timer (and no closure) per item would cost a few hundred bytes each, which adds
- * up at one per open socket and one per subscription; here an item costs one entry in its slot's set.
+ * its deadline. One timer (and a closure or two) per item would cost a few hundred bytes each, which
+ * adds up at one per open socket and one per subscription; here an item costs one entry in its
+ * slot's set. Items due in the same slot run in the order they were scheduled.
  */
 export class Deadlines<T> {
   readonly #slots = new Map<number, Set<T>>();

@@ -189,13 +189,43 @@ describe('token expiry on a live socket', () => {
       await connected(client);
       const closed = await client.closed;
       expect(closed).toEqual({ code: 4403, reason: 'Token expired' });
-      await eventually(() => connections >= 2 && short.app.socketCount === 1);
+      // Subscribed again on the new socket (not only connected), or the revocation below could come first.
+      await eventually(() => connections >= 2 && short.app.socketCount === 1 && short.app.revocationFeed.subscriberCount === 1);
       await short.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: other.session.id }, { token: tokens.accessToken });
       await feed.next(1);
       expect(feed.events[0]).toMatchObject({ sessionId: other.session.id, reason: 'REVOKED_BY_USER' });
       await client.dispose();
     } finally {
       await usual.close();
+      await short.close();
+    }
+  });
+});
+
+describe('token expiry on a live socket, its subscriptions', () => {
+  it('are not completed before the socket closes 4403, so that a client subscribes again once it reconnects', async () => {
+    const short = await createTestApp({ env: { ACCESS_TOKEN_TTL: '1' } });
+    try {
+      const shortUrl = (await short.app.start()).url;
+      const tokens = await signUp(short.gql, { email: uniqueEmail() });
+      const client = wsClient(shortUrl, { token: tokens.accessToken });
+      // Several, so that any ordering of the expiries would show: each must end by the close, not by a complete.
+      const outcomes = Array.from(
+        { length: 4 },
+        () =>
+          new Promise<string>((resolve) => {
+            client.subscribe(
+              { query: SESSION_REVOKED_SUBSCRIPTION },
+              { next: () => {}, error: () => resolve('closed'), complete: () => resolve('completed') },
+            );
+          }),
+      );
+      await connected(client);
+      expect(await client.closed).toEqual({ code: 4403, reason: 'Token expired' });
+      expect(await Promise.all(outcomes)).toEqual(['closed', 'closed', 'closed', 'closed']);
+      await eventually(() => short.app.socketCount === 0 && short.app.revocationFeed.subscriberCount === 0);
+      await client.dispose();
+    } finally {
       await short.close();
     }
   });

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { Deadlines, type DeadlineTicket } from '../deadlines.js';
+import { SLOT_MS, type DeadlineTicket, type Deadlines, type Expiring } from '../deadlines.js';
 import type { RevocationBus, SessionRevoked } from './revocation-bus.js';
 
 export interface FeedBounds {
@@ -11,12 +11,12 @@ export interface FeedBounds {
 
 /**
  * Revocations keyed by user: a subscriber receives only its own user's events, looked up by key
- * rather than filtered out of everyone's. One bus listener and one expiry timer for the whole instance.
+ * rather than filtered out of everyone's. One bus listener for the whole instance, and its expiries
+ * on the instance's shared deadlines rather than a timer each.
  */
 export class RevocationFeed {
   /** A user's one subscription, or a set when it has several (one per user is the common case, and a Set costs more). */
   readonly #byUser = new Map<string, FeedSubscription | Set<FeedSubscription>>();
-  readonly #expiries = new Deadlines<FeedSubscription>((subscription) => subscription.end());
   readonly #unsubscribe: () => void;
   /** One function for every subscription to call when it ends, rather than a closure each. */
   readonly #release = (subscription: FeedSubscription) => this.#forget(subscription);
@@ -24,6 +24,7 @@ export class RevocationFeed {
   constructor(
     bus: RevocationBus,
     private readonly clock: Clock,
+    private readonly expiries: Deadlines<Expiring>,
   ) {
     this.#unsubscribe = bus.subscribe((event) => {
       const subscribers = this.#byUser.get(event.userId);
@@ -50,17 +51,20 @@ export class RevocationFeed {
     if (!subscribers) this.#byUser.set(userId, subscription);
     else if (subscribers instanceof FeedSubscription) this.#byUser.set(userId, new Set([subscribers, subscription]));
     else subscribers.add(subscription);
-    subscription.expiry = this.#expiries.schedule(subscription, bounds.until.getTime() - this.clock().getTime());
+    // One slot after the token's own deadline: a socket's expiry for the same token (scheduled when it
+    // connected) then always comes first and closes it 4403 before this could complete the operation,
+    // which would tell graphql-ws's client not to subscribe again once it has reconnected.
+    const remainingMs = bounds.until.getTime() - this.clock().getTime();
+    subscription.expiry = this.expiries.schedule(subscription, remainingMs + SLOT_MS);
     return subscription;
   }
 
   close(): void {
     this.#unsubscribe();
-    this.#expiries.clear();
   }
 
   #forget(subscription: FeedSubscription): void {
-    this.#expiries.cancel(subscription, subscription.expiry);
+    this.expiries.cancel(subscription, subscription.expiry);
     const subscribers = this.#byUser.get(subscription.userId);
     if (subscribers === subscription) {
       this.#byUser.delete(subscription.userId);
@@ -78,7 +82,7 @@ const DONE: IteratorReturnResult<undefined> = Object.freeze({ value: undefined, 
  * generator) because one lives as long as its subscriber, thousands at once: this is one object
  * with a queue only while events wait, where a Repeater held a dozen closures and promises.
  */
-class FeedSubscription implements AsyncIterableIterator<SessionRevoked> {
+class FeedSubscription implements AsyncIterableIterator<SessionRevoked>, Expiring {
   expiry: DeadlineTicket = 0;
   /** Events delivered but not yet taken by next(). */
   #queue: SessionRevoked[] | undefined;
@@ -101,6 +105,11 @@ class FeedSubscription implements AsyncIterableIterator<SessionRevoked> {
     if (waiting) waiting({ value: event, done: false });
     else (this.#queue ??= []).push(event);
     if (event.sessionId === this.sessionId) this.end();
+  }
+
+  /** Its token expired. */
+  expire(): void {
+    this.end();
   }
 
   /** No more events: those already queued are still handed out, then the iterator is done. */

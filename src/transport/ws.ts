@@ -5,7 +5,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
 import type { Clock } from '../clock.js';
-import { Deadlines, type DeadlineTicket } from '../deadlines.js';
+import { Deadlines, type DeadlineTicket, type Expiring } from '../deadlines.js';
 import type { RevocationBus } from '../events/revocation-bus.js';
 import { originMayCall } from '../graphql/http-security.js';
 import { bearerFromConnectionParams, clientInfo, type TidepassYoga } from '../graphql/yoga.js';
@@ -36,7 +36,7 @@ export interface WebSocketTransport {
  * as the socket, one per subscriber: it keeps what operations need (the client's address and user
  * agent) rather than the upgrade request itself, and no timer of its own.
  */
-class Connection {
+class Connection implements Expiring {
   /** The session it was authenticated for, once connection_init succeeded and until it is released. */
   sessionId: string | undefined;
   expiry: DeadlineTicket = 0;
@@ -47,8 +47,13 @@ class Connection {
   constructor(
     readonly socket: WebSocket,
     readonly client: ClientInfo,
-    private readonly failed: (connection: Connection, error: unknown) => void,
+    private readonly owner: ConnectionOwner,
   ) {}
+
+  /** Its token expired. */
+  expire(): void {
+    this.owner.expired(this);
+  }
 
   get protocol(): string {
     return this.socket.protocol;
@@ -74,7 +79,7 @@ class Connection {
    * for it (its suspended frame would live as long), a promise reaction does.
    */
   receive(data: RawData): void {
-    this.#onMessage?.(String(data)).catch((error: unknown) => this.failed(this, error));
+    this.#onMessage?.(String(data)).catch((error: unknown) => this.owner.failed(this, error));
   }
 }
 
@@ -96,7 +101,10 @@ export function attachWebSocketTransport(deps: {
   corsOrigins: readonly string[];
   /** TRUST_PROXY: the client's address is the last X-Forwarded-For hop. */
   trustProxy: boolean;
+  /** The instance's shared deadlines: each socket's token expiry. */
+  expiries: Deadlines<Expiring>;
 }): WebSocketTransport {
+  const { expiries } = deps;
   const wss = new WebSocketServer({
     server: deps.server,
     path: '/graphql',
@@ -145,11 +153,7 @@ export function attachWebSocketTransport(deps: {
     connection.socket.close(CLOSE_FORBIDDEN, 'Session revoked');
   };
 
-  // One timer each for every socket's token expiry and connection_init wait.
-  const expiries = new Deadlines<Connection>((connection) => {
-    release(connection);
-    connection.socket.close(CLOSE_FORBIDDEN, 'Token expired');
-  });
+  // One timer for every socket's connection_init wait.
   const initWaits = new Deadlines<Connection>((connection) => {
     connection.initWait = undefined;
     connection.socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
@@ -245,9 +249,15 @@ export function attachWebSocketTransport(deps: {
   function onPong(this: WebSocket) {
     awaitingPong.delete(this);
   }
-  const failed = (connection: Connection, error: unknown) => {
-    deps.logger.error('websocket', { error });
-    connection.socket.close(CloseCode.InternalServerError, 'Internal server error');
+  const owner: ConnectionOwner = {
+    expired(connection) {
+      release(connection);
+      connection.socket.close(CLOSE_FORBIDDEN, 'Token expired');
+    },
+    failed(connection, error) {
+      deps.logger.error('websocket', { error });
+      connection.socket.close(CloseCode.InternalServerError, 'Internal server error');
+    },
   };
   function onSocketError(this: WebSocket, error: Error) {
     deps.logger.error('websocket', { error });
@@ -255,7 +265,7 @@ export function attachWebSocketTransport(deps: {
   }
 
   wss.on('connection', (socket, request) => {
-    const connection = new Connection(socket, clientInfo(undefined, request, deps.trustProxy), failed);
+    const connection = new Connection(socket, clientInfo(undefined, request, deps.trustProxy), owner);
     connection.initWait = initWaits.schedule(connection, CONNECTION_INIT_WAIT_MS);
     const closed = server.opened(connection, connection);
     socket.on('error', onSocketError);
@@ -288,13 +298,18 @@ export function attachWebSocketTransport(deps: {
     async close() {
       unsubscribe();
       clearInterval(keepAlive);
-      expiries.clear();
       initWaits.clear();
       for (const socket of wss.clients) socket.close(1001, 'Server shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       for (const socket of wss.clients) socket.terminate();
     },
   };
+}
+
+/** What every connection calls back into: one object for all of them rather than closures of each. */
+interface ConnectionOwner {
+  expired(connection: Connection): void;
+  failed(connection: Connection, error: unknown): void;
 }
 
 type VerifyDone = (verified: boolean, code?: number, message?: string) => void;
