@@ -119,6 +119,12 @@ export function attachWebSocketTransport(deps: {
       done(false, 403, 'Origin not allowed');
     },
   });
+  // The HTTP server's own errors come through here too (ws re-emits them): unhandled, they would
+  // throw. As graphql-ws/use/ws did: logged, and every socket closed as the server cannot be trusted.
+  wss.on('error', (error) => {
+    deps.logger.error('websocket server', { error });
+    for (const socket of wss.clients) socket.close(CloseCode.InternalServerError, 'Internal server error');
+  });
   /** Authenticated connections by session: one, or a set when a session has several sockets. */
   const bySession = new Map<string, Connection | Set<Connection>>();
   let authenticatedCount = 0;
