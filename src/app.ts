@@ -161,6 +161,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   }, RETENTION_SWEEP_INTERVAL_MS);
   retentionSweeper.unref();
 
+  /** One shutdown however often stop() is called (a signal, then a test's cleanup). */
+  let stopping: Promise<void> | undefined;
   return {
     config,
     instanceId,
@@ -180,17 +182,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}` };
     },
-    async stop() {
-      clearInterval(pruner);
-      clearInterval(sweeper);
-      clearInterval(throttleSweeper);
-      clearInterval(retentionSweeper);
-      await ws.close();
-      revocationFeed.close();
-      await http.close(SHUTDOWN_GRACE_MS);
-      await bus.stop();
-      expiries.clear();
-      if (ownsDatabase) await database.close();
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(pruner);
+        clearInterval(sweeper);
+        clearInterval(throttleSweeper);
+        clearInterval(retentionSweeper);
+        // HTTP first, synchronously: from this moment no connection is accepted and every answer
+        // still to come says `Connection: close`, however soon it is written.
+        const httpClosed = http.close(SHUTDOWN_GRACE_MS);
+        await ws.close();
+        revocationFeed.close();
+        await httpClosed;
+        await bus.stop();
+        expiries.clear();
+        if (ownsDatabase) await database.close();
+      })();
+      return stopping;
     },
   };
 }

@@ -239,4 +239,21 @@ describe('concurrency', () => {
     expect(losers.every((code) => code === 'REFRESH_TOKEN_REUSED' || code === 'INVALID_REFRESH_TOKEN')).toBe(true);
     expect(await meCodes(noGrace.gql, winners[0]!.data!.refresh.accessToken)).toEqual(['SESSION_REVOKED']);
   });
+
+  it('rotates many sessions refreshing at once, each with its own successor, beside tokens that are refused', async () => {
+    const live = await Promise.all(Array.from({ length: 30 }, () => signUp(t.gql)));
+    const ended = await signUp(t.gql);
+    await t.gql('mutation { logout }', {}, { token: ended.accessToken });
+    const presented = [...live.map((s) => s.refreshToken), ended.refreshToken, 'x'.repeat(43), live[0]!.refreshToken];
+    const results = await Promise.all(presented.map((refreshToken) => t.gql(REFRESH, { refreshToken })));
+
+    const successes = results.slice(0, 30);
+    expect(successes.flatMap(codes)).toEqual([]);
+    // Each caller gets its own session back, and a successor of that session.
+    expect(successes.map((r) => r.data!.refresh.session.id)).toEqual(live.map((s) => s.session.id));
+    expect(results.slice(30).map(codes)).toEqual([['INVALID_REFRESH_TOKEN'], ['INVALID_REFRESH_TOKEN'], ['REFRESH_TOKEN_ROTATED']]);
+    const again = await Promise.all(successes.map((r) => refresh(t.gql, r.data!.refresh.refreshToken)));
+    expect(again.map((s) => s.session.id)).toEqual(live.map((s) => s.session.id));
+    expect(await meCodes(t.gql, successes[7]!.data!.refresh.accessToken)).toEqual([]);
+  });
 });

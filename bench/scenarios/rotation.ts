@@ -1,5 +1,5 @@
 import { rotateDirectly } from '../baselines/rotation-sql.js';
-import { cannon, graphqlRequest, type AutocannonResult } from '../lib/autocannon.js';
+import { cannon, graphqlRequest, type CannonResult } from '../lib/autocannon.js';
 import type { Scenario } from '../lib/context.js';
 import { seedRefreshTokens, seedUsersWithSessions } from '../lib/fixtures.js';
 import { describeCpu, startCpuMeter, type CpuReading } from '../lib/cpu.js';
@@ -47,7 +47,7 @@ export const rotation: Scenario = {
         direct.db,
         (await seedUsersWithSessions(direct.db, CLIENTS, 'rotation-direct')).map((s) => s.sessionId),
       );
-      const throughApi = async (amount: number): Promise<AutocannonResult> => {
+      const throughApi = async (amount: number): Promise<CannonResult> => {
         let next = 0;
         return cannon({
           url: server.url,
@@ -105,14 +105,14 @@ export const rotation: Scenario = {
         let meter = await startCpuMeter([server.pid], ctx.database);
         const api = await throughApi(perRound);
         apiCpu.push(await meter.stop());
-        apiSeconds += api.duration;
+        apiSeconds += api.elapsedSeconds;
         meter = await startCpuMeter([], ctx.database);
         const seconds = await directly(perClient);
         directCpu.push(await meter.stop());
         directSeconds += seconds;
         const a = apiCpu.at(-1)!;
         progress(
-          `  round ${r + 1}/${rounds}: ${perRound} rotations, ${round(perRound / api.duration, 0)} vs ${round(perRound / seconds, 0)} rotations/s` +
+          `  round ${r + 1}/${rounds}: ${perRound} rotations, ${round(perRound / api.elapsedSeconds, 0)} vs ${round(perRound / seconds, 0)} rotations/s` +
             ` (CPU per rotation through GraphQL: ${round(a.serverMainMs / perRound, 2)} ms server, ${round(a.databaseMs / perRound, 2)} ms PostgreSQL; directly: ${round(directCpu.at(-1)!.databaseMs / perRound, 2)} ms PostgreSQL)`,
         );
       }

@@ -102,7 +102,7 @@ export const subscribers: Scenario = {
       const meter = await startCpuMeter([server.pid], ctx.database);
       const benchCpu = process.cpuUsage();
       const started = performance.now();
-      await cannon({
+      const answered = await cannon({
         url: server.url,
         connections: 50,
         amount: burst,
@@ -118,7 +118,7 @@ export const subscribers: Scenario = {
           ]);
         },
       });
-      burstIssuedMs = performance.now() - started;
+      burstIssuedMs = answered.elapsedSeconds * 1000;
       const times = await withTimeout(allDelivered, 60_000, 'the burst was not delivered within 60 s');
       burstMs = Math.max(...times) - started;
       const spent = process.cpuUsage(benchCpu);

@@ -1,7 +1,8 @@
-import { errors, jwtVerify, SignJWT, type JWTVerifyGetKey } from 'jose';
+import { errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.js';
 import { isUuid } from './crypto.js';
+import { signEs256 } from './es256-signer.js';
 import { SIGNING_ALGORITHM, type SigningKeys } from './keys.js';
 
 /** Explicit typing (RFC 8725 3.11, RFC 9068): an ID token or other JWT of ours is not an access token. */
@@ -60,15 +61,11 @@ export class AccessTokens {
     const { keys, issuer, audience, ttl, clock } = this.options;
     const now = Math.floor(clock().getTime() / 1000);
     const exp = Math.max(now + 1, Math.min(now + ttl, Math.floor(subject.notAfter.getTime() / 1000)));
-    const token = await new SignJWT({ sid: subject.sessionId })
-      .setProtectedHeader({ alg: SIGNING_ALGORITHM, kid: keys.kid, typ: TOKEN_TYPE })
-      .setIssuer(issuer)
-      .setAudience(audience)
-      .setSubject(subject.userId)
-      .setJti(crypto.randomUUID())
-      .setIssuedAt(now)
-      .setExpirationTime(exp)
-      .sign(keys.privateKey);
+    const token = signEs256(
+      { alg: SIGNING_ALGORITHM, kid: keys.kid, typ: TOKEN_TYPE },
+      { sid: subject.sessionId, iss: issuer, aud: audience, sub: subject.userId, jti: crypto.randomUUID(), iat: now, exp },
+      keys.privateKey,
+    );
     return { token, expiresAt: new Date(exp * 1000) };
   }
 

@@ -1,3 +1,4 @@
+import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { asc } from 'drizzle-orm';
 import {
   calculateJwkThumbprint,
@@ -5,7 +6,6 @@ import {
   exportJWK,
   generateKeyPair,
   importJWK,
-  type CryptoKey,
   type JSONWebKeySet,
   type JWK,
   type JWTVerifyGetKey,
@@ -19,7 +19,8 @@ export const SIGNING_ALGORITHM = 'ES256';
 
 export interface SigningKeys {
   readonly kid: string;
-  readonly privateKey: CryptoKey;
+  /** node:crypto's form: access tokens are signed synchronously (see es256-signer.ts). */
+  readonly privateKey: KeyObject;
   /** Public keys only, served at /.well-known/jwks.json. */
   readonly jwks: JSONWebKeySet;
   /** Selects a verification key by the token's kid among our own keys, never one the token names. */
@@ -32,7 +33,9 @@ function publicPart(jwk: JWK, kid: string): JWK {
 }
 
 async function fromPrivateJwk(jwk: JWK, kid: string, publicKeys: JWK[]): Promise<SigningKeys> {
-  const privateKey = (await importJWK({ ...jwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM)) as CryptoKey;
+  // jose validates the JWK as an ES256 key (curve, coordinates) before node:crypto takes it.
+  await importJWK({ ...jwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM);
+  const privateKey = createPrivateKey({ key: { ...jwk } as JsonWebKey, format: 'jwk' });
   const jwks = { keys: publicKeys };
   return { kid, privateKey, jwks, verificationKeys: createLocalJWKSet(jwks) };
 }

@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader';
 import { and, desc, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import { rawQuery, rowsOf, type Database, type Executor, type RawQuery, type Transaction } from '../db/client.js';
@@ -13,7 +14,7 @@ import {
   spendLiveTokensOfSession,
 } from './refresh-tokens.js';
 import { isUuid, randomToken, sha256Hex } from './crypto.js';
-import { rotateInOneStatement } from './rotation.js';
+import { rotateInOneStatement, type Rotated, type RotationRequest } from './rotation.js';
 import type { User } from './users.js';
 
 export type SessionRecord = typeof sessions.$inferSelect;
@@ -73,13 +74,41 @@ const SWEEP_BATCH = 500;
 
 const USER_AGENT_MAX_LENGTH = 512;
 
+/** SQLSTATE deadlock_detected. */
+const DEADLOCK_DETECTED = '40P01';
+/** Bounds one rotation statement (five array elements per rotation). */
+const ROTATIONS_PER_STATEMENT = 100;
+
 export class SessionService {
   readonly #query: RawQuery;
+  /**
+   * The refreshes that arrive in one turn of the event loop are rotated by one statement (see
+   * rotation.ts): a statement's fixed costs (the round trip, PostgreSQL's executor and commit, the
+   * driver's work) are paid once for all of them. Nothing is cached between turns.
+   */
+  readonly #rotations: DataLoader<RotationRequest, Rotated | null>;
 
   constructor(
     private readonly deps: { db: Database; bus: RevocationBus; clock: Clock; policy: SessionPolicy },
   ) {
     this.#query = rawQuery(deps.db);
+    this.#rotations = new DataLoader(
+      async (requests) => {
+        const rotate = () => {
+          const now = this.deps.clock();
+          return rotateInOneStatement(this.#query, { now, idleHorizon: this.#idleHorizon(now) }, requests);
+        };
+        try {
+          return await rotate();
+        } catch (error) {
+          // Sessions are locked in id order, a revocation locks its user's in the order it finds them:
+          // PostgreSQL may pick this statement as the victim of a deadlock. Nothing was written; again, once.
+          if ((error as { code?: unknown }).code === DEADLOCK_DETECTED) return rotate();
+          throw error;
+        }
+      },
+      { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: ROTATIONS_PER_STATEMENT },
+    );
   }
 
   /** When the session ends unless refreshed: the absolute end or the idle end, whichever is first. */
@@ -162,15 +191,9 @@ export class SessionService {
    */
   async rotateRefreshToken(token: string, client: ClientInfo): Promise<RotationResult> {
     if (!isWellFormedRefreshToken(token)) return { kind: 'invalid' };
-    const now = this.deps.clock();
-    const rotated = await rotateInOneStatement(this.#query, {
-      token,
-      now,
-      idleHorizon: this.#idleHorizon(now),
-      userAgent: truncate(client.userAgent),
-      ip: client.ip,
-    });
+    const rotated = await this.#rotations.load({ token, userAgent: truncate(client.userAgent), ip: client.ip });
     if (rotated) return { kind: 'rotated', ...rotated };
+    const now = this.deps.clock();
 
     const presented = await findRefreshTokenWithSession(this.deps.db, token);
     // Unknown; or of a session that has ended (a spent token then proves nothing more); or unspent
@@ -394,7 +417,10 @@ export class SessionService {
     if (selection.sessionIds?.length === 0) return [];
     const now = this.deps.clock();
     const conditions = [eq(sessions.userId, selection.userId), ...this.#liveAt(now)];
-    if (selection.sessionIds) conditions.push(inArray(sessions.id, [...selection.sessionIds]));
+    if (selection.sessionIds) {
+      // One array parameter, not one per id: every list length would otherwise be its own prepared statement.
+      conditions.push(sql`${sessions.id} = any(${uuidArray(selection.sessionIds.filter(isUuid))}::uuid[])`);
+    }
     if (selection.exceptSessionId) {
       conditions.push(ne(sessions.id, selection.exceptSessionId));
       // "All but mine" only while mine is live: a caller whose session ended after its token was
@@ -420,7 +446,12 @@ export class SessionService {
 async function lockUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
   const ids = [...new Set(userIds)].filter(isUuid).sort();
   if (ids.length === 0) return;
-  await tx.select({ id: users.id }).from(users).where(inArray(users.id, ids)).orderBy(users.id).for('no key update');
+  await tx
+    .select({ id: users.id })
+    .from(users)
+    .where(sql`${users.id} = any(${uuidArray(ids)}::uuid[])`)
+    .orderBy(users.id)
+    .for('no key update');
 }
 
 async function findSession(db: Executor, sessionId: string): Promise<SessionRecord | null> {

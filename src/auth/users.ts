@@ -1,4 +1,4 @@
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Database, Executor } from '../db/client.js';
@@ -111,13 +111,8 @@ export async function findUserById(db: Executor, id: string): Promise<User | nul
   return user ?? null;
 }
 
-export async function findUsersByIds(db: Executor, ids: readonly string[]): Promise<User[]> {
-  if (ids.length === 0) return [];
-  return db.select(publicColumns).from(users).where(inArray(users.id, [...ids]));
-}
-
 /**
- * findUsersByIds as a statement built once per database: it runs for every `me`, and building the
+ * The users of these ids, as a statement built once per database: it runs for every `me`, and building the
  * query anew each time cost more CPU than the database spent answering it. The ids travel as one
  * array parameter whatever their number; a non-uuid (which no user has) is left out of it.
  */

@@ -105,7 +105,7 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Pos
     // 20 s): after a restart killed the whole pool, requests would wait that long for a connection.
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, POSTGRES_TIMEOUTS.maxReconnectDelay),
   } as postgres.Options<Record<string, never>>);
-  const db = drizzlePostgres(client, { schema });
+  const db = drizzlePostgres(preparedByDefault(client), { schema });
   return {
     kind: 'postgres',
     client,
@@ -117,6 +117,32 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Pos
     },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * drizzle prepares a statement only when asked by name (`.prepare('name')`), so PostgreSQL parsed and
+ * planned every statement of every request (a login's statements cost it about 4 ms of CPU). postgres.js
+ * keeps prepared statements per connection, keyed by their text, and drizzle's texts are the same
+ * for the same query shape: preparing them all is the cheap default. Statements without parameters
+ * still go as simple queries (postgres.js's rule), so multi-statement SQL keeps working.
+ */
+function preparedByDefault<T extends postgres.Sql>(client: T): T {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (property === 'unsafe') {
+        return (text: string, params?: unknown[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true, ...options });
+      }
+      if (property === 'begin' || property === 'savepoint') {
+        return (...args: unknown[]) => {
+          const callback = args.pop() as (tx: postgres.Sql) => unknown;
+          return (value as (...a: unknown[]) => unknown).apply(target, [...args, (tx: postgres.Sql) => callback(preparedByDefault(tx))]);
+        };
+      }
+      return value;
+    },
+  });
 }
 
 /** Migrations on their own connection: building an index may take longer than any request should. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { RequestCache } from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
-import { createYoga, maskError, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { JSONWebKeySet } from 'jose';
 import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
@@ -104,14 +104,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       usePage({ directory: deps.pageDirectory, logger: deps.logger }),
       ...(deps.graphiql ? [useGraphiqlAssets({ graphqlEndpoint: GRAPHQL_ENDPOINT })] : [useNoIntrospection()]),
       refreshCookies.plugin,
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: () =>
-          deps.ping().then(
-            () => true,
-            () => false,
-          ),
-      }),
+      useReadiness(deps.ping),
       useJwks(deps.jwks),
       useStrictRequestFormat({ maxBodyBytes: deps.maxRequestBodyBytes }),
       useCsrfPrevention(),
@@ -174,6 +167,23 @@ function isGraphQLError(error: unknown): error is GraphQLError {
 
 function originalError(error: unknown): unknown {
   return isGraphQLError(error) ? (error.originalError ?? error) : error;
+}
+
+/**
+ * GET /ready: 200 while the database answers, else 503. yoga's useReadinessCheck does the same but
+ * matches every request's URL against a URLPattern (a polyfill on Node 20): 6 % of the main thread
+ * during a burst of logouts, for a path compared here in one string comparison.
+ */
+function useReadiness(ping: () => Promise<void>): Plugin {
+  return {
+    onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname !== '/ready') return;
+      return ping().then(
+        () => endResponse(new fetchAPI.Response(null, { status: 200 })),
+        () => endResponse(new fetchAPI.Response(null, { status: 503 })),
+      );
+    },
+  };
 }
 
 function useJwks(jwks: JSONWebKeySet): Plugin {
