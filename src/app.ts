@@ -6,6 +6,7 @@ import { AuthService } from './auth/service.js';
 import { SessionService } from './auth/sessions.js';
 import { Throttle } from './auth/throttle.js';
 import { systemClock, type Clock } from './clock.js';
+import { Deadlines, type Expiring } from './deadlines.js';
 import type { Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
 import { createInProcessBus } from './events/in-process-bus.js';
@@ -87,7 +88,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   bus.subscribe((event) => revocations.add(event.sessionId, event.revokedAt));
   // The PostgreSQL bus loads the set itself each time its LISTEN connection is (re)established.
   if (database.kind === 'pglite') await revocations.loadFrom(database.db);
-  const revocationFeed = new RevocationFeed(bus, clock);
+  // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
+  const expiries = new Deadlines<Expiring>((item) => item.expire());
+  const revocationFeed = new RevocationFeed(bus, clock, expiries);
 
   const sessions = new SessionService({
     db: database.db,
@@ -132,6 +135,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     clock,
     logger,
     corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
+    expiries,
   });
   await bus.start();
   const pruner = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
@@ -190,6 +195,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         revocationFeed.close();
         await httpClosed;
         await bus.stop();
+        expiries.clear();
         if (ownsDatabase) await database.close();
       })();
       return stopping;

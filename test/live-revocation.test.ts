@@ -207,6 +207,35 @@ describe('token expiry on a live socket', () => {
   });
 });
 
+describe('token expiry on a live socket, its subscriptions', () => {
+  it('are not completed before the socket closes 4403, so that a client subscribes again once it reconnects', async () => {
+    const short = await createTestApp({ env: { ACCESS_TOKEN_TTL: '1' } });
+    try {
+      const shortUrl = (await short.app.start()).url;
+      const tokens = await signUp(short.gql, { email: uniqueEmail() });
+      const client = wsClient(shortUrl, { token: tokens.accessToken });
+      // Several, so that any ordering of the expiries would show: each must end by the close, not by a complete.
+      const outcomes = Array.from(
+        { length: 4 },
+        () =>
+          new Promise<string>((resolve) => {
+            client.subscribe(
+              { query: SESSION_REVOKED_SUBSCRIPTION },
+              { next: () => {}, error: () => resolve('closed'), complete: () => resolve('completed') },
+            );
+          }),
+      );
+      await connected(client);
+      expect(await client.closed).toEqual({ code: 4403, reason: 'Token expired' });
+      expect(await Promise.all(outcomes)).toEqual(['closed', 'closed', 'closed', 'closed']);
+      await eventually(() => short.app.socketCount === 0 && short.app.revocationFeed.subscriberCount === 0);
+      await client.dispose();
+    } finally {
+      await short.close();
+    }
+  });
+});
+
 describe('sessionRevoked over SSE', () => {
   it('answers UNAUTHENTICATED and no stream without a token', async () => {
     const response = await t.app.yoga.fetch('http://localhost/graphql', {
@@ -311,6 +340,60 @@ describe('sockets that hang up early', () => {
     );
     // Whatever was registered before the hang-up was noticed is released; nothing is registered after.
     await eventually(() => t.app.socketCount === socketsBefore);
+  });
+
+  it('closes 4408 a socket that sends no connection_init within 3 s, and keeps no state for it', async () => {
+    const socketsBefore = t.app.socketCount;
+    const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      socket.once('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    );
+    expect(await closed).toEqual({ code: 4408, reason: 'Connection initialisation timeout' });
+    expect(t.app.socketCount).toBe(socketsBefore);
+  }, 10_000);
+});
+
+describe('several sockets of one session', () => {
+  it('closes every socket of a session that ends, each after its event', async () => {
+    const { phone } = await twoDevices();
+    const clients = [1, 2, 3].map(() => wsClient(url, { token: phone.accessToken }));
+    const feeds = clients.map((client) => collectRevocations(client));
+    await ready(...clients);
+    const socketsBefore = t.app.socketCount;
+    await t.gql('mutation { logout }', {}, { token: phone.accessToken });
+    for (const [i, client] of clients.entries()) {
+      expect(await client.closed).toEqual({ code: 4403, reason: 'Session revoked' });
+      expect(feeds[i]!.events).toEqual([expect.objectContaining({ sessionId: phone.session.id, current: true })]);
+    }
+    await eventually(() => t.app.socketCount === socketsBefore - 3);
+  });
+});
+
+describe('operations over graphql-ws know their client', () => {
+  it("record the socket's address and user agent, as read at the upgrade, like an HTTP request's", async () => {
+    const { laptop, phone } = await twoDevices();
+    class SocketApp extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { headers: { 'user-agent': 'socket-app/3.0' } });
+      }
+    }
+    const client = wsClient(url, { token: laptop.accessToken, webSocketImpl: SocketApp });
+    await connected(client);
+    const answered = await new Promise<unknown>((resolve, reject) => {
+      client.subscribe(
+        { query: 'mutation ($id: ID!) { revokeDevice(sessionId: $id) }', variables: { id: phone.session.id } },
+        { next: resolve, error: reject, complete: () => {} },
+      );
+    });
+    expect(answered).toEqual({ data: { revokeDevice: true } });
+    const events = await t.gql('{ myAuthEvents { type sessionId ip userAgent } }', {}, { token: laptop.accessToken });
+    expect(events.data!.myAuthEvents).toContainEqual({
+      type: 'SESSION_REVOKED',
+      sessionId: phone.session.id,
+      ip: '127.0.0.1',
+      userAgent: 'socket-app/3.0',
+    });
+    await client.dispose();
   });
 });
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { RequestCache } from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { JSONWebKeySet } from 'jose';
@@ -16,11 +17,15 @@ import { renderGraphiqlPage, useGraphiqlAssets, usePage } from './page.js';
 import { createRefreshCookies } from './refresh-cookie.js';
 import { buildSchema } from './schema/index.js';
 
-/** What node:http hands yoga (absent under yoga.fetch in tests); the WebSocket transport adds connectionParams. */
+/**
+ * What node:http hands yoga (absent under yoga.fetch in tests); the WebSocket transport hands
+ * connectionParams and the client instead (read from the upgrade request, which it does not keep).
+ */
 export interface ServerContext {
   req?: IncomingMessage;
   /** connection_init's payload, for operations over graphql-ws. */
   connectionParams?: Readonly<Record<string, unknown>>;
+  client?: ClientInfo;
 }
 
 export type TidepassYoga = YogaServerInstance<ServerContext, GraphQLContext>;
@@ -83,14 +88,14 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       },
     },
     // One context factory for HTTP, SSE and graphql-ws (which has connectionParams and no Request).
-    context: ({ request, req, connectionParams }) =>
+    context: ({ request, req, connectionParams, client }) =>
       createContext({
         auth: deps.auth,
         revocationFeed: deps.revocationFeed,
         authorization: connectionParams
           ? bearerFromConnectionParams(connectionParams)
           : request.headers.get('authorization'),
-        client: clientInfo(request?.headers, req, deps.trustProxy),
+        client: client ?? clientInfo(request?.headers, req, deps.trustProxy),
         refreshCookie: refreshCookies.jarFor(connectionParams ? undefined : request),
       }),
     plugins: [
@@ -106,6 +111,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       ...useDocumentLimits({ hideSuggestions: !deps.development }),
       useRequestLog(deps.logger),
       useVariableErrorCode(),
+      useScopeCacheReleaseOnSubscribe(),
     ],
   });
 }
@@ -218,6 +224,22 @@ function useVariableErrorCode(): Plugin {
       });
     },
   };
+}
+
+/**
+ * Pothos's scope-auth caches what it decided per context object (five Maps, about 1 kB), and a
+ * subscription's context lives as long as the subscription: its events are resolved with it. The
+ * subscription is authorized once, when it starts (authorizeOnSubscribe), so the cache is dropped as
+ * soon as the subscription has started rather than kept for each of thousands of subscribers.
+ */
+function useScopeCacheReleaseOnSubscribe(): Plugin {
+  // One object for every subscription: envelop keeps what onSubscribe returns for the subscription's life.
+  const afterSubscribe = {
+    onSubscribeResult({ args }: { args: { contextValue: unknown } }) {
+      if (args.contextValue) RequestCache.clearForContext(args.contextValue as object);
+    },
+  };
+  return { onSubscribe: () => afterSubscribe };
 }
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;

@@ -1,13 +1,14 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import type { OperationResult } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode, handleProtocols, makeServer, type OperationResult, type Context } from 'graphql-ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { AuthService } from '../auth/service.js';
-import { runAfter, type Clock } from '../clock.js';
+import type { ClientInfo } from '../auth/sessions.js';
+import type { Clock } from '../clock.js';
+import { Deadlines, type DeadlineTicket, type Expiring } from '../deadlines.js';
 import type { RevocationBus } from '../events/revocation-bus.js';
 import { originMayCall } from '../graphql/http-security.js';
-import { bearerFromConnectionParams, type TidepassYoga } from '../graphql/yoga.js';
+import { bearerFromConnectionParams, clientInfo, type TidepassYoga } from '../graphql/yoga.js';
 import type { Logger } from '../logger.js';
 
 /** graphql-ws's Forbidden. Not 4401: its client treats 4401 as fatal and never retries, but retries 4403. */
@@ -20,6 +21,9 @@ const REVOKED_CLOSE_DELAY_MS = 30;
  * without a bound one authenticated client could hold an unbounded number on a single socket.
  */
 export const MAX_OPERATIONS_PER_SOCKET = 16;
+/** graphql-ws's defaults: connection_init within 3 s; a ping every 12 s, answered before the next. */
+const CONNECTION_INIT_WAIT_MS = 3_000;
+const KEEP_ALIVE_MS = 12_000;
 
 export interface WebSocketTransport {
   /** Open, authenticated sockets: for leak checks. */
@@ -27,15 +31,64 @@ export interface WebSocketTransport {
   close(): Promise<void>;
 }
 
-interface SocketState {
-  sessionId: string;
-  cancelExpiry: () => void;
+/**
+ * One socket, as graphql-ws's server sees it (its WebSocket) and as its `ctx.extra`. Lives as long
+ * as the socket, one per subscriber: it keeps what operations need (the client's address and user
+ * agent) rather than the upgrade request itself, and no timer of its own.
+ */
+class Connection implements Expiring {
+  /** The session it was authenticated for, once connection_init succeeded and until it is released. */
+  sessionId: string | undefined;
+  expiry: DeadlineTicket = 0;
+  /** The connection_init wait's ticket, until connection_init arrives or the socket closes. */
+  initWait: DeadlineTicket | undefined;
+  #onMessage: ((data: string) => Promise<void>) | undefined;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly client: ClientInfo,
+    private readonly owner: ConnectionOwner,
+  ) {}
+
+  /** Its token expired. */
+  expire(): void {
+    this.owner.expired(this);
+  }
+
+  get protocol(): string {
+    return this.socket.protocol;
+  }
+
+  send(data: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.socket.readyState !== this.socket.OPEN) return resolve();
+      this.socket.send(data, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  close(code?: number, reason?: string): void {
+    this.socket.close(code, reason);
+  }
+
+  onMessage(handle: (data: string) => Promise<void>): void {
+    this.#onMessage = handle;
+  }
+
+  /**
+   * A subscription's message resolves only when the subscription ends: no async function waits
+   * for it (its suspended frame would live as long), a promise reaction does.
+   */
+  receive(data: RawData): void {
+    this.#onMessage?.(String(data)).catch((error: unknown) => this.owner.failed(this, error));
+  }
 }
 
 /**
- * graphql-ws on the HTTP server's own port and path. Operations go through yoga.getEnveloped, so
- * they get the same plugins and the same context factory as HTTP; the connection is authenticated
- * once at connection_init and closed the moment its session ends or its token expires.
+ * graphql-ws (its protocol server, makeServer) on the HTTP server's own port and path. Operations
+ * go through yoga.getEnveloped, so they get the same plugins and the same context factory as HTTP;
+ * the connection is authenticated once at connection_init and closed the moment its session ends or
+ * its token expires. The glue between `ws` and graphql-ws is ours rather than graphql-ws/use/ws,
+ * which keeps the upgrade request and two timers per socket for the socket's life.
  */
 export function attachWebSocketTransport(deps: {
   server: Server;
@@ -46,11 +99,17 @@ export function attachWebSocketTransport(deps: {
   logger: Logger;
   /** CORS_ORIGINS: the other origins whose pages may open a socket. */
   corsOrigins: readonly string[];
+  /** TRUST_PROXY: the client's address is the last X-Forwarded-For hop. */
+  trustProxy: boolean;
+  /** The instance's shared deadlines: each socket's token expiry. */
+  expiries: Deadlines<Expiring>;
 }): WebSocketTransport {
+  const { expiries } = deps;
   const wss = new WebSocketServer({
     server: deps.server,
     path: '/graphql',
     maxPayload: 64 * 1024,
+    handleProtocols: (protocols) => handleProtocols(protocols),
     // Nothing on this path reads cookies (connection_init's token is the only credential), so a
     // hijacked socket could do nothing a page's own could not. Still, a browser page on an origin
     // that may not call the API over HTTP (CORS) may not open a socket to it either: refused with
@@ -60,119 +119,203 @@ export function attachWebSocketTransport(deps: {
       done(false, 403, 'Origin not allowed');
     },
   });
-  const states = new Map<WebSocket, SocketState>();
-  const bySession = new Map<string, Set<WebSocket>>();
+  // The HTTP server's own errors come through here too (ws re-emits them): unhandled, they would
+  // throw. As graphql-ws/use/ws did: logged, and every socket closed as the server cannot be trusted.
+  wss.on('error', (error) => {
+    deps.logger.error('websocket server', { error });
+    for (const socket of wss.clients) socket.close(CloseCode.InternalServerError, 'Internal server error');
+  });
+  /** Authenticated connections by session: one, or a set when a session has several sockets. */
+  const bySession = new Map<string, Connection | Set<Connection>>();
+  let authenticatedCount = 0;
 
-  const release = (socket: WebSocket) => {
-    const state = states.get(socket);
-    if (!state) return;
-    state.cancelExpiry();
-    states.delete(socket);
-    const sockets = bySession.get(state.sessionId);
-    sockets?.delete(socket);
-    if (sockets?.size === 0) bySession.delete(state.sessionId);
+  const release = (connection: Connection) => {
+    const { sessionId } = connection;
+    if (sessionId === undefined) return;
+    connection.sessionId = undefined;
+    authenticatedCount -= 1;
+    expiries.cancel(connection, connection.expiry);
+    const connections = bySession.get(sessionId);
+    if (connections === connection) {
+      bySession.delete(sessionId);
+    } else if (connections instanceof Set && connections.delete(connection)) {
+      const [only, more] = connections;
+      if (!more) bySession.set(sessionId, only!);
+    }
   };
 
-  const closeRevoked = (socket: WebSocket) => {
-    release(socket);
-    socket.close(CLOSE_FORBIDDEN, 'Session revoked');
+  const register = (connection: Connection, sessionId: string, remainingMs: number) => {
+    connection.sessionId = sessionId;
+    authenticatedCount += 1;
+    connection.expiry = expiries.schedule(connection, remainingMs);
+    const connections = bySession.get(sessionId);
+    if (!connections) bySession.set(sessionId, connection);
+    else if (connections instanceof Set) connections.add(connection);
+    else bySession.set(sessionId, new Set([connections, connection]));
+  };
+
+  const closeRevoked = (connection: Connection) => {
+    release(connection);
+    connection.socket.close(CLOSE_FORBIDDEN, 'Session revoked');
+  };
+
+  // One timer for every socket's connection_init wait.
+  const initWaits = new Deadlines<Connection>((connection) => {
+    connection.initWait = undefined;
+    connection.socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+  });
+  const initReceived = (connection: Connection) => {
+    if (connection.initWait === undefined) return;
+    initWaits.cancel(connection, connection.initWait);
+    connection.initWait = undefined;
   };
 
   const unsubscribe = deps.bus.subscribe((event) => {
-    const sockets = bySession.get(event.sessionId);
-    if (!sockets) return;
+    const connections = bySession.get(event.sessionId);
+    if (!connections) return;
     // The subscription sends the event first (see onNext); this catches sockets without one.
-    for (const socket of sockets) setTimeout(() => states.has(socket) && closeRevoked(socket), REVOKED_CLOSE_DELAY_MS);
+    for (const connection of connections instanceof Set ? connections : [connections]) {
+      setTimeout(() => connection.sessionId !== undefined && closeRevoked(connection), REVOKED_CLOSE_DELAY_MS);
+    }
   });
 
-  const disposable = useServer<Record<string, unknown>>(
-    {
-      execute: (args) => (args.rootValue as Enveloped).execute(args),
-      subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
-      onConnect: async (ctx) => {
-        const authentication = await deps.auth.authenticate(bearerFromConnectionParams(ctx.connectionParams));
-        if (authentication.kind !== 'signed-in') return false;
-        const { socket } = ctx.extra;
-        // The client hung up while we verified: registering now would leak the socket's state.
-        if (socket.readyState !== socket.OPEN) return false;
-        const { viewer } = authentication;
-        const remainingMs = viewer.tokenExpiresAt.getTime() - deps.clock().getTime();
-        if (remainingMs <= 0) {
-          socket.close(CLOSE_FORBIDDEN, 'Token expired');
-          return false;
-        }
-        const cancelExpiry = runAfter(remainingMs, () => {
-          release(socket);
-          socket.close(CLOSE_FORBIDDEN, 'Token expired');
-        });
-        states.set(socket, { sessionId: viewer.sessionId, cancelExpiry });
-        const sockets = bySession.get(viewer.sessionId) ?? new Set();
-        sockets.add(socket);
-        bySession.set(viewer.sessionId, sockets);
-        socket.once('close', () => release(socket));
-        // A revocation that arrived while authenticate awaited found no socket to close: look again.
-        if (deps.auth.hasEndedLocally(viewer.sessionId)) {
-          closeRevoked(socket);
-          return false;
-        }
-        return true;
-      },
-      onSubscribe: async (ctx, _id, payload) => {
-        // graphql-ws reserves the operation's id in ctx.subscriptions before this hook and deletes
-        // it when the operation completes, errs or is stopped by the client: the count includes this
-        // one, and a finished operation frees its slot without bookkeeping of ours that could leak.
-        if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_SOCKET) {
-          return [
-            new GraphQLError(
-              `At most ${MAX_OPERATIONS_PER_SOCKET} operations may run at once on one connection; complete one first.`,
-              { extensions: { code: 'RATE_LIMITED' } },
-            ),
-          ];
-        }
-        const enveloped = deps.yoga.getEnveloped({
-          req: ctx.extra.request,
-          connectionParams: ctx.connectionParams ?? {},
-          params: payload,
-        });
-        let document;
-        try {
-          document = enveloped.parse(payload.query);
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error')];
-        }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return errors;
-        const args: ExecutionArgs = {
-          schema: enveloped.schema,
-          operationName: payload.operationName ?? null,
-          document,
-          variableValues: payload.variables ?? null,
-          contextValue: await enveloped.contextFactory(),
-          rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies Enveloped,
-        };
-        return args;
-      },
-      onNext: (ctx, _id, _payload, _args, result) => {
-        const event = (result.data as { sessionRevoked?: { current?: boolean } } | null | undefined)?.sessionRevoked;
-        // Close right after this message is queued: ws sends the close frame after it.
-        if (event?.current) setImmediate(() => closeRevoked(ctx.extra.socket));
-      },
+  const server = makeServer<Record<string, unknown>, Connection>({
+    // Ours (initWaits): graphql-ws's would keep its spent timer for the socket's life.
+    connectionInitWaitTimeout: 0,
+    execute: (args) => (args.rootValue as Enveloped).execute(args),
+    subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+    onConnect: async (ctx) => {
+      const connection = ctx.extra;
+      initReceived(connection);
+      const authentication = await deps.auth.authenticate(bearerFromConnectionParams(ctx.connectionParams));
+      if (authentication.kind !== 'signed-in') return false;
+      const { socket } = connection;
+      // The client hung up while we verified: registering now would leak the socket's state.
+      if (socket.readyState !== socket.OPEN) return false;
+      const { viewer } = authentication;
+      const remainingMs = viewer.tokenExpiresAt.getTime() - deps.clock().getTime();
+      if (remainingMs <= 0) {
+        socket.close(CLOSE_FORBIDDEN, 'Token expired');
+        return false;
+      }
+      register(connection, viewer.sessionId, remainingMs);
+      // A revocation that arrived while authenticate awaited found no socket to close: look again.
+      if (deps.auth.hasEndedLocally(viewer.sessionId)) {
+        closeRevoked(connection);
+        return false;
+      }
+      return true;
     },
-    wss,
-  );
+    onSubscribe: async (ctx, _id, payload) => {
+      // graphql-ws reserves the operation's id in ctx.subscriptions before this hook and deletes
+      // it when the operation completes, errs or is stopped by the client: the count includes this
+      // one, and a finished operation frees its slot without bookkeeping of ours that could leak.
+      if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_SOCKET) {
+        return [
+          new GraphQLError(
+            `At most ${MAX_OPERATIONS_PER_SOCKET} operations may run at once on one connection; complete one first.`,
+            { extensions: { code: 'RATE_LIMITED' } },
+          ),
+        ];
+      }
+      const enveloped = deps.yoga.getEnveloped({
+        client: ctx.extra.client,
+        connectionParams: ctx.connectionParams ?? {},
+        params: payload,
+      });
+      let document;
+      try {
+        document = enveloped.parse(payload.query);
+      } catch (error) {
+        return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error')];
+      }
+      const errors = enveloped.validate(enveloped.schema, document);
+      if (errors.length > 0) return errors;
+      const args: ExecutionArgs = {
+        schema: enveloped.schema,
+        operationName: payload.operationName ?? null,
+        document,
+        variableValues: payload.variables ?? null,
+        contextValue: await enveloped.contextFactory(),
+        rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies Enveloped,
+      };
+      return args;
+    },
+    onNext: (ctx, _id, _payload, _args, result) => {
+      const event = (result.data as { sessionRevoked?: { current?: boolean } } | null | undefined)?.sessionRevoked;
+      // Close right after this message is queued: ws sends the close frame after it.
+      if (event?.current) setImmediate(() => closeRevoked(ctx.extra));
+    },
+    onClose: (ctx: Context<Record<string, unknown>, Connection>) => release(ctx.extra),
+  });
+
+  /** Sockets pinged and not yet answered: still there at the next round, they are dead. */
+  const awaitingPong = new Set<WebSocket>();
+  // Shared by every socket (`this` is the socket), rather than closures of each.
+  function onPong(this: WebSocket) {
+    awaitingPong.delete(this);
+  }
+  const owner: ConnectionOwner = {
+    expired(connection) {
+      release(connection);
+      connection.socket.close(CLOSE_FORBIDDEN, 'Token expired');
+    },
+    failed(connection, error) {
+      deps.logger.error('websocket', { error });
+      connection.socket.close(CloseCode.InternalServerError, 'Internal server error');
+    },
+  };
+  function onSocketError(this: WebSocket, error: Error) {
+    deps.logger.error('websocket', { error });
+    this.close(CloseCode.InternalServerError, 'Internal server error');
+  }
+
+  wss.on('connection', (socket, request) => {
+    const connection = new Connection(socket, clientInfo(undefined, request, deps.trustProxy), owner);
+    connection.initWait = initWaits.schedule(connection, CONNECTION_INIT_WAIT_MS);
+    const closed = server.opened(connection, connection);
+    socket.on('error', onSocketError);
+    socket.on('pong', onPong);
+    socket.on('message', (data) => connection.receive(data));
+    socket.on('close', (code, reason) => {
+      awaitingPong.delete(socket);
+      initReceived(connection);
+      closed(code, String(reason)).catch((error: unknown) => deps.logger.error('websocket', { error }));
+    });
+  });
+
+  const keepAlive = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (awaitingPong.has(socket)) {
+        awaitingPong.delete(socket);
+        socket.terminate();
+      } else if (socket.readyState === socket.OPEN) {
+        awaitingPong.add(socket);
+        socket.ping();
+      }
+    }
+  }, KEEP_ALIVE_MS);
+  keepAlive.unref();
 
   return {
     get socketCount() {
-      return states.size;
+      return authenticatedCount;
     },
     async close() {
       unsubscribe();
+      clearInterval(keepAlive);
+      initWaits.clear();
       for (const socket of wss.clients) socket.close(1001, 'Server shutting down');
-      await disposable.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       for (const socket of wss.clients) socket.terminate();
     },
   };
+}
+
+/** What every connection calls back into: one object for all of them rather than closures of each. */
+interface ConnectionOwner {
+  expired(connection: Connection): void;
+  failed(connection: Connection, error: unknown): void;
 }
 
 type VerifyDone = (verified: boolean, code?: number, message?: string) => void;
