@@ -132,7 +132,8 @@ function preparedByDefault<T extends postgres.Sql>(client: T): T {
       const value = Reflect.get(target, property, receiver);
       if (property === 'unsafe') {
         return (text: string, params?: unknown[], options?: postgres.UnsafeQueryOptions) =>
-          target.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true, ...options });
+          // After drizzle's options, not before: drizzle passes `prepare: false` for every unnamed statement.
+          target.unsafe(text, params as postgres.ParameterOrJSON<never>[], { ...options, prepare: true });
       }
       if (property === 'begin' || property === 'savepoint') {
         return (...args: unknown[]) => {
