@@ -40,6 +40,8 @@ export interface App {
   readonly revocationFeed: RevocationFeed;
   /** Open authenticated WebSocket connections. */
   readonly socketCount: number;
+  /** Slots of the shared token-expiry deadlines (sockets' and subscriptions'): for leak checks. */
+  readonly deadlineSlotCount: number;
   /** Ends sessions past their idle or absolute end (reason EXPIRED); runs every SESSION_SWEEP_INTERVAL too. */
   sweepExpiredSessions(): Promise<SessionRevoked[]>;
   /**
@@ -174,6 +176,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     revocationFeed,
     get socketCount() {
       return ws.socketCount;
+    },
+    get deadlineSlotCount() {
+      return expiries.slotCount;
     },
     sweepExpiredSessions,
     sweepRetention,

@@ -22,7 +22,7 @@ export interface Expiring {
  */
 export class Deadlines<T> {
   readonly #slots = new Map<number, Set<T>>();
-  /** The slots' numbers as a binary min-heap; a slot emptied by `cancel` stays until it comes up. */
+  /** The slots' numbers as a binary min-heap, each once; a slot emptied by `cancel` stays until it comes up. */
   readonly #heap: number[] = [];
   #timer: NodeJS.Timeout | undefined;
   /** The slot the timer is armed for. */
@@ -49,10 +49,19 @@ export class Deadlines<T> {
     return slot;
   }
 
+  /**
+   * Its slot's set stays, even empty, until the slot comes up, as the slot's heap entry does: were
+   * the set dropped, the next item of that slot would push the slot again, and an item scheduled and
+   * cancelled over and over in one slot (a subscription started and stopped, with one token, all
+   * its life) would grow the heap by an entry each time, for as long as the token lives.
+   */
   cancel(item: T, ticket: DeadlineTicket): void {
-    const items = this.#slots.get(ticket);
-    if (!items?.delete(item) || items.size > 0) return;
-    this.#slots.delete(ticket);
+    this.#slots.get(ticket)?.delete(item);
+  }
+
+  /** Slots waiting to come up (the heap's entries), empty ones included: for leak checks. */
+  get slotCount(): number {
+    return this.#heap.length;
   }
 
   /** Forgets every item; nothing fires any more. */

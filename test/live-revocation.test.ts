@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sessions, users } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
@@ -166,6 +166,33 @@ describe('sessionRevoked over graphql-ws', () => {
       30_000,
     );
   }, 180_000);
+});
+
+describe('the shared expiry deadlines', () => {
+  it('keep one slot for a subscription stopped and started again and again with one token, not one each time', async () => {
+    const { accessToken } = await signUp(t.gql);
+    const client = wsClient(url, { token: accessToken });
+    await connected(client);
+    // Earlier tests' subscriptions gone, so that the count below moves with ours only.
+    await eventually(() => t.app.revocationFeed.subscriberCount === 0);
+    // Time stands still for the deadlines (performance.now): every subscription of this token is due
+    // in one slot, however slowly the machine runs the loop.
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const subscribers = t.app.revocationFeed.subscriberCount;
+      const slots = t.app.deadlineSlotCount;
+      for (let i = 0; i < 20; i += 1) {
+        const feed = collectRevocations(client);
+        await eventually(() => t.app.revocationFeed.subscriberCount === subscribers + 1);
+        feed.dispose();
+        await eventually(() => t.app.revocationFeed.subscriberCount === subscribers);
+      }
+      expect(t.app.deadlineSlotCount).toBeLessThanOrEqual(slots + 1);
+    } finally {
+      vi.useRealTimers();
+      await client.dispose();
+    }
+  });
 });
 
 describe('token expiry on a live socket', () => {

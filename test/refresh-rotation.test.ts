@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { refreshTokens, users } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { login, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
+import { backend } from './helpers/database.js';
 import { codes, type Gql } from './helpers/gql.js';
+import { eventually } from './helpers/ws.js';
 
 /** The default REFRESH_REUSE_GRACE, in seconds. */
 const REFRESH_REUSE_GRACE = 10;
@@ -255,5 +258,67 @@ describe('concurrency', () => {
     const again = await Promise.all(successes.map((r) => refresh(t.gql, r.data!.refresh.refreshToken)));
     expect(again.map((s) => s.session.id)).toEqual(live.map((s) => s.session.id));
     expect(await meCodes(t.gql, successes[7]!.data!.refresh.accessToken)).toEqual([]);
+  });
+});
+
+describe.skipIf(backend !== 'postgres')('a batch of rotations beside a revocation of the same sessions (PostgreSQL only)', () => {
+  it('ends the other sessions although the batch locked one of them first: no SERVICE_UNAVAILABLE from a deadlock', async () => {
+    // Sessions inserted one second apart, so that ending them visits them in insertion order whatever
+    // the plan (heap order, or the (user_id, last_used_at) index); a batch locks them in id order.
+    // Wanted: three sessions inserted in the order high, low, middle (of their ids).
+    let found: { caller: Awaited<ReturnType<typeof signUp>>; high: Payload; low: Payload; middle: Payload } | undefined;
+    while (!found) {
+      const email = uniqueEmail();
+      const caller = await signUp(t.gql, { email });
+      const others: Payload[] = [];
+      for (let i = 0; i < 9; i += 1) {
+        t.clock.advance(1);
+        others.push(await login(t.gql, { email }));
+      }
+      const id = (n: number) => others[n]!.session.id;
+      for (let i = 0; i < others.length && !found; i += 1)
+        for (let j = i + 1; j < others.length && !found; j += 1)
+          for (let k = j + 1; k < others.length && !found; k += 1)
+            if (id(j) < id(k) && id(k) < id(i)) found = { caller, high: others[i]!, low: others[j]!, middle: others[k]! };
+    }
+    const { caller, high, low, middle } = found;
+    const other = postgres(t.database.url!, { max: 2, onnotice: () => {} });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const waiting = (pattern: string) =>
+      eventually(async () => {
+        const rows = await other`select 1 from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock' and query like ${pattern}`;
+        return rows.length > 0;
+      });
+    try {
+      let held!: () => void;
+      const isHeld = new Promise<void>((resolve) => (held = resolve));
+      const holder = other.begin(async (tx) => {
+        await tx`select 1 from sessions where id = ${middle.session.id} for update`;
+        held();
+        await released;
+      });
+      await isHeld;
+      // One statement for the three: it locks the low session, then waits for the middle one.
+      const refreshes = Promise.all([low, middle, high].map((s) => t.gql(REFRESH, { refreshToken: s.refreshToken })));
+      await waiting('%with presented%');
+      // Ending the others visits the high session (and locks it) before the low one, which it waits for.
+      const revoked = t.gql('mutation { revokeOtherSessions }', {}, { token: caller.accessToken });
+      await waiting('%update "sessions" set "ended_at"%');
+      release();
+      await holder;
+      // The batch now waits for the high session, the revocation for the low one: PostgreSQL fails
+      // the one that waited first, the revocation.
+      const result = await revoked;
+      expect(codes(result)).toEqual([]);
+      expect(result.data!.revokeOtherSessions).toBe(9);
+      for (const refreshed of await refreshes) {
+        expect(['INVALID_REFRESH_TOKEN', undefined]).toContain(codes(refreshed)[0]);
+      }
+    } finally {
+      release();
+      await other.end();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { inArray } from 'drizzle-orm';
+import postgres from 'postgres';
 import { sha256Hex } from '../src/auth/crypto.js';
 import { Throttle } from '../src/auth/throttle.js';
 import { connectPostgres } from '../src/db/client.js';
@@ -9,6 +10,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, type TestDatabase } from './helpers/database.js';
 import { codes, type Gql, type GqlResult } from './helpers/gql.js';
+import { eventually } from './helpers/ws.js';
 
 const LOGIN = `mutation ($email: String!, $password: String!) {
   login(email: $email, password: $password) { accessToken } }`;
@@ -196,6 +198,56 @@ describe('budgets taken together', () => {
     expect(codes(await loginFrom(strict.gql, ip, third, 'wrong password'))).toEqual(['RATE_LIMITED']);
     expect(await countersOf(accountKeyOf(third, ip))).toEqual([]);
     expect(await countersOf(`login-ip:${ip}`)).toEqual([3]);
+  });
+});
+
+describe.skipIf(backend !== 'postgres')('a successful login beside another of the same account (PostgreSQL only)', () => {
+  it("gives its points back while the other takes its own: both sign in, neither fails on a deadlock", async () => {
+    const { user } = await signUp(t.gql);
+    const ip = newAddress();
+    // Two connections hold locks at chosen moments; a third watches who waits for what.
+    const other = postgres(t.database.url!, { max: 3, onnotice: () => {} });
+    const releases: (() => void)[] = [];
+    const hold = (statement: (tx: postgres.TransactionSql) => Promise<unknown>) => {
+      let held!: () => void;
+      const isHeld = new Promise<void>((resolve) => (held = resolve));
+      const released = new Promise<void>((resolve) => releases.push(resolve));
+      const done = other.begin(async (tx) => {
+        await statement(tx);
+        held();
+        await released;
+      });
+      return { isHeld, release: releases.at(-1)!, done };
+    };
+    const waitingOn = (pattern: string, except = '') =>
+      eventually(async () => {
+        const rows = await other`select 1 from pg_stat_activity where datname = current_database()
+          and wait_event_type = 'Lock' and query like ${pattern} and query not like ${except || '-'}`;
+        return rows.length > 0;
+      });
+    try {
+      // The first login is held between its take (done) and its give-back: it waits to read the user.
+      const users = hold((tx) => tx`lock table users in access exclusive mode`);
+      await users.isHeld;
+      const first = loginFrom(t.gql, ip, user.email, PASSWORD);
+      await waitingOn('%users%');
+      // Then its give-back waits for the address's row, held here...
+      const address = hold((tx) => tx`select 1 from throttle_counters where key = ${`login-ip:${ip}`} for update`);
+      await address.isHeld;
+      users.release();
+      await users.done;
+      await waitingOn('%throttle_counters%', '%throttle_take%');
+      // ...while the second login's take of the same account and address waits too.
+      const second = loginFrom(t.gql, ip, user.email, PASSWORD);
+      await waitingOn('%throttle_take%');
+      address.release();
+      await address.done;
+      const results = await Promise.all([first, second]);
+      expect(results.map(codes)).toEqual([[], []]);
+    } finally {
+      for (const release of releases) release();
+      await other.end();
+    }
   });
 });
 

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import { and, desc, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import { rawQuery, rowsOf, type Database, type Executor, type RawQuery, type Transaction } from '../db/client.js';
+import { isDeadlock } from '../db/errors.js';
 import { sessionFromRawRow, type RawSessionRow } from '../db/raw-rows.js';
 import { sessions, users } from '../db/schema.js';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
@@ -74,8 +75,6 @@ const SWEEP_BATCH = 500;
 
 const USER_AGENT_MAX_LENGTH = 512;
 
-/** SQLSTATE deadlock_detected. */
-const DEADLOCK_DETECTED = '40P01';
 /** Bounds one rotation statement (five array elements per rotation). */
 const ROTATIONS_PER_STATEMENT = 100;
 const CREATE_SESSION_WITHIN_LIMIT = `select * from create_session_within_limit($1::uuid, $2::uuid, $3::text, $4::text,
@@ -105,7 +104,7 @@ export class SessionService {
         } catch (error) {
           // Sessions are locked in id order, a revocation locks its user's in the order it finds them:
           // PostgreSQL may pick this statement as the victim of a deadlock. Nothing was written; again, once.
-          if ((error as { code?: unknown }).code === DEADLOCK_DETECTED) return rotate();
+          if (isDeadlock(error)) return rotate();
           throw error;
         }
       },
@@ -412,6 +411,19 @@ export class SessionService {
    * the transaction (so a rollback sends nothing) and this instance applies them right after commit.
    */
   async #revokingTransaction<T>(work: (tx: Transaction, record: RecordEnded) => Promise<T>): Promise<T> {
+    try {
+      return await this.#revokingTransactionOnce(work);
+    } catch (error) {
+      // Ending sessions locks them in the order the database finds them; a batch of rotations locks
+      // several in id order (rotation.ts). Each may hold one the other wants, and PostgreSQL fails the
+      // transaction that waited first, often this one: everything was rolled back, NOTIFYs included.
+      // Again, once, as the rotations do; the batch is over by then.
+      if (isDeadlock(error)) return this.#revokingTransactionOnce(work);
+      throw error;
+    }
+  }
+
+  async #revokingTransactionOnce<T>(work: (tx: Transaction, record: RecordEnded) => Promise<T>): Promise<T> {
     const ended: SessionRevoked[] = [];
     const result = await this.deps.db.transaction(async (tx) =>
       work(tx, async (events, client) => {

@@ -171,12 +171,23 @@ interface TakeRow {
 /**
  * $1..$3: the points (key, incarnation, bucket); $4: the keys to clear. A point whose bucket has left
  * the row's look-back no longer counts and is not given back; nor is one of a bucket already at 0.
+ *
+ * Every row is locked first, in key order, as throttle_take locks them: otherwise the UPDATE (the
+ * address's row) would lock before the DELETE (the account's, run at the statement's end), the
+ * reverse of a concurrent take of the same account, which holds the account's row and waits for
+ * the address's: a deadlock, which PostgreSQL breaks by failing one of the two logins. Each row
+ * changed below is joined with `locked`, so it was locked there (in order) before anything else
+ * here asks for it, whatever plan PostgreSQL picks.
  */
 const GIVE_BACK = `
-  with cleared as (delete from throttle_counters where key = any($4::text[]))
+  with locked as (
+    select key from throttle_counters where key = any($1::text[] || $4::text[]) order by key for update
+  ), cleared as (
+    delete from throttle_counters c using locked l where c.key = l.key and c.key = any($4::text[])
+  )
   update throttle_counters c
   set counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] = c.counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] - 1
-  from unnest($1::text[], $2::bigint[], $3::bigint[]) as p(key, incarnation, bucket)
+  from unnest($1::text[], $2::bigint[], $3::bigint[]) as p(key, incarnation, bucket) join locked l on l.key = p.key
   where c.key = p.key and c.incarnation = p.incarnation
     and c.counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] > 0`;
 

@@ -55,3 +55,13 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return false;
 }
+
+/** PostgreSQL chose this transaction as a deadlock's victim (SQLSTATE 40P01): it was rolled back, and may run again. */
+export function isDeadlock(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && current instanceof Error; depth += 1) {
+    if ((current as { code?: unknown }).code === '40P01') return true;
+    current = current.cause;
+  }
+  return false;
+}
