@@ -207,6 +207,11 @@ export function attachWebSocketTransport(deps: {
       return true;
     },
     onSubscribe: async (ctx, _id, payload) => {
+      // A socket closed 4403 (session ended, token expired) still hands us the client's messages while
+      // `ws` waits up to 30 s for its close reply: nothing more runs on it.
+      if (ctx.extra.sessionId === undefined) {
+        return [new GraphQLError('This connection has been closed.', { extensions: { code: 'UNAUTHENTICATED' } })];
+      }
       // graphql-ws reserves the operation's id in ctx.subscriptions before this hook and deletes
       // it when the operation completes, errs or is stopped by the client: the count includes this
       // one, and a finished operation frees its slot without bookkeeping of ours that could leak.
