@@ -26,6 +26,8 @@ export interface AppOptions {
   readonly logger?: Logger;
   /** How often the PostgreSQL LISTEN connection is probed (ms); tests shorten it. */
   readonly listenHeartbeatMs?: number;
+  /** Where the devices page's build is (default dist/web/); tests point it at an empty folder. */
+  readonly pageDirectory?: URL;
 }
 
 export interface App {
@@ -126,7 +128,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     maxRequestBodyBytes: config.maxRequestBodyBytes,
     clock,
     corsOrigins: config.corsOrigins,
-    pageDirectory: new URL('../dist/web/', import.meta.url),
+    pageDirectory: options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
   });
   const http = createHttpServer(yoga);
   const ws = attachWebSocketTransport({

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -418,6 +422,23 @@ describe('HTML responses', () => {
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('referrer-policy')).toBe('no-referrer');
     expect(response.headers.get('x-frame-options')).toBe('DENY');
+  });
+
+  it('answers 503 with what to run, and keeps answering the API, when the page is not built', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'tidepass-unbuilt-'));
+    const unbuilt = await createTestApp({ pageDirectory: pathToFileURL(`${empty}/`) });
+    try {
+      for (const path of ['/', '/assets/app.js']) {
+        const response = await get(unbuilt, path, '*/*');
+        expect(response.status, path).toBe(503);
+        expect(await response.text()).toBe('The page is not built: run npm run build:web.\n');
+      }
+      const api = await unbuilt.gql('{ __typename }');
+      expect(api.data).toEqual({ __typename: 'Query' });
+    } finally {
+      await unbuilt.close();
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 
   it('serves the page\'s script and styles from the build', async () => {

@@ -23,7 +23,14 @@ export function testConfig(env: TestEnv = {}): Config {
 
 /** A whole app on its own fresh database with a fake clock, reached through yoga.fetch. */
 export async function createTestApp(
-  options: { env?: TestEnv; clock?: FakeClock; database?: TestDatabase; logger?: Logger; listenHeartbeatMs?: number } = {},
+  options: {
+    env?: TestEnv;
+    clock?: FakeClock;
+    database?: TestDatabase;
+    logger?: Logger;
+    listenHeartbeatMs?: number;
+    pageDirectory?: URL;
+  } = {},
 ): Promise<TestApp> {
   const clock = options.clock ?? fakeClock();
   const database = options.database ?? (await createTestDatabase());
@@ -32,6 +39,7 @@ export async function createTestApp(
     clock,
     logger: options.logger ?? silentLogger,
     listenHeartbeatMs: options.listenHeartbeatMs,
+    pageDirectory: options.pageDirectory,
   });
   return {
     app,
