@@ -42,6 +42,8 @@ export interface App {
   readonly revocationFeed: RevocationFeed;
   /** Open authenticated WebSocket connections. */
   readonly socketCount: number;
+  /** Queries and mutations executing over WebSocket connections (stopped by their clients included). */
+  readonly webSocketExecutingCount: number;
   /** Slots of the shared token-expiry deadlines (sockets' and subscriptions'): for leak checks. */
   readonly deadlineSlotCount: number;
   /** Ends sessions past their idle or absolute end (reason EXPIRED); runs every SESSION_SWEEP_INTERVAL too. */
@@ -178,6 +180,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     revocationFeed,
     get socketCount() {
       return ws.socketCount;
+    },
+    get webSocketExecutingCount() {
+      return ws.executingCount;
     },
     get deadlineSlotCount() {
       return expiries.slotCount;

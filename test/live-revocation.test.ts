@@ -2,8 +2,10 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sessions, users } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { backend } from './helpers/database.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
+import postgres from 'postgres';
 import WebSocket from 'ws';
 import { MAX_OPERATIONS_PER_SOCKET } from '../src/transport/ws.js';
 import { collectRevocations, connected, eventually, SESSION_REVOKED_SUBSCRIPTION, wsClient } from './helpers/ws.js';
@@ -520,6 +522,53 @@ describe('operations per socket', () => {
     expect(feed.error).toBeUndefined();
     await client.dispose();
   });
+
+  it.runIf(backend === 'postgres')(
+    'counts a query its client stopped until it has finished executing: stopping does not make room for more (PostgreSQL only)',
+    async () => {
+      const { laptop } = await twoDevices();
+      const client = wsClient(url, { token: laptop.accessToken });
+      await connected(client);
+      // Every mySessions waits on this lock, so the queries stay executing while it is held (up to the
+      // statement timeout, 3 s, which the steps below stay well within).
+      const other = postgres(t.database.url!, { max: 1, onnotice: () => {} });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = other.begin(async (tx) => {
+        await tx`lock table sessions in access exclusive mode`;
+        locked();
+        await released;
+      });
+      try {
+        await isLocked;
+        const before = t.app.webSocketExecutingCount;
+        const stopped = Array.from({ length: MAX_OPERATIONS_PER_SOCKET }, () => subscribeOnce(client, '{ mySessions { id } }'));
+        await eventually(() => t.app.webSocketExecutingCount === before + MAX_OPERATIONS_PER_SOCKET);
+        // The client stops them all (graphql-ws frees their slots at once); they still execute.
+        stopped.forEach((operation) => operation.stop());
+        const more = subscribeOnce(client, '{ mySessions { id } }');
+        let settled: (string | undefined)[] | undefined;
+        void more.settled.then((codes) => (settled = codes));
+        await eventually(() => settled !== undefined || t.app.webSocketExecutingCount > before + MAX_OPERATIONS_PER_SOCKET);
+        expect(settled).toEqual(['RATE_LIMITED']);
+      } finally {
+        release();
+        await holder;
+        await other.end();
+      }
+      // Once they have finished, there is room again.
+      await eventually(() => t.app.webSocketExecutingCount === 0);
+      const answered = await new Promise<unknown>((resolve, reject) => {
+        client.subscribe({ query: '{ mySessions { id } }' }, { next: resolve, error: reject, complete: () => {} });
+      });
+      expect(answered).toMatchObject({ data: { mySessions: expect.any(Array) } });
+      expect(client.closes).toEqual([]);
+      await client.dispose();
+    },
+    60_000,
+  );
 
   it('frees the slot of every operation that finished: many more queries than the limit, one after another, all answer', async () => {
     const { laptop } = await twoDevices();

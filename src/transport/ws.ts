@@ -28,6 +28,8 @@ const KEEP_ALIVE_MS = 12_000;
 export interface WebSocketTransport {
   /** Open, authenticated sockets: for leak checks. */
   readonly socketCount: number;
+  /** Queries and mutations executing over all sockets, those their clients stopped included. */
+  readonly executingCount: number;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,13 @@ class Connection implements Expiring {
   expiry: DeadlineTicket = 0;
   /** The connection_init wait's ticket, until connection_init arrives or the socket closes. */
   initWait: DeadlineTicket | undefined;
+  /**
+   * Queries and mutations still executing, by operation id (created at the first). graphql-ws frees an
+   * operation's slot when the client completes it, even while it still executes: without this count,
+   * subscribe-then-complete would start any number of executions at once on one socket.
+   */
+  executing: Map<string, number> | undefined;
+  executingCount = 0;
   #onMessage: ((data: string) => Promise<void>) | undefined;
 
   constructor(
@@ -49,6 +58,26 @@ class Connection implements Expiring {
     readonly client: ClientInfo,
     private readonly owner: ConnectionOwner,
   ) {}
+
+  /** Operations counted against MAX_OPERATIONS_PER_SOCKET: reserved or running in graphql-ws, or still executing. */
+  operationCount(reserved: Readonly<Record<string, unknown>>): number {
+    let count = this.executingCount;
+    for (const id of Object.keys(reserved)) if (!this.executing?.has(id)) count += 1;
+    return count;
+  }
+
+  startedExecuting(id: string): void {
+    this.executing ??= new Map();
+    this.executing.set(id, (this.executing.get(id) ?? 0) + 1);
+    this.executingCount += 1;
+  }
+
+  finishedExecuting(id: string): void {
+    const left = (this.executing?.get(id) ?? 1) - 1;
+    if (left > 0) this.executing!.set(id, left);
+    else this.executing?.delete(id);
+    this.executingCount -= 1;
+  }
 
   /** Its token expired. */
   expire(): void {
@@ -128,6 +157,7 @@ export function attachWebSocketTransport(deps: {
   /** Authenticated connections by session: one, or a set when a session has several sockets. */
   const bySession = new Map<string, Connection | Set<Connection>>();
   let authenticatedCount = 0;
+  let executingCount = 0;
 
   const release = (connection: Connection) => {
     const { sessionId } = connection;
@@ -182,8 +212,28 @@ export function attachWebSocketTransport(deps: {
   const server = makeServer<Record<string, unknown>, Connection>({
     // Ours (initWaits): graphql-ws's would keep its spent timer for the socket's life.
     connectionInitWaitTimeout: 0,
-    execute: (args) => (args.rootValue as Enveloped).execute(args),
-    subscribe: (args) => (args.rootValue as Enveloped).subscribe(args),
+    execute: (args) => {
+      const { execute, connection, id } = args.rootValue as OperationRoot;
+      connection.startedExecuting(id);
+      executingCount += 1;
+      const finished = () => {
+        connection.finishedExecuting(id);
+        executingCount -= 1;
+      };
+      let result;
+      try {
+        result = execute(args);
+      } catch (error) {
+        finished();
+        throw error;
+      }
+      if (!isPromiseLike(result)) {
+        finished();
+        return result;
+      }
+      return Promise.resolve(result).finally(finished);
+    },
+    subscribe: (args) => (args.rootValue as OperationRoot).subscribe(args),
     onConnect: async (ctx) => {
       const connection = ctx.extra;
       initReceived(connection);
@@ -206,7 +256,7 @@ export function attachWebSocketTransport(deps: {
       }
       return true;
     },
-    onSubscribe: async (ctx, _id, payload) => {
+    onSubscribe: async (ctx, id, payload) => {
       // A socket closed 4403 (session ended, token expired) still hands us the client's messages while
       // `ws` waits up to 30 s for its close reply: nothing more runs on it.
       if (ctx.extra.sessionId === undefined) {
@@ -214,8 +264,8 @@ export function attachWebSocketTransport(deps: {
       }
       // graphql-ws reserves the operation's id in ctx.subscriptions before this hook and deletes
       // it when the operation completes, errs or is stopped by the client: the count includes this
-      // one, and a finished operation frees its slot without bookkeeping of ours that could leak.
-      if (Object.keys(ctx.subscriptions).length > MAX_OPERATIONS_PER_SOCKET) {
+      // one. A query or mutation the client stopped still counts until it has finished executing.
+      if (ctx.extra.operationCount(ctx.subscriptions) > MAX_OPERATIONS_PER_SOCKET) {
         return [
           new GraphQLError(
             `At most ${MAX_OPERATIONS_PER_SOCKET} operations may run at once on one connection; complete one first.`,
@@ -242,7 +292,12 @@ export function attachWebSocketTransport(deps: {
         document,
         variableValues: payload.variables ?? null,
         contextValue: await enveloped.contextFactory(),
-        rootValue: { execute: enveloped.execute, subscribe: enveloped.subscribe } satisfies Enveloped,
+        rootValue: {
+          execute: enveloped.execute,
+          subscribe: enveloped.subscribe,
+          connection: ctx.extra,
+          id,
+        } satisfies OperationRoot,
       };
       return args;
     },
@@ -306,6 +361,9 @@ export function attachWebSocketTransport(deps: {
     get socketCount() {
       return authenticatedCount;
     },
+    get executingCount() {
+      return executingCount;
+    },
     async close() {
       unsubscribe();
       clearInterval(keepAlive);
@@ -334,8 +392,17 @@ function upgradeOriginAllowed(origin: string, host: string | undefined, corsOrig
   }
 }
 
-/** envelop's execute and subscribe, carried to graphql-ws through rootValue as in yoga's example. */
-interface Enveloped {
+/**
+ * envelop's execute and subscribe, carried to graphql-ws through rootValue as in yoga's example, with
+ * the operation's connection and id for the count of executions.
+ */
+interface OperationRoot {
   execute: (args: ExecutionArgs) => OperationResult;
   subscribe: (args: ExecutionArgs) => OperationResult;
+  connection: Connection;
+  id: string;
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
