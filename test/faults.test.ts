@@ -8,6 +8,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { codes, type GqlResult } from './helpers/gql.js';
+import { holdLock } from './helpers/locks.js';
 import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { eventually } from './helpers/ws.js';
 
@@ -162,54 +163,31 @@ describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () 
 
   it('answers SERVICE_UNAVAILABLE within 5 s when a row it needs stays locked, and the token works once the lock is gone (PostgreSQL only)', async () => {
     const first = await signUp(t.gql);
-    const other = postgres(database.url!, { max: 1, onnotice: () => {} });
+    const lock = await holdLock(database.url!, (tx) => tx`select id from refresh_tokens where session_id = ${first.session.id} for update`);
     try {
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const holder = other.begin(async (tx) => {
-        await tx`select id from refresh_tokens where session_id = ${first.session.id} for update`;
-        locked();
-        await released;
-      });
-      await isLocked;
       // statement_timeout cancels the spend that waits for the lock.
       expect(codes(await timed(() => t.gql(REFRESH, { refreshToken: first.refreshToken })))).toEqual(['SERVICE_UNAVAILABLE']);
-      release();
-      await holder;
+      await lock.release();
       await refresh(t.gql, first.refreshToken);
     } finally {
-      await other.end();
+      await lock.release();
     }
   });
 
   it('does not count logins that failed on the database as failed attempts: no lockout once it is back (PostgreSQL only)', async () => {
     const email = uniqueEmail();
     await signUp(t.gql, { email });
-    const other = postgres(database.url!, { max: 1, onnotice: () => {} });
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
+    // The accounts table is unreadable (the throttle's own table is not): each login's lookup times out.
+    const lock = await holdLock(database.url!, (tx) => tx`lock table users in access exclusive mode`);
     try {
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      // The accounts table is unreadable (the throttle's own table is not): each login's lookup times out.
-      const holder = other.begin(async (tx) => {
-        await tx`lock table users in access exclusive mode`;
-        locked();
-        await released;
-      });
-      await isLocked;
       // The whole budget at once (in-flight attempts hold their points, so a sixth would be RATE_LIMITED).
       const during = await Promise.all(Array.from({ length: 5 }, () => timed(() => loginAs(email))));
       expect(during.map(codes)).toEqual(Array.from({ length: 5 }, () => ['SERVICE_UNAVAILABLE']));
-      release();
-      await holder;
+      await lock.release();
       // Had the five abandoned checks counted, this sixth attempt would be RATE_LIMITED.
       expect(codes(await loginAs(email))).toEqual([]);
     } finally {
-      release();
-      await other.end();
+      await lock.release();
     }
   });
 

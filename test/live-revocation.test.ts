@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sessions, users } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { backend } from './helpers/database.js';
+import { holdLock } from './helpers/locks.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
-import postgres from 'postgres';
 import WebSocket from 'ws';
 import { MAX_OPERATIONS_PER_SOCKET } from '../src/transport/ws.js';
 import { collectRevocations, connected, eventually, SESSION_REVOKED_SUBSCRIPTION, wsClient } from './helpers/ws.js';
@@ -531,18 +531,8 @@ describe('operations per socket', () => {
       await connected(client);
       // Every mySessions waits on this lock, so the queries stay executing while it is held (up to the
       // statement timeout, 3 s, which the steps below stay well within).
-      const other = postgres(t.database.url!, { max: 1, onnotice: () => {} });
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let locked!: () => void;
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const holder = other.begin(async (tx) => {
-        await tx`lock table sessions in access exclusive mode`;
-        locked();
-        await released;
-      });
+      const lock = await holdLock(t.database.url!, (tx) => tx`lock table sessions in access exclusive mode`);
       try {
-        await isLocked;
         const before = t.app.webSocketExecutingCount;
         const stopped = Array.from({ length: MAX_OPERATIONS_PER_SOCKET }, () => subscribeOnce(client, '{ mySessions { id } }'));
         await eventually(() => t.app.webSocketExecutingCount === before + MAX_OPERATIONS_PER_SOCKET);
@@ -554,9 +544,7 @@ describe('operations per socket', () => {
         await eventually(() => settled !== undefined || t.app.webSocketExecutingCount > before + MAX_OPERATIONS_PER_SOCKET);
         expect(settled).toEqual(['RATE_LIMITED']);
       } finally {
-        release();
-        await holder;
-        await other.end();
+        await lock.release();
       }
       // Once they have finished, there is room again.
       await eventually(() => t.app.webSocketExecutingCount === 0);
