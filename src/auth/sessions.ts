@@ -1,12 +1,12 @@
 import DataLoader from 'dataloader';
-import { and, desc, eq, gt, inArray, isNull, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import { rawQuery, rowsOf, type Database, type Executor, type RawQuery, type Transaction } from '../db/client.js';
 import { isDeadlock } from '../db/errors.js';
 import { sessionFromRawRow, type RawSessionRow } from '../db/raw-rows.js';
-import { sessions, users } from '../db/schema.js';
+import { sessions } from '../db/schema.js';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
-import { recordAuthEvent, recordAuthEvents } from './audit.js';
+import { recordAuthEvent } from './audit.js';
 import {
   findRefreshToken,
   findRefreshTokenWithSession,
@@ -14,8 +14,9 @@ import {
   issueRefreshToken,
   spendLiveTokensOfSession,
 } from './refresh-tokens.js';
-import { isUuid, randomToken, sha256Hex } from './crypto.js';
+import { randomToken, sha256Hex } from './crypto.js';
 import { rotateInOneStatement, type Rotated, type RotationRequest } from './rotation.js';
+import { idleHorizon, liveAt, lockUsers, SessionEnds } from './session-ends.js';
 import type { User } from './users.js';
 
 export type SessionRecord = typeof sessions.$inferSelect;
@@ -50,29 +51,6 @@ export interface SessionSelection {
   readonly exceptSessionId?: string;
 }
 
-/**
- * Announces ended sessions inside the transaction, logs them (with the client that ended them, if
- * any) and queues them for local delivery after commit.
- */
-/** Who asked for the ends, for the audit log: one client for all, or each event's own. */
-type AskedBy = ClientInfo | ((event: SessionRevoked) => ClientInfo | undefined);
-type RecordEnded = (events: SessionRevoked[], client?: AskedBy) => Promise<SessionRevoked[]>;
-
-interface PendingEnd {
-  readonly selection: SessionSelection;
-  readonly reason: RevocationReason;
-  readonly client: ClientInfo | undefined;
-  resolve(ended: SessionRevoked[]): void;
-  reject(error: unknown): void;
-}
-
-/** Bounds one group-commit transaction (two query parameters per session). */
-const MAX_ENDS_PER_TRANSACTION = 500;
-
-/** One instance at a time sweeps: a transaction-scoped advisory lock, released at commit. */
-const SWEEP_LOCK_KEY = 0x7469_6465; // "tide"
-const SWEEP_BATCH = 500;
-
 const USER_AGENT_MAX_LENGTH = 512;
 
 /** Bounds one rotation statement (five array elements per rotation). */
@@ -89,10 +67,13 @@ export class SessionService {
    */
   readonly #rotations: DataLoader<RotationRequest, Rotated | null>;
 
+  readonly #ends: SessionEnds;
+
   constructor(
     private readonly deps: { db: Database; bus: RevocationBus; clock: Clock; policy: SessionPolicy },
   ) {
     this.#query = rawQuery(deps.db);
+    this.#ends = new SessionEnds(deps);
     this.#rotations = new DataLoader(
       async (requests) => {
         const rotate = () => {
@@ -158,7 +139,7 @@ export class SessionService {
       ]);
       if (row) return { session: sessionFromRawRow(row), refreshToken };
     }
-    return this.#revokingTransaction(async (tx, record) => {
+    return this.#ends.revokingTransaction(async (tx, record) => {
       await input.alsoIn?.(tx);
       // Concurrent logins of one user queue here, so each counts the others' sessions and the
       // limit holds (READ COMMITTED: the next statement sees what the previous holder committed).
@@ -199,7 +180,7 @@ export class SessionService {
           from created join issued on true join audited on true`),
       );
       const beyondLimit = parsePgArray(row!.beyond_limit);
-      await record(await this.#endIn(tx, { userId: input.userId, sessionIds: beyondLimit }, 'SESSION_LIMIT'));
+      await record(await this.#ends.endIn(tx, { userId: input.userId, sessionIds: beyondLimit }, 'SESSION_LIMIT'));
       return { session: sessionFromRawRow(row!), refreshToken };
     });
   }
@@ -249,7 +230,7 @@ export class SessionService {
     sessionId: string;
     alsoIn: (tx: Transaction) => Promise<void>;
   }): Promise<{ session: SessionRecord; refreshToken: string } | null> {
-    return this.#revokingTransaction(async (tx, record) => {
+    return this.#ends.revokingTransaction(async (tx, record) => {
       const now = this.deps.clock();
       // The user's row first, like every transaction that ends a user's sessions by selection: two
       // password changes (or one and a revokeOtherSessions) from two devices would otherwise each lock
@@ -264,7 +245,7 @@ export class SessionService {
       if (!current) return null;
       await input.alsoIn(tx);
       await record(
-        await this.#endIn(tx, { userId: input.userId, exceptSessionId: current.id }, 'PASSWORD_CHANGED'),
+        await this.#ends.endIn(tx, { userId: input.userId, exceptSessionId: current.id }, 'PASSWORD_CHANGED'),
       );
       const [spentId] = await spendLiveTokensOfSession(tx, current.id, now);
       const refreshToken = await issueRefreshToken(tx, { sessionId: current.id, parentId: spentId ?? null, now });
@@ -284,108 +265,16 @@ export class SessionService {
   }
 
   /**
-   * Ends the selected live sessions of one user and tells every instance. Returns what it ended.
-   * `client`: who asked, for the audit log.
-   *
-   * Group commit: what is asked while a revocation transaction is in flight goes into the next one,
-   * together. A burst of logouts then costs a few transactions (and NOTIFYs, which PostgreSQL
-   * serialises at commit) instead of one each; a lone revocation still starts at once.
+   * Ends the selected live sessions of one user and tells every instance (see SessionEnds: requests
+   * that come together are ended together). `client`: who asked, for the audit log.
    */
   endSessions(selection: SessionSelection, reason: RevocationReason, client?: ClientInfo): Promise<SessionRevoked[]> {
-    if (selection.sessionIds?.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => {
-      this.#pendingEnds.push({ selection, reason, client, resolve, reject });
-      if (!this.#flushing) void this.#flushEnds();
-    });
+    return this.#ends.end(selection, reason, client);
   }
 
-  readonly #pendingEnds: PendingEnd[] = [];
-  #flushing = false;
-
-  async #flushEnds(): Promise<void> {
-    this.#flushing = true;
-    while (this.#pendingEnds.length > 0) {
-      const batch = this.#pendingEnds.splice(0, MAX_ENDS_PER_TRANSACTION);
-      try {
-        const ended = await this.#revokingTransaction(async (tx, record) => {
-          const perRequest = await this.#endAll(tx, batch);
-          // Announced together; each audited with the client that asked for it.
-          const askedBy = new Map(
-            perRequest.flatMap((events, i) => events.map((event) => [event.sessionId, batch[i]!.client] as const)),
-          );
-          await record(perRequest.flat(), (event) => askedBy.get(event.sessionId));
-          return perRequest;
-        });
-        batch.forEach((pending, i) => pending.resolve(ended[i]!));
-      } catch (error) {
-        // One transaction: if it fails (the database is down), every request in it fails alike.
-        batch.forEach((pending) => pending.reject(error));
-      }
-    }
-    this.#flushing = false;
-  }
-
-  /** Ends what each request selected, in one transaction; by-id selections of one reason in one UPDATE. */
-  async #endAll(tx: Transaction, batch: readonly PendingEnd[]): Promise<SessionRevoked[][]> {
-    const now = this.deps.clock();
-    // Every user of the batch is locked first, in one order: ending "all other sessions" updates many
-    // rows, in an order of the database's choosing, and two such transactions (a revokeOtherSessions on
-    // each of two instances, or one beside a password change) would deadlock without a common lock.
-    await lockUsers(tx, batch.map((pending) => pending.selection.userId));
-    const ended = batch.map((): SessionRevoked[] => []);
-    const byReason = new Map<RevocationReason, number[]>();
-    for (const [i, { selection, reason }] of batch.entries()) {
-      if (selection.sessionIds && !selection.exceptSessionId) byReason.set(reason, [...(byReason.get(reason) ?? []), i]);
-      else ended[i] = await this.#endIn(tx, selection, reason);
-    }
-    for (const [reason, indexes] of byReason) {
-      // Which request asked for which session; one asked twice ends once, for one of them.
-      const askedBy = new Map(indexes.flatMap((i) => batch[i]!.selection.sessionIds!.map((id) => [id, i] as const)));
-      // Something that is not a uuid matches no session; leaving it out keeps it from failing the batch.
-      const pairs = indexes
-        .flatMap((i) => batch[i]!.selection.sessionIds!.map((id) => [batch[i]!.selection.userId, id] as const))
-        .filter(([userId, id]) => isUuid(userId) && isUuid(id));
-      if (pairs.length === 0) continue;
-      // Two array parameters whatever the batch size: building one parameter per id cost more CPU than the query.
-      const rows = await tx
-        .update(sessions)
-        .set({ endedAt: now, endReason: reason })
-        .where(
-          and(
-            sql`(${sessions.userId}, ${sessions.id}) in (select * from unnest(${uuidArray(pairs.map(([userId]) => userId))}::uuid[], ${uuidArray(pairs.map(([, id]) => id))}::uuid[]))`,
-            ...this.#liveAt(now),
-          ),
-        )
-        .returning({ sessionId: sessions.id, userId: sessions.userId });
-      for (const row of rows) ended[askedBy.get(row.sessionId)!]!.push({ ...row, reason, revokedAt: now });
-    }
-    return ended;
-  }
-
-  /**
-   * Marks sessions past their idle or absolute end as ended (reason EXPIRED), so that subscribers
-   * hear of it. At most one instance sweeps at a time; returns what this call ended.
-   */
-  async endExpiredSessions(): Promise<SessionRevoked[]> {
-    return this.#revokingTransaction(async (tx, record) => {
-      const lock = rowsOf<{ locked: boolean }>(
-        await tx.execute(sql`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`),
-      );
-      if (!lock[0]?.locked) return [];
-      const now = this.deps.clock();
-      const idleHorizon = this.#idleHorizon(now);
-      const expired = tx
-        .select({ id: sessions.id })
-        .from(sessions)
-        .where(and(isNull(sessions.endedAt), or(lte(sessions.expiresAt, now), lte(sessions.lastUsedAt, idleHorizon))))
-        .limit(SWEEP_BATCH);
-      const rows = await tx
-        .update(sessions)
-        .set({ endedAt: now, endReason: 'EXPIRED' })
-        .where(and(isNull(sessions.endedAt), inArray(sessions.id, expired)))
-        .returning({ sessionId: sessions.id, userId: sessions.userId });
-      return record(rows.map((row) => ({ ...row, reason: 'EXPIRED' as const, revokedAt: now })));
-    });
+  /** Marks sessions past their idle or absolute end as ended (EXPIRED); one instance at a time. */
+  endExpiredSessions(): Promise<SessionRevoked[]> {
+    return this.#ends.endExpired();
   }
 
   /** The user's live sessions, most recently used first. */
@@ -398,104 +287,19 @@ export class SessionService {
   }
 
   #liveAt(now: Date): SQL[] {
-    return [isNull(sessions.endedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, this.#idleHorizon(now))];
+    return liveAt(this.deps.policy, now);
   }
 
-  /** A session last used at or before this has reached its idle end. */
   #idleHorizon(now: Date): Date {
-    return new Date(now.getTime() - this.deps.policy.sessionIdleTimeout * 1000);
+    return idleHorizon(this.deps.policy, now);
   }
 
-  /**
-   * Runs `work` in a transaction in which sessions can be ended. The bus announces the ends inside
-   * the transaction (so a rollback sends nothing) and this instance applies them right after commit.
-   */
-  async #revokingTransaction<T>(work: (tx: Transaction, record: RecordEnded) => Promise<T>): Promise<T> {
-    try {
-      return await this.#revokingTransactionOnce(work);
-    } catch (error) {
-      // Ending sessions locks them in the order the database finds them; a batch of rotations locks
-      // several in id order (rotation.ts). Each may hold one the other wants, and PostgreSQL fails the
-      // transaction that waited first, often this one: everything was rolled back, NOTIFYs included.
-      // Again, once, as the rotations do; the batch is over by then.
-      if (isDeadlock(error)) return this.#revokingTransactionOnce(work);
-      throw error;
-    }
-  }
 
-  async #revokingTransactionOnce<T>(work: (tx: Transaction, record: RecordEnded) => Promise<T>): Promise<T> {
-    const ended: SessionRevoked[] = [];
-    const result = await this.deps.db.transaction(async (tx) =>
-      work(tx, async (events, client) => {
-        if (events.length > 0) await this.deps.bus.announce(tx, events);
-        await recordAuthEvents(
-          tx,
-          events.map((event) => ({
-            type: 'SESSION_REVOKED' as const,
-            userId: event.userId,
-            sessionId: event.sessionId,
-            reason: event.reason,
-            client: (typeof client === 'function' ? client(event) : client) ?? null,
-            at: event.revokedAt,
-          })),
-        );
-        ended.push(...events);
-        return events;
-      }),
-    );
-    if (ended.length > 0) this.deps.bus.deliverLocally(ended);
-    return result;
-  }
-
-  async #endIn(tx: Transaction, selection: SessionSelection, reason: RevocationReason): Promise<SessionRevoked[]> {
-    if (selection.sessionIds?.length === 0) return [];
-    const now = this.deps.clock();
-    const conditions = [eq(sessions.userId, selection.userId), ...this.#liveAt(now)];
-    if (selection.sessionIds) {
-      // One array parameter, not one per id: every list length would otherwise be its own prepared statement.
-      conditions.push(sql`${sessions.id} = any(${uuidArray(selection.sessionIds.filter(isUuid))}::uuid[])`);
-    }
-    if (selection.exceptSessionId) {
-      conditions.push(ne(sessions.id, selection.exceptSessionId));
-      // "All but mine" only while mine is live: a caller whose session ended after its token was
-      // checked (the user's row lock orders us after that end) must not end the others.
-      conditions.push(
-        sql`exists (select 1 from ${sessions} mine where mine.id = ${selection.exceptSessionId} and mine.user_id = ${selection.userId} and mine.ended_at is null)`,
-      );
-    }
-    const rows = await tx
-      .update(sessions)
-      .set({ endedAt: now, endReason: reason })
-      .where(and(...conditions))
-      .returning({ sessionId: sessions.id, userId: sessions.userId });
-    return rows.map((row) => ({ ...row, reason, revokedAt: now }));
-  }
-}
-
-/**
- * Locks the users' rows, in id order so that two lockers cannot each wait for the other. NO KEY
- * UPDATE, as createSession takes: those conflict with each other, but not with the key-share locks
- * that inserting a session (its foreign key) takes.
- */
-async function lockUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
-  const ids = [...new Set(userIds)].filter(isUuid).sort();
-  if (ids.length === 0) return;
-  await tx
-    .select({ id: users.id })
-    .from(users)
-    .where(sql`${users.id} = any(${uuidArray(ids)}::uuid[])`)
-    .orderBy(users.id)
-    .for('no key update');
 }
 
 async function findSession(db: Executor, sessionId: string): Promise<SessionRecord | null> {
   const [session] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
   return session ?? null;
-}
-
-/** A PostgreSQL array literal of uuids (checked by the caller), passed as one parameter. */
-function uuidArray(ids: readonly string[]): string {
-  return `{${ids.join(',')}}`;
 }
 
 interface NewSessionRow extends RawSessionRow {
