@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, PASSWORD, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
-import { expectRefusal, readAnswer, type RawAnswer } from './helpers/bad-input.js';
+import { expectRefusal, postRaw, type RawAnswer } from './helpers/bad-input.js';
 
 const SIGN_UP = `mutation ($email: String!, $password: String!, $deviceName: String) {
   signUp(email: $email, password: $password, deviceName: $deviceName) { accessToken session { deviceName } } }`;
@@ -30,18 +30,7 @@ function send(query: string, variables: Record<string, unknown> = {}, token?: st
 }
 
 function sendBody(body: string | Uint8Array, token?: string, app: TestApp = t): Promise<RawAnswer> {
-  return Promise.resolve(
-    app.app.yoga.fetch('http://localhost/graphql', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      // Uint8Array<ArrayBufferLike> is a valid body at run time; the DOM typings want an ArrayBuffer-backed one.
-      body: body as BodyInit,
-    }),
-  ).then(readAnswer);
+  return postRaw(app, body, { token, accept: 'application/json' });
 }
 
 function expectBadField(answer: RawAnswer, field: string): void {

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { pagePost, REFRESH_COOKIE as COOKIE } from './helpers/page-post.js';
 
 /**
  * Browser clients over HTTP (yoga.fetch): the refresh token in an HttpOnly cookie, CSRF and CORS,
@@ -13,7 +14,6 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 
 const SERVER = 'http://localhost:4000';
 const APP_ORIGIN = 'https://app.example';
-const COOKIE = '__Host-tidepass-refresh';
 const PASSWORD = 'correct horse battery';
 const AUTH_FIELDS = 'accessToken refreshToken refreshTokenExpiresAt session { id }';
 
@@ -35,17 +35,8 @@ async function post(
   query: string,
   options: { origin?: string | null; cookie?: string; token?: string; variables?: Record<string, unknown> } = {},
 ): Promise<Answer> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
   // Browsers send Origin on every POST; same-origin by default here.
-  const origin = options.origin === undefined ? SERVER : options.origin;
-  if (origin) headers['origin'] = origin;
-  if (options.cookie) headers['cookie'] = `${COOKIE}=${options.cookie}`;
-  if (options.token) headers['authorization'] = `Bearer ${options.token}`;
-  const response = await t.app.yoga.fetch(`${SERVER}/graphql`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ query, variables: options.variables ?? {} }),
-  });
+  const response = await pagePost(t, SERVER, query, { ...options, accept: 'application/json' });
   return {
     status: response.status,
     body: (await response.json()) as Answer['body'],
@@ -237,7 +228,7 @@ describe('TokenDelivery COOKIE', () => {
   });
 
   it('changePassword with COOKIE delivery replaces the cookie with the successor', async () => {
-    const { cookie, accessToken } = await signUpWithCookie();
+    const { accessToken } = await signUpWithCookie();
     const answer = await post(
       `mutation { changePassword(currentPassword: "${PASSWORD}", newPassword: "another horse battery", delivery: COOKIE) { ${AUTH_FIELDS} } }`,
       { token: accessToken },

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { backend } from './helpers/database.js';
+import { REFRESH_COOKIE as COOKIE } from './helpers/page-post.js';
 import {
   ARTIFACTS,
   chromiumInstalled,
@@ -17,7 +18,6 @@ import {
  */
 
 const PASSWORD = 'correct horse battery';
-const COOKIE = '__Host-tidepass-refresh';
 const runs = chromiumInstalled && backend === 'pglite';
 
 it.runIf(!chromiumInstalled && process.env['CI'])('has Chromium installed in CI (.ci/run installs it)', () => {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { refuseInserts } from './helpers/faults.js';
 import { PASSWORD, REFRESH, signUp, uniqueEmail } from './helpers/auth-flows.js';
-import { readAnswer, type RawAnswer } from './helpers/bad-input.js';
+import { postRaw, type RawAnswer } from './helpers/bad-input.js';
 
 /**
  * What error answers reveal depending on NODE_ENV. The README: NODE_ENV defaults to development, and
@@ -27,17 +27,7 @@ afterAll(async () => {
 });
 
 function post(app: TestApp, body: unknown, token?: string): Promise<RawAnswer> {
-  return Promise.resolve(
-    app.app.yoga.fetch('http://localhost/graphql', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json, application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: JSON.stringify(body),
-    }),
-  ).then(readAnswer);
+  return postRaw(app, JSON.stringify(body), { token, accept: 'application/graphql-response+json, application/json' });
 }
 
 /** Expected failures, each with the code it must get: the same in every environment. */
@@ -105,11 +95,7 @@ describe('an unexpected error', () => {
   it("shows its message (never the failed query's values) with NODE_ENV unset, as development does, and nothing in production", async () => {
     const session = await signUp(unset.gql);
     // A fault no code path expects: every insert into refresh_tokens fails. Added last: the apps share the database.
-    await unset.app.database.db.execute(sql`
-      create function refuse_refresh_insert() returns trigger language plpgsql as $$
-      begin raise exception 'refused by a test trigger'; end $$`);
-    await unset.app.database.db.execute(sql`
-      create trigger refuse_refresh_insert before insert on refresh_tokens for each row execute function refuse_refresh_insert()`);
+    await refuseInserts(unset.app.database.db, 'refresh_tokens');
     const tokenHash = createHash('sha256').update(session.refreshToken).digest('hex');
     const body = { query: REFRESH, variables: { refreshToken: session.refreshToken } };
 

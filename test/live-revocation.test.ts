@@ -337,9 +337,6 @@ describe('streams do not outlive their session', () => {
 
   it('ends an SSE stream when its access token expires', async () => {
     const short = await createTestApp({ env: { ACCESS_TOKEN_TTL: '1' } });
-    // Successors come from an instance with the usual lifetime on the same database and key, so that
-    // only the first token expires during the test, however slow the machine.
-    const usual = await createTestApp({ clock: short.clock, database: short.database });
     try {
       const tokens = await signUp(short.gql, { email: uniqueEmail() });
       const stream = await openSse(short, tokens.accessToken);

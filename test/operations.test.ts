@@ -1,10 +1,10 @@
-import { sql } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import { exportJWK, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { createJsonLogger } from '../src/logger.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { refuseInserts } from './helpers/faults.js';
 import { login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
@@ -165,11 +165,7 @@ describe('an unexpected database error in development', () => {
     try {
       const session = await signUp(development.gql);
       // A fault no code path expects: every insert into refresh_tokens fails.
-      await development.app.database.db.execute(sql`
-        create function refuse_insert() returns trigger language plpgsql as $$
-        begin raise exception 'refused by a test trigger'; end $$`);
-      await development.app.database.db.execute(sql`
-        create trigger refuse_insert before insert on refresh_tokens for each row execute function refuse_insert()`);
+      await refuseInserts(development.app.database.db, 'refresh_tokens');
       const email = uniqueEmail();
       const answers = [
         await development.gql(`mutation { signUp(email: "${email}", password: "${PASSWORD}") { accessToken } }`),

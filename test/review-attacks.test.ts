@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { pagePost, REFRESH_COOKIE as COOKIE } from './helpers/page-post.js';
 import { login, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 import { eventually } from './helpers/ws.js';
@@ -12,7 +13,6 @@ import { eventually } from './helpers/ws.js';
  */
 
 const SERVER = 'http://localhost';
-const COOKIE = '__Host-tidepass-refresh';
 const LISTED_ORIGIN = 'https://app.example';
 
 let t: TestApp;
@@ -23,14 +23,7 @@ afterAll(() => t.close());
 
 /** A POST as a same-origin page sends it, with the refresh cookie and optionally an access token. */
 async function post(query: string, options: { cookie?: string; token?: string; variables?: Record<string, unknown> } = {}) {
-  const headers: Record<string, string> = { 'content-type': 'application/json', origin: SERVER };
-  if (options.cookie) headers['cookie'] = `${COOKIE}=${options.cookie}`;
-  if (options.token) headers['authorization'] = `Bearer ${options.token}`;
-  const response = await t.app.yoga.fetch(`${SERVER}/graphql`, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify({ query, variables: options.variables ?? {} }),
-  });
+  const response = await pagePost(t, SERVER, query, options);
   const body = (await response.json()) as { data?: Record<string, any> | null; errors?: { extensions?: { code?: string } }[] };
   return { body, cookies: response.headers.getSetCookie() };
 }

@@ -1,6 +1,6 @@
-import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { refuseInserts } from './helpers/faults.js';
 import { AUTH_FIELDS, login, PASSWORD, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { codes, type GqlOptions } from './helpers/gql.js';
 
@@ -88,16 +88,11 @@ describe('signUp that fails midway', () => {
   it('leaves no account behind: the same email can sign up once the fault is gone', async () => {
     const email = uniqueEmail();
     // A fault after the account row is written: the session cannot be inserted.
-    await t.app.database.db.execute(sql`
-      create function refuse_session() returns trigger language plpgsql as $$
-      begin raise exception 'refused by a test trigger'; end $$`);
-    await t.app.database.db.execute(sql`
-      create trigger refuse_session before insert on sessions for each row execute function refuse_session()`);
+    const removeFault = await refuseInserts(t.app.database.db, 'sessions');
     try {
       expect(codes(await t.gql(SIGN_UP, { email, password: PASSWORD }))).toEqual(['INTERNAL_SERVER_ERROR']);
     } finally {
-      await t.app.database.db.execute(sql`drop trigger refuse_session on sessions`);
-      await t.app.database.db.execute(sql`drop function refuse_session()`);
+      await removeFault();
     }
     expect(codes(await t.gql(LOGIN, { email, password: PASSWORD }))).toEqual(['INVALID_CREDENTIALS']);
     const payload = await signUp(t.gql, { email });

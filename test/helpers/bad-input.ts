@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import type { TestApp } from './app.js';
 
 /** A response read as text, then as JSON when it is JSON. */
 export interface RawAnswer {
@@ -29,4 +30,23 @@ export function expectRefusal(answer: RawAnswer, code: string, status?: number):
   expect(codes.length).toBeGreaterThan(0);
   expect(codes).toEqual(codes.map(() => code));
   expect(answer.text).not.toMatch(/\bstack\b|\n\s+at |node_modules|\.ts:\d+/);
+}
+
+/** A POST of `body` (sent as is, as JSON) to /graphql, optionally with a bearer token; read as RawAnswer. */
+export async function postRaw(
+  app: TestApp,
+  body: string | Uint8Array,
+  options: { token?: string; accept: string },
+): Promise<RawAnswer> {
+  const response = await app.app.yoga.fetch('http://localhost/graphql', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: options.accept,
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    },
+    // Uint8Array<ArrayBufferLike> is a valid body at run time; the DOM typings want an ArrayBuffer-backed one.
+    body: body as BodyInit,
+  });
+  return readAnswer(response);
 }
