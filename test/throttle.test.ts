@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { inArray } from 'drizzle-orm';
+import { inArray, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { sha256Hex } from '../src/auth/crypto.js';
 import { Throttle } from '../src/auth/throttle.js';
-import { connectPostgres } from '../src/db/client.js';
+import { connectPostgres, rowsOf } from '../src/db/client.js';
 import { throttleCounters } from '../src/db/schema.js';
 import { AuthError } from '../src/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -236,7 +236,7 @@ describe.skipIf(backend !== 'postgres')('a successful login beside another of th
       await address.isHeld;
       users.release();
       await users.done;
-      await waitingOn('%throttle_counters%', '%throttle_take%');
+      await waitingOn('%throttle_give_back%');
       // ...while the second login's take of the same account and address waits too.
       const second = loginFrom(t.gql, ip, user.email, PASSWORD);
       await waitingOn('%throttle_take%');
@@ -341,6 +341,21 @@ describe('the throttle under concurrent takers', () => {
     expect(await countersOf(accountKeyOf(email, ip))).toEqual([1]);
     // The address's: two points taken and kept (the first given back, the success's given back).
     expect(await countersOf(`login-ip:${ip}`)).toEqual([1]);
+  });
+
+  it("commits its takes and give-backs without waiting for the disk, and only those", async () => {
+    // Observed inside a transaction of our own: the setting the calls leave is what its COMMIT uses.
+    const settingsAfter = (call: string) =>
+      t.app.database.db.transaction(async (tx) => {
+        const before = rowsOf<{ setting: string }>(await tx.execute(sql`select current_setting('synchronous_commit') as setting`));
+        await tx.execute(sql.raw(call));
+        const after = rowsOf<{ setting: string }>(await tx.execute(sql`select current_setting('synchronous_commit') as setting`));
+        return [before[0]!.setting, after[0]!.setting];
+      });
+    const key = `probe:${crypto.randomUUID()}`;
+    expect(await settingsAfter(`select * from throttle_take(array['${key}'], array[1]::bigint[], array[5], array[1000]::bigint[])`)).toEqual(['on', 'off']);
+    expect(await settingsAfter(`select throttle_give_back(array['${key}'], array[1]::bigint[], array[1]::bigint[], array[]::text[])`)).toEqual(['on', 'off']);
+    expect(await settingsAfter(`select count(*) from throttle_counters`)).toEqual(['on', 'on']);
   });
 
   it('sweeps a counter an hour after its last point has left every look-back, not before', async () => {

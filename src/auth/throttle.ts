@@ -16,7 +16,9 @@ import { sha256Hex } from './crypto.js';
  * document) all pass the check before any of them is counted.
  *
  * Costs: one statement per password check (both budgets), one more on success (give the IP's point
- * back, clear the account's). This replaced rate-limiter-flexible's Drizzle store, which counts only
+ * back, clear the account's). Both commit asynchronously (drizzle/0008_throttle_asynchronous_commit.sql:
+ * a login does not wait for the disk to hold its throttle points; a crash of PostgreSQL may forget
+ * the last fraction of a second's). This replaced rate-limiter-flexible's Drizzle store, which counts only
  * fixed windows (the sliding window was built on top of it from eleven counters per key) and took
  * six statements per login; per statement, a login paid a round trip and the CPU to build and send it.
  */
@@ -99,10 +101,12 @@ export class Throttle {
 
   /**
    * Gives the points back to the rows they were taken from (not to a later row of a cleared key,
-   * whose points are others'), and forgets every point of the `cleared` keys; one statement.
+   * whose points are others'), and forgets every point of the `cleared` keys; one call of
+   * `throttle_give_back` (drizzle/0008_throttle_asynchronous_commit.sql), which locks the rows in
+   * key order as `throttle_take` does, so that a give-back and a take never deadlock.
    */
   async #giveBack(points: readonly TakenPoint[], cleared: readonly string[]): Promise<void> {
-    await this.#query(GIVE_BACK, [
+    await this.#query('select throttle_give_back($1::text[], $2::bigint[], $3::bigint[], $4::text[])', [
       points.map((point) => point.key),
       points.map((point) => point.incarnation),
       points.map((point) => point.bucket),
@@ -122,7 +126,7 @@ export interface PasswordCheckAttempt {
  * a bucket (1.1 windows): strictness costs a little over-counting, never under-counting.
  */
 const BUCKETS_PER_WINDOW = 10;
-/** Buckets kept per row: a window's and the one being filled. `throttle_take` has it as 11 too. */
+/** Buckets kept per row: a window's and the one being filled. `throttle_take` and `throttle_give_back` have it as 11 too. */
 const BUCKETS = BUCKETS_PER_WINDOW + 1;
 
 /**
@@ -167,29 +171,6 @@ interface TakeRow {
   /** Whether the point was taken from every budget of the call. */
   taken: boolean;
 }
-
-/**
- * $1..$3: the points (key, incarnation, bucket); $4: the keys to clear. A point whose bucket has left
- * the row's look-back no longer counts and is not given back; nor is one of a bucket already at 0.
- *
- * Every row is locked first, in key order, as throttle_take locks them: otherwise the UPDATE (the
- * address's row) would lock before the DELETE (the account's, run at the statement's end), the
- * reverse of a concurrent take of the same account, which holds the account's row and waits for
- * the address's: a deadlock, which PostgreSQL breaks by failing one of the two logins. Each row
- * changed below is joined with `locked`, so it was locked there (in order) before anything else
- * here asks for it, whatever plan PostgreSQL picks.
- */
-const GIVE_BACK = `
-  with locked as (
-    select key from throttle_counters where key = any($1::text[] || $4::text[]) order by key for update
-  ), cleared as (
-    delete from throttle_counters c using locked l where c.key = l.key and c.key = any($4::text[])
-  )
-  update throttle_counters c
-  set counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] = c.counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] - 1
-  from unnest($1::text[], $2::bigint[], $3::bigint[]) as p(key, incarnation, bucket) join locked l on l.key = p.key
-  where c.key = p.key and c.incarnation = p.incarnation
-    and c.counts[${BUCKETS} - least(c.head - p.bucket, ${BUCKETS})::integer] > 0`;
 
 /**
  * Seconds until a point would fit, if nobody else takes one: the first bucket boundary at which
