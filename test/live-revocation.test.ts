@@ -128,6 +128,25 @@ describe('sessionRevoked over graphql-ws', () => {
     await client.dispose();
   });
 
+  it.skipIf(backend !== 'postgres')(
+    'sweeps past an expired session that another transaction holds, and ends it at the next sweep (PostgreSQL only)',
+    async () => {
+      // Waiting for it could deadlock against a batch of rotations, which locks sessions in id order.
+      const held = await signUp(t.gql);
+      const free = await signUp(t.gql);
+      t.clock.advance(604_800 + 60);
+      const lock = await holdLock(t.database.url!, (tx) => tx`select 1 from sessions where id = ${held.session.id} for update`);
+      try {
+        const ended = (await t.app.sweepExpiredSessions()).map((e) => e.sessionId);
+        expect(ended).toContain(free.session.id);
+        expect(ended).not.toContain(held.session.id);
+      } finally {
+        await lock.release();
+      }
+      expect((await t.app.sweepExpiredSessions()).map((e) => e.sessionId)).toContain(held.session.id);
+    },
+  );
+
   it('releases every socket and subscription after 1,000 subscribers of 100 users, each receiving only its own user\'s events', async () => {
     const users = await Promise.all(
       Array.from({ length: 100 }, async () => {

@@ -262,7 +262,7 @@ describe('concurrency', () => {
 });
 
 describe.skipIf(backend !== 'postgres')('a batch of rotations beside a revocation of the same sessions (PostgreSQL only)', () => {
-  it('ends the other sessions although the batch locked one of them first: no SERVICE_UNAVAILABLE from a deadlock', async () => {
+  it('ends the other sessions although the batch locked one of them first, waiting for it: no deadlock', async () => {
     // Sessions inserted one second apart, so that ending them visits them in insertion order whatever
     // the plan (heap order, or the (user_id, last_used_at) index); a batch locks them in id order.
     // Wanted: three sessions inserted in the order high, low, middle (of their ids).
@@ -300,22 +300,28 @@ describe.skipIf(backend !== 'postgres')('a batch of rotations beside a revocatio
         await released;
       });
       await isHeld;
+      const deadlocks = async () =>
+        Number((await other`select deadlocks from pg_stat_database where datname = current_database()`)[0]!.deadlocks);
+      const deadlocksBefore = await deadlocks();
       // One statement for the three: it locks the low session, then waits for the middle one.
       const refreshes = Promise.all([low, middle, high].map((s) => t.gql(REFRESH, { refreshToken: s.refreshToken })));
       await waiting('%with presented%');
-      // Ending the others visits the high session (and locks it) before the low one, which it waits for.
+      // Ending the others, in the order the UPDATE visits them, would lock the high session before
+      // waiting for the low one, and the batch, once the middle one is free, would wait for the high
+      // one: a deadlock. In id order, the revocation waits for the low one and holds nothing the batch wants.
       const revoked = t.gql('mutation { revokeOtherSessions }', {}, { token: caller.accessToken });
-      await waiting('%update "sessions" set "ended_at"%');
+      await waiting('%from "sessions"%for update%');
       release();
       await holder;
-      // The batch now waits for the high session, the revocation for the low one: PostgreSQL fails
-      // the one that waited first, the revocation.
       const result = await revoked;
       expect(codes(result)).toEqual([]);
       expect(result.data!.revokeOtherSessions).toBe(9);
       for (const refreshed of await refreshes) {
         expect(['INVALID_REFRESH_TOKEN', undefined]).toContain(codes(refreshed)[0]);
       }
+      // pg_stat_database's counters reach the view at the end of each backend's transaction, but
+      // a deadlock's victim reports it when it fails, before our read.
+      expect(await deadlocks()).toBe(deadlocksBefore);
     } finally {
       release();
       await other.end();

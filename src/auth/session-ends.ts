@@ -86,9 +86,7 @@ export class SessionEnds {
   /** Ends what each request selected, in one transaction; by-id selections of one reason in one UPDATE. */
   async #endAll(tx: Transaction, batch: readonly PendingEnd[]): Promise<SessionRevoked[][]> {
     const now = this.deps.clock();
-    // Every user of the batch is locked first, in one order: ending "all other sessions" updates many
-    // rows, in an order of the database's choosing, and two such transactions (a revokeOtherSessions on
-    // each of two instances, or one beside a password change) would deadlock without a common lock.
+    // Every user of the batch and their sessions are locked first, in one order (see lockUsers).
     await lockUsers(tx, batch.map((pending) => pending.selection.userId));
     const ended = batch.map((): SessionRevoked[] => []);
     const byReason = new Map<RevocationReason, number[]>();
@@ -132,11 +130,15 @@ export class SessionEnds {
       if (!lock[0]?.locked) return [];
       const now = this.deps.clock();
       const idleEnd = idleHorizon(this.deps.policy, now);
+      // In id order, skipping sessions locked elsewhere (a rotation, which will find them expired, or
+      // a revocation): the sweep waits for nobody, so it deadlocks with nobody; the next one takes them.
       const expired = tx
         .select({ id: sessions.id })
         .from(sessions)
         .where(and(isNull(sessions.endedAt), or(lte(sessions.expiresAt, now), lte(sessions.lastUsedAt, idleEnd))))
-        .limit(SWEEP_BATCH);
+        .orderBy(sessions.id)
+        .limit(SWEEP_BATCH)
+        .for('update', { skipLocked: true });
       const rows = await tx
         .update(sessions)
         .set({ endedAt: now, endReason: 'EXPIRED' })
@@ -155,10 +157,9 @@ export class SessionEnds {
     try {
       return await this.#revokingTransactionOnce(work);
     } catch (error) {
-      // Ending sessions locks them in the order the database finds them; a batch of rotations locks
-      // several in id order (rotation.ts). Each may hold one the other wants, and PostgreSQL fails the
-      // transaction that waited first, often this one: everything was rolled back, NOTIFYs included.
-      // Again, once, as the rotations do; the batch is over by then.
+      // Sessions are locked in the order rotations lock them (lockUsers), which prevents the deadlock
+      // we know of; should PostgreSQL still fail this transaction for one (a lock order not thought
+      // of), everything was rolled back, NOTIFYs included: again, once, as the rotations do.
       if (isDeadlock(error)) return this.#revokingTransactionOnce(work);
       throw error;
     }
@@ -214,9 +215,18 @@ export class SessionEnds {
 }
 
 /**
- * Locks the users' rows, in id order so that two lockers cannot each wait for the other. NO KEY
- * UPDATE, as createSession takes: those conflict with each other, but not with the key-share locks
- * that inserting a session (its foreign key) takes.
+ * Locks the users' rows, then their sessions not yet ended, each in id order: every transaction that
+ * ends sessions starts here, so two of them cannot each wait for the other.
+ *
+ * The users: ending "all other sessions" updates many rows, in an order of the database's choosing,
+ * and two such transactions (a revokeOtherSessions on each of two instances, or one beside a password
+ * change) would deadlock without a common lock. NO KEY UPDATE, as createSession takes: those conflict
+ * with each other, but not with the key-share locks that inserting a session (its foreign key) takes.
+ *
+ * The sessions: a batch of rotations locks several sessions, of any users, in id order (rotation.ts)
+ * and never a user. Ending sessions in the order the UPDATE finds them could take one the batch
+ * wants while the batch holds one it wants: a deadlock, which PostgreSQL breaks by failing one of
+ * the two. Taken in the batch's order, the later of the two waits for the earlier instead.
  */
 export async function lockUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
   const ids = [...new Set(userIds)].filter(isUuid).sort();
@@ -227,6 +237,12 @@ export async function lockUsers(tx: Transaction, userIds: readonly string[]): Pr
     .where(sql`${users.id} = any(${uuidArray(ids)}::uuid[])`)
     .orderBy(users.id)
     .for('no key update');
+  await tx
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(sql`${sessions.userId} = any(${uuidArray(ids)}::uuid[])`, isNull(sessions.endedAt)))
+    .orderBy(sessions.id)
+    .for('update');
 }
 
 /** A PostgreSQL array literal of uuids (checked by the caller), passed as one parameter. */

@@ -143,7 +143,7 @@ export class SessionService {
       await input.alsoIn?.(tx);
       // Concurrent logins of one user queue here, so each counts the others' sessions and the
       // limit holds (READ COMMITTED: the next statement sees what the previous holder committed).
-      // NO KEY UPDATE: does not block the key-share locks that inserting sessions takes.
+      // Its sessions too, in the order that keeps ending some of them from deadlocking (lockUsers).
       await lockUsers(tx, [input.userId]);
       // Then all the rest in one statement (each statement is a round trip plus the CPU to build
       // it; sign-ups and logins at the limit come here): the session, the first token of its family, the audit event, and
@@ -232,7 +232,7 @@ export class SessionService {
   }): Promise<{ session: SessionRecord; refreshToken: string } | null> {
     return this.#ends.revokingTransaction(async (tx, record) => {
       const now = this.deps.clock();
-      // The user's row first, like every transaction that ends a user's sessions by selection: two
+      // The user's row and sessions first, like every transaction that ends a user's sessions: two
       // password changes (or one and a revokeOtherSessions) from two devices would otherwise each lock
       // its own session, then wait for the other's: a deadlock, which PostgreSQL breaks by failing one.
       await lockUsers(tx, [input.userId]);
