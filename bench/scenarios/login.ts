@@ -18,8 +18,11 @@ const QUERY = `mutation ($email: String!, $password: String!) {
 
 /**
  * 3. Login: logins/s through GraphQL over argon2id hashes/s with the same parameters and concurrency,
- * in a process of its own. The hash should be the whole cost. The two alternate in rounds, so that
- * the machine's noise falls on both alike.
+ * in a process of its own. The hash should be the whole cost. Beside them, each round, the ceiling:
+ * the same load on a bare GraphQL server that does nothing but verify and sign (no database), which
+ * shows what the HTTP and GraphQL layers, the load generator and the thread switches cost on this
+ * machine before tidepass does anything. The three alternate in rounds, so that the machine's noise
+ * falls on all alike.
  */
 export const login: Scenario = {
   id: 3,
@@ -32,7 +35,10 @@ export const login: Scenario = {
     );
 
     const server = await ctx.startServer('login');
+    const ceiling = await ctx.spawnHelper({ name: 'login-ceiling', entry: 'bench/baselines/login-ceiling-server.ts', env: {} });
     let failures = 0;
+    let ceilingLogins = 0;
+    let ceilingSeconds = 0;
     let logins = 0;
     let loginSeconds = 0;
     let hashes = 0;
@@ -60,6 +66,7 @@ export const login: Scenario = {
       };
       progress('  warming up');
       await cannon({ url: server.url, connections: CONCURRENCY, duration: 1, setupClient });
+      await cannon({ url: ceiling.url, connections: CONCURRENCY, duration: 1, setupClient });
       for (let r = 0; r < rounds; r += 1) {
         const hashing = JSON.parse(await runScript('bench/baselines/argon2.ts', [String(CONCURRENCY), String(seconds)])) as {
           hashes: number;
@@ -75,17 +82,21 @@ export const login: Scenario = {
         loginCpu.push(await meter.stop());
         logins += result.requests.total;
         loginSeconds += result.duration;
+        const bare = await cannon({ url: ceiling.url, connections: CONCURRENCY, duration: seconds, setupClient });
+        ceilingLogins += bare.requests.total;
+        ceilingSeconds += bare.duration;
         progress(
-          `  round ${r + 1}/${rounds}: ${round(result.requests.total / result.duration, 1)} logins/s vs ${round(hashing.hashes / hashing.seconds, 1)} hashes/s`,
+          `  round ${r + 1}/${rounds}: ${round(result.requests.total / result.duration, 1)} logins/s vs ${round(hashing.hashes / hashing.seconds, 1)} hashes/s; ceiling ${round(bare.requests.total / bare.duration, 1)}/s`,
         );
       }
     } finally {
-      await server.stop();
+      await Promise.all([server.stop(), ceiling.stop()]);
     }
     if (failures > 0) throw new Error(`${failures} logins failed`);
     const loginRate = logins / loginSeconds;
     const hashRate = hashes / hashSeconds;
     const ratio = loginRate / hashRate;
+    const ceilingRate = ceilingLogins / ceilingSeconds;
     const cpu: CpuReading = {
       serverMainMs: loginCpu.reduce((a, r) => a + r.serverMainMs, 0),
       serverOtherMs: loginCpu.reduce((a, r) => a + r.serverOtherMs, 0),
@@ -104,6 +115,16 @@ export const login: Scenario = {
         target: `ratio >= ${TARGET}`,
         pass: ratio >= TARGET,
         note,
+      },
+      {
+        scenario: '3. Login (ceiling)',
+        figure: `logins/s through a bare graphql-yoga server that only verifies the password and signs a token (no database), ${CONCURRENCY} concurrent`,
+        value: round(ceilingRate, 1),
+        unit: 'logins/s',
+        baseline: { what: 'the same argon2id hashes/s', value: round(hashRate, 1), unit: 'hashes/s' },
+        ratio: round(ceilingRate / hashRate, 3),
+        pass: null,
+        note: 'the most any login through GraphQL reaches on this machine: read scenario 3 against it',
       },
     ];
   },
