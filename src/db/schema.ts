@@ -39,6 +39,21 @@ export const sessions = pgTable(
   ],
 );
 
+/**
+ * A live session deleted outright (drizzle/0009): the announcement of its end (0005) reaches only
+ * the instances listening at that moment, and an instance that was not finds no row to reload. Kept
+ * for the revocation window, then swept. No foreign key: the user is often what was deleted.
+ */
+export const deletedSessions = pgTable(
+  'deleted_sessions',
+  {
+    sessionId: uuid('session_id').primaryKey(),
+    userId: uuid('user_id').notNull(),
+    deletedAt: at('deleted_at').notNull(),
+  },
+  (t) => [index('deleted_sessions_deleted_at_idx').on(t.deletedAt)],
+);
+
 /** Every refresh token ever issued, by SHA-256 only; the chain of parents is the family. */
 export const refreshTokens = pgTable(
   'refresh_tokens',
