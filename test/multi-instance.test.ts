@@ -79,6 +79,9 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
       select pid from pg_stat_activity where application_name = ${listenApplicationName(b.app.instanceId)}`;
     expect(listener).toBeDefined();
     await admin`select pg_terminate_backend(${listener!.pid})`;
+    // The backend is gone at once, but B learns it only when its socket closes: a revocation committed
+    // before that would find B still trusting its set, with a notification that never comes.
+    await eventually(() => !b.app.revocations.synchronised);
     await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
 
     // Whether B is still reconnecting (checks the database) or has reloaded (the set), it refuses.
