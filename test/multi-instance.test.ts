@@ -220,21 +220,29 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
     }
   });
 
-  it("a user deleted in SQL while an instance is cut off from the database: after its reload it refuses all the user's tokens and closes their sockets", async () => {
+  it("a user deleted in SQL while an instance is cut off from the database, just after one of its sessions ended: after its reload it refuses both tokens and closes their sockets", async () => {
     const { c, url: cUrl, proxy, close } = await instanceBehindProxy();
     const { laptop, phone } = await twoDevices();
-    const own = wsClient(cUrl, { token: phone.accessToken });
-    const ownFeed = collectRevocations(own);
+    const sockets = [laptop, phone].map((device) => {
+      const client = wsClient(cUrl, { token: device.accessToken });
+      return { client, feed: collectRevocations(client) };
+    });
     try {
-      await connected(own);
-      await eventually(() => c.app.revocationFeed.subscriberCount >= 1);
+      await Promise.all(sockets.map(({ client }) => connected(client)));
+      await eventually(() => c.app.revocationFeed.subscriberCount >= 2);
 
-      // Both sessions go by cascade.
-      await deleteWhileCutOff(c, proxy, () => admin`delete from users where id = ${phone.user.id}`);
+      // The laptop ends, then the user and both sessions go by cascade: the laptop's row was the
+      // only trace of its end, and it was not announced again.
+      await deleteWhileCutOff(c, proxy, async () => {
+        await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: laptop.session.id }, { token: phone.accessToken });
+        await admin`delete from users where id = ${phone.user.id}`;
+      });
 
-      await eventually(() => own.closes.length > 0);
-      expect(own.closes).toEqual([{ code: 4403, reason: 'Session revoked' }]);
-      expect(ownFeed.events.find((event) => event.current)).toMatchObject({ sessionId: phone.session.id, reason: 'ADMIN' });
+      await eventually(() => sockets.every(({ client }) => client.closes.length > 0));
+      const [laptopSocket, phoneSocket] = sockets;
+      for (const { client } of sockets) expect(client.closes).toEqual([{ code: 4403, reason: 'Session revoked' }]);
+      expect(laptopSocket!.feed.events.find((event) => event.current)).toMatchObject({ sessionId: laptop.session.id, reason: 'REVOKED_BY_USER' });
+      expect(phoneSocket!.feed.events.find((event) => event.current)).toMatchObject({ sessionId: phone.session.id, reason: 'ADMIN' });
       expect(c.app.revocations.synchronised).toBe(true);
       for (const token of [laptop.accessToken, phone.accessToken]) {
         expect(codes(await c.gql('{ me { id } }', {}, { token }))).toEqual(['SESSION_REVOKED']);

@@ -129,10 +129,10 @@ describe('the retention sweeper', () => {
     const { session } = await signUp(t.gql);
     await db().execute(sql`delete from sessions where id = ${session.id}`);
     const tombstones = () =>
-      db().select({ deletedAt: deletedSessions.deletedAt }).from(deletedSessions).where(eq(deletedSessions.sessionId, session.id));
+      db().select({ endedAt: deletedSessions.endedAt }).from(deletedSessions).where(eq(deletedSessions.sessionId, session.id));
     const [tombstone] = await tombstones();
     // Written at the database's time; the window is counted on the instance's clock.
-    const deletedAt = tombstone!.deletedAt.getTime();
+    const deletedAt = tombstone!.endedAt.getTime();
     const window = t.app.revocations.windowSeconds;
 
     t.clock.set(new Date(deletedAt + (window - 1) * 1000));

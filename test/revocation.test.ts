@@ -157,10 +157,16 @@ describe('revokeOtherSessions', () => {
 });
 
 describe('revocations known at start-up', () => {
+  const deleteSession = (session: Payload) =>
+    t.app.database.db.execute(sql`delete from sessions where id = ${session.session.id}`);
   it.each<[string, (ended: Payload) => Promise<unknown>]>([
     ['ended', (ended) => t.gql(LOGOUT, {}, { token: ended.accessToken })],
-    // No instance was listening for this one; the row is gone, and only its tombstone tells.
-    ['deleted in SQL while live', (ended) => t.app.database.db.execute(sql`delete from sessions where id = ${ended.session.id}`)],
+    // No instance was listening for these; the row is gone, and only its tombstone tells.
+    ['deleted in SQL while live', (ended) => deleteSession(ended)],
+    ['ended and then deleted in SQL', async (ended) => {
+      await t.gql(LOGOUT, {}, { token: ended.accessToken });
+      await deleteSession(ended);
+    }],
   ])('refuses the access token of a session %s before the instance started', async (_how, end) => {
     const email = uniqueEmail();
     const kept = await signUp(t.gql, { email });

@@ -12,8 +12,8 @@ export interface RetentionPolicy {
   /** auth_events rows are kept this long. */
   readonly authEventRetention: number;
   /**
-   * Tombstones of deleted sessions are kept this long: the revocation window, past which no access
-   * token of theirs is unexpired and no instance's reload looks for them.
+   * Tombstones of deleted sessions are kept this long after their end: the revocation window, past
+   * which no access token of theirs is unexpired and no instance's reload looks for them.
    */
   readonly deletedSessionRetention: number;
 }
@@ -93,4 +93,4 @@ const deleteSpentRefreshTokens = (tx: Transaction, before: Date) =>
   deleteBatch(tx, refreshTokens, refreshTokens.id, and(isNotNull(refreshTokens.spentAt), lt(refreshTokens.spentAt, before)));
 
 const deleteTombstones = (tx: Transaction, before: Date) =>
-  deleteBatch(tx, deletedSessions, deletedSessions.sessionId, lt(deletedSessions.deletedAt, before));
+  deleteBatch(tx, deletedSessions, deletedSessions.sessionId, lt(deletedSessions.endedAt, before));

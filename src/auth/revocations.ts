@@ -1,4 +1,4 @@
-import { and, gt, isNotNull, sql } from 'drizzle-orm';
+import { and, gt, isNotNull } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import type { Executor } from '../db/client.js';
 import { deletedSessions, sessions } from '../db/schema.js';
@@ -77,8 +77,8 @@ export class RevocationSet {
   /**
    * Sessions ended within the window, from the database: what a fresh or reconnected instance needs.
    * Returns the ends this set did not know of: after a LISTEN gap, the revocations this instance
-   * missed, which its live subscribers must still hear of. A live session deleted outright has no
-   * row left to find: its tombstone (drizzle/0009) stands in for it, ended by an ADMIN.
+   * missed, which its live subscribers must still hear of. A session deleted outright has no row left
+   * to find: its tombstone (drizzle/0009) stands in for it (ended by an ADMIN if it was live).
    */
   async loadFrom(db: Executor): Promise<SessionRevoked[]> {
     const epoch = this.#epoch;
@@ -93,11 +93,11 @@ export class RevocationSet {
           .select({
             sessionId: deletedSessions.sessionId,
             userId: deletedSessions.userId,
-            endedAt: deletedSessions.deletedAt,
-            reason: sql<string | null>`'ADMIN'`.as('reason'),
+            endedAt: deletedSessions.endedAt,
+            reason: deletedSessions.endReason,
           })
           .from(deletedSessions)
-          .where(gt(deletedSessions.deletedAt, since)),
+          .where(gt(deletedSessions.endedAt, since)),
       );
     // Events that arrived while the query ran are in the set already (and were delivered): keep them.
     const learned: SessionRevoked[] = [];
