@@ -160,7 +160,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     sweepRetentionOnce({
       db: database.db,
       clock,
-      policy: { sessionRetention: config.sessionRetention, authEventRetention: config.authEventRetention },
+      policy: {
+        sessionRetention: config.sessionRetention,
+        authEventRetention: config.authEventRetention,
+        deletedSessionRetention: revocations.windowSeconds,
+      },
     });
   const retentionSweeper = setInterval(() => {
     sweepRetention().catch((error: unknown) => logger.warn('retention sweep failed', { error }));

@@ -6,7 +6,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
-import { createTcpProxy } from './helpers/tcp-proxy.js';
+import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
 
 /** Two instances need a shared server database: these run on PostgreSQL only. */
@@ -79,6 +79,9 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
       select pid from pg_stat_activity where application_name = ${listenApplicationName(b.app.instanceId)}`;
     expect(listener).toBeDefined();
     await admin`select pg_terminate_backend(${listener!.pid})`;
+    // The backend is gone at once, but B learns it only when its socket closes: a revocation committed
+    // before that would find B still trusting its set, with a notification that never comes.
+    await eventually(() => !b.app.revocations.synchronised);
     await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
 
     // Whether B is still reconnecting (checks the database) or has reloaded (the set), it refuses.
@@ -130,15 +133,27 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
     await watcher.dispose();
   });
 
-  it('replaces a LISTEN connection that went silent without closing (heartbeat), then refuses and reloads', async () => {
-    // C reaches the database through a proxy that can freeze one connection without a FIN.
+  /** A third instance that reaches the database through a proxy, which can cut it off or freeze a connection. */
+  async function instanceBehindProxy(options: { listenHeartbeatMs?: number } = {}) {
     const proxy = await createTcpProxy({ host: new URL(database.url!).hostname, port: Number(new URL(database.url!).port || 5432) });
     const cHandle = connectPostgres(proxy.urlFor(database.url!));
     const c = await createTestApp({
       database: { handle: cHandle, url: cHandle.url, drop: () => cHandle.close() },
       clock: a.clock,
-      listenHeartbeatMs: 100,
+      ...options,
     });
+    const { url } = await c.app.start();
+    const close = async () => {
+      await c.close();
+      await cHandle.close();
+      await proxy.close();
+    };
+    return { c, url, proxy, close };
+  }
+
+  it('replaces a LISTEN connection that went silent without closing (heartbeat), then refuses and reloads', async () => {
+    // C reaches the database through a proxy that can freeze one connection without a FIN.
+    const { c, proxy, close } = await instanceBehindProxy({ listenHeartbeatMs: 100 });
     try {
       const { laptop, phone } = await twoDevices();
       expect((await c.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
@@ -155,9 +170,85 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
       await eventually(() => c.app.revocations.has(other.session.id), 1000);
       expect((await c.gql('{ me { id } }', {}, { token: laptop.accessToken })).errors).toBeUndefined();
     } finally {
-      await c.close();
-      await cHandle.close();
-      await proxy.close();
+      await close();
+    }
+  });
+
+  /**
+   * Deletes in SQL while C cannot hear it: its connections are cut at the proxy and new ones refused,
+   * so its LISTEN connection is down before the DELETE commits and comes back only after (a
+   * terminated backend would reconnect within 100 ms, perhaps before the DELETE, and hear it).
+   */
+  async function deleteWhileCutOff(c: TestApp, proxy: TcpProxy, statement: () => Promise<unknown>) {
+    proxy.cut();
+    await eventually(() => !c.app.revocations.synchronised);
+    await statement();
+    proxy.restore();
+  }
+
+  it('a live session deleted in SQL while an instance is cut off from the database: after its reload it refuses the token and tells subscribers', async () => {
+    const { c, url: cUrl, proxy, close } = await instanceBehindProxy();
+    const { laptop, phone } = await twoDevices();
+    const watcher = wsClient(cUrl, { token: laptop.accessToken });
+    const watcherFeed = collectRevocations(watcher);
+    const own = wsClient(cUrl, { token: phone.accessToken });
+    const ownFeed = collectRevocations(own);
+    try {
+      await Promise.all([connected(watcher), connected(own)]);
+      await eventually(() => c.app.revocationFeed.subscriberCount >= 2);
+      expect((await c.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
+
+      await deleteWhileCutOff(c, proxy, () => admin`delete from sessions where id = ${phone.session.id}`);
+
+      // The row is gone; its tombstone is what C's reload finds.
+      await eventually(() => own.closes.length > 0);
+      expect(own.closes).toEqual([{ code: 4403, reason: 'Session revoked' }]);
+      expect(ownFeed.events.map(({ sessionId, reason, current }) => ({ sessionId, reason, current }))).toEqual([
+        { sessionId: phone.session.id, reason: 'ADMIN', current: true },
+      ]);
+      await watcherFeed.next(1);
+      expect(watcherFeed.events.map(({ sessionId, reason, current }) => ({ sessionId, reason, current }))).toEqual([
+        { sessionId: phone.session.id, reason: 'ADMIN', current: false },
+      ]);
+      expect(c.app.revocations.synchronised).toBe(true);
+      expect(codes(await c.gql('{ me { id } }', {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
+      expect((await c.gql('{ me { id } }', {}, { token: laptop.accessToken })).errors).toBeUndefined();
+      expect(watcher.closes).toEqual([]);
+    } finally {
+      await watcher.dispose();
+      await close();
+    }
+  });
+
+  it("a user deleted in SQL while an instance is cut off from the database, just after one of its sessions ended: after its reload it refuses both tokens and closes their sockets", async () => {
+    const { c, url: cUrl, proxy, close } = await instanceBehindProxy();
+    const { laptop, phone } = await twoDevices();
+    const sockets = [laptop, phone].map((device) => {
+      const client = wsClient(cUrl, { token: device.accessToken });
+      return { client, feed: collectRevocations(client) };
+    });
+    try {
+      await Promise.all(sockets.map(({ client }) => connected(client)));
+      await eventually(() => c.app.revocationFeed.subscriberCount >= 2);
+
+      // The laptop ends, then the user and both sessions go by cascade: the laptop's row was the
+      // only trace of its end, and it was not announced again.
+      await deleteWhileCutOff(c, proxy, async () => {
+        await a.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: laptop.session.id }, { token: phone.accessToken });
+        await admin`delete from users where id = ${phone.user.id}`;
+      });
+
+      await eventually(() => sockets.every(({ client }) => client.closes.length > 0));
+      const [laptopSocket, phoneSocket] = sockets;
+      for (const { client } of sockets) expect(client.closes).toEqual([{ code: 4403, reason: 'Session revoked' }]);
+      expect(laptopSocket!.feed.events.find((event) => event.current)).toMatchObject({ sessionId: laptop.session.id, reason: 'REVOKED_BY_USER' });
+      expect(phoneSocket!.feed.events.find((event) => event.current)).toMatchObject({ sessionId: phone.session.id, reason: 'ADMIN' });
+      expect(c.app.revocations.synchronised).toBe(true);
+      for (const token of [laptop.accessToken, phone.accessToken]) {
+        expect(codes(await c.gql('{ me { id } }', {}, { token }))).toEqual(['SESSION_REVOKED']);
+      }
+    } finally {
+      await close();
     }
   });
 

@@ -2,7 +2,7 @@ import { count, eq, inArray, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETENTION_BATCH } from '../src/auth/retention.js';
-import { authEvents, refreshTokens, sessions } from '../src/db/schema.js';
+import { authEvents, deletedSessions, refreshTokens, sessions } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
@@ -113,7 +113,7 @@ describe('the retention sweeper', () => {
           await released;
         });
         await isLocked;
-        expect(await t.app.sweepRetention()).toEqual({ sessions: 0, refreshTokens: 0, authEvents: 0 });
+        expect(await t.app.sweepRetention()).toEqual({ sessions: 0, refreshTokens: 0, authEvents: 0, deletedSessions: 0 });
         expect(await sessionRows([ended.session.id])).toHaveLength(1);
         release();
         await holder;
@@ -124,6 +124,25 @@ describe('the retention sweeper', () => {
       }
     },
   );
+
+  it("deletes a deleted session's tombstone once the revocation window has passed, not before", async () => {
+    const { session } = await signUp(t.gql);
+    await db().execute(sql`delete from sessions where id = ${session.id}`);
+    const tombstones = () =>
+      db().select({ endedAt: deletedSessions.endedAt }).from(deletedSessions).where(eq(deletedSessions.sessionId, session.id));
+    const [tombstone] = await tombstones();
+    // Written at the database's time; the window is counted on the instance's clock.
+    const deletedAt = tombstone!.endedAt.getTime();
+    const window = t.app.revocations.windowSeconds;
+
+    t.clock.set(new Date(deletedAt + (window - 1) * 1000));
+    await t.app.sweepRetention();
+    expect(await tombstones()).toHaveLength(1);
+
+    t.clock.advance(2);
+    expect((await t.app.sweepRetention()).deletedSessions).toBeGreaterThanOrEqual(1);
+    expect(await tombstones()).toEqual([]);
+  });
 
   it('leaves the audit log append-only outside the sweeper even for old rows', async () => {
     const user = await signUp(t.gql);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { login, REFRESH, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { login, REFRESH, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
 const LOGOUT = 'mutation ($refreshToken: String) { logout(refreshToken: $refreshToken) }';
@@ -157,11 +157,21 @@ describe('revokeOtherSessions', () => {
 });
 
 describe('revocations known at start-up', () => {
-  it('refuses the access token of a session ended before the instance started', async () => {
+  const deleteSession = (session: Payload) =>
+    t.app.database.db.execute(sql`delete from sessions where id = ${session.session.id}`);
+  it.each<[string, (ended: Payload) => Promise<unknown>]>([
+    ['ended', (ended) => t.gql(LOGOUT, {}, { token: ended.accessToken })],
+    // No instance was listening for these; the row is gone, and only its tombstone tells.
+    ['deleted in SQL while live', (ended) => deleteSession(ended)],
+    ['ended and then deleted in SQL', async (ended) => {
+      await t.gql(LOGOUT, {}, { token: ended.accessToken });
+      await deleteSession(ended);
+    }],
+  ])('refuses the access token of a session %s before the instance started', async (_how, end) => {
     const email = uniqueEmail();
     const kept = await signUp(t.gql, { email });
     const ended = await login(t.gql, { email });
-    await t.gql(LOGOUT, {}, { token: ended.accessToken });
+    await end(ended);
 
     const restarted = await createTestApp({ clock: t.clock, database: t.database });
     try {

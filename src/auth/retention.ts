@@ -1,7 +1,8 @@
-import { and, inArray, isNotNull, lt, sql } from 'drizzle-orm';
+import { and, inArray, isNotNull, lt, sql, type SQL } from 'drizzle-orm';
+import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Clock } from '../clock.js';
 import { rowsOf, type Database, type Transaction } from '../db/client.js';
-import { refreshTokens, sessions } from '../db/schema.js';
+import { deletedSessions, refreshTokens, sessions } from '../db/schema.js';
 import { pruneAuthEvents } from './audit.js';
 
 /** Durations in seconds. */
@@ -10,12 +11,18 @@ export interface RetentionPolicy {
   readonly sessionRetention: number;
   /** auth_events rows are kept this long. */
   readonly authEventRetention: number;
+  /**
+   * Tombstones of deleted sessions are kept this long after their end: the revocation window, past
+   * which no access token of theirs is unexpired and no instance's reload looks for them.
+   */
+  readonly deletedSessionRetention: number;
 }
 
 export interface RetentionSweep {
   readonly sessions: number;
   readonly refreshTokens: number;
   readonly authEvents: number;
+  readonly deletedSessions: number;
 }
 
 /** Not the expiry sweeper's key: the two sweeps do not exclude each other. */
@@ -40,24 +47,27 @@ export async function sweepRetention(deps: {
   clock: Clock;
   policy: RetentionPolicy;
 }): Promise<RetentionSweep> {
-  const total = { sessions: 0, refreshTokens: 0, authEvents: 0 };
+  const total = { sessions: 0, refreshTokens: 0, authEvents: 0, deletedSessions: 0 };
   for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch += 1) {
     const now = deps.clock().getTime();
     const sessionHorizon = new Date(now - deps.policy.sessionRetention * 1000);
     const eventHorizon = new Date(now - deps.policy.authEventRetention * 1000);
+    const tombstoneHorizon = new Date(now - deps.policy.deletedSessionRetention * 1000);
     const swept = await deps.db.transaction(async (tx) => {
       if (!(await tryLock(tx))) return null;
       return {
         sessions: await deleteEndedSessions(tx, sessionHorizon),
         refreshTokens: await deleteSpentRefreshTokens(tx, sessionHorizon),
         authEvents: await pruneAuthEvents(tx, eventHorizon, RETENTION_BATCH),
+        deletedSessions: await deleteTombstones(tx, tombstoneHorizon),
       };
     });
     if (!swept) break;
     total.sessions += swept.sessions;
     total.refreshTokens += swept.refreshTokens;
     total.authEvents += swept.authEvents;
-    if (Math.max(swept.sessions, swept.refreshTokens, swept.authEvents) < RETENTION_BATCH) break;
+    total.deletedSessions += swept.deletedSessions;
+    if (Math.max(swept.sessions, swept.refreshTokens, swept.authEvents, swept.deletedSessions) < RETENTION_BATCH) break;
   }
   return total;
 }
@@ -69,25 +79,18 @@ async function tryLock(tx: Transaction): Promise<boolean> {
   return rows[0]?.locked === true;
 }
 
-async function deleteEndedSessions(tx: Transaction, before: Date): Promise<number> {
-  const old = tx
-    .select({ id: sessions.id })
-    .from(sessions)
-    .where(and(isNotNull(sessions.endedAt), lt(sessions.endedAt, before)))
-    .limit(RETENTION_BATCH);
-  const deleted = await tx.delete(sessions).where(inArray(sessions.id, old)).returning({ id: sessions.id });
+/** One batch of a table's rows that `old` selects, by primary key: a bounded DELETE, a short lock. */
+async function deleteBatch(tx: Transaction, table: PgTable, id: PgColumn, old: SQL | undefined): Promise<number> {
+  const batch = tx.select({ id }).from(table).where(old).limit(RETENTION_BATCH);
+  const deleted = await tx.delete(table).where(inArray(id, batch)).returning({ id });
   return deleted.length;
 }
 
-async function deleteSpentRefreshTokens(tx: Transaction, before: Date): Promise<number> {
-  const old = tx
-    .select({ id: refreshTokens.id })
-    .from(refreshTokens)
-    .where(and(isNotNull(refreshTokens.spentAt), lt(refreshTokens.spentAt, before)))
-    .limit(RETENTION_BATCH);
-  const deleted = await tx
-    .delete(refreshTokens)
-    .where(inArray(refreshTokens.id, old))
-    .returning({ id: refreshTokens.id });
-  return deleted.length;
-}
+const deleteEndedSessions = (tx: Transaction, before: Date) =>
+  deleteBatch(tx, sessions, sessions.id, and(isNotNull(sessions.endedAt), lt(sessions.endedAt, before)));
+
+const deleteSpentRefreshTokens = (tx: Transaction, before: Date) =>
+  deleteBatch(tx, refreshTokens, refreshTokens.id, and(isNotNull(refreshTokens.spentAt), lt(refreshTokens.spentAt, before)));
+
+const deleteTombstones = (tx: Transaction, before: Date) =>
+  deleteBatch(tx, deletedSessions, deletedSessions.sessionId, lt(deletedSessions.endedAt, before));

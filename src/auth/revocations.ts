@@ -1,7 +1,7 @@
 import { and, gt, isNotNull } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import type { Executor } from '../db/client.js';
-import { sessions } from '../db/schema.js';
+import { deletedSessions, sessions } from '../db/schema.js';
 import { revocationReasons, type RevocationReason, type SessionRevoked } from '../events/revocation-bus.js';
 
 /**
@@ -42,6 +42,11 @@ export class RevocationSet {
     this.#epoch += 1;
   }
 
+  /** How long an end matters: also how long the database keeps a deleted session's tombstone. */
+  get windowSeconds(): number {
+    return this.#windowMs / 1000;
+  }
+
   get size(): number {
     return this.#ended.size;
   }
@@ -72,15 +77,28 @@ export class RevocationSet {
   /**
    * Sessions ended within the window, from the database: what a fresh or reconnected instance needs.
    * Returns the ends this set did not know of: after a LISTEN gap, the revocations this instance
-   * missed, which its live subscribers must still hear of.
+   * missed, which its live subscribers must still hear of. A session deleted outright has no row left
+   * to find: its tombstone (drizzle/0009) stands in for it (ended by an ADMIN if it was live).
    */
   async loadFrom(db: Executor): Promise<SessionRevoked[]> {
     const epoch = this.#epoch;
     const since = new Date(this.clock().getTime() - this.#windowMs);
+    // Both in one statement: one round trip in a reconnect that is holding requests to the database.
     const rows = await db
       .select({ sessionId: sessions.id, userId: sessions.userId, endedAt: sessions.endedAt, reason: sessions.endReason })
       .from(sessions)
-      .where(and(isNotNull(sessions.endedAt), gt(sessions.endedAt, since)));
+      .where(and(isNotNull(sessions.endedAt), gt(sessions.endedAt, since)))
+      .unionAll(
+        db
+          .select({
+            sessionId: deletedSessions.sessionId,
+            userId: deletedSessions.userId,
+            endedAt: deletedSessions.endedAt,
+            reason: deletedSessions.endReason,
+          })
+          .from(deletedSessions)
+          .where(gt(deletedSessions.endedAt, since)),
+      );
     // Events that arrived while the query ran are in the set already (and were delivered): keep them.
     const learned: SessionRevoked[] = [];
     for (const row of rows) {

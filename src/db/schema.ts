@@ -39,6 +39,25 @@ export const sessions = pgTable(
   ],
 );
 
+/**
+ * A session whose row was deleted outright (drizzle/0009) while an access token of it may still be
+ * unexpired: the announcement of a live one's end (0005) reaches only the instances listening at that
+ * moment, and an instance that was not (or that starts later) finds no row to reload. Kept for the
+ * revocation window, then swept. No foreign key: the user is often what was deleted.
+ */
+export const deletedSessions = pgTable(
+  'deleted_sessions',
+  {
+    sessionId: uuid('session_id').primaryKey(),
+    userId: uuid('user_id').notNull(),
+    /** Its deletion, or its end before that. */
+    endedAt: at('ended_at').notNull(),
+    /** ADMIN for a live session deleted, or the end's own reason. */
+    endReason: text('end_reason').notNull(),
+  },
+  (t) => [index('deleted_sessions_ended_at_idx').on(t.endedAt)],
+);
+
 /** Every refresh token ever issued, by SHA-256 only; the chain of parents is the family. */
 export const refreshTokens = pgTable(
   'refresh_tokens',
