@@ -185,6 +185,43 @@ describe('revocations known at start-up', () => {
   });
 });
 
+describe('sessions deleted in SQL by a role that may delete users and sessions, and no more', () => {
+  it('the DELETE succeeds, and an instance started after it refuses the tokens', async () => {
+    // An operator's role is often granted what its job needs: here, deleting users (whose sessions go
+    // by cascade) and sessions. The tombstones are the trigger's business, not that role's.
+    const role = `tidepass_operator_${crypto.randomUUID().replaceAll('-', '')}`;
+    const db = t.app.database.db;
+    await db.execute(sql.raw(`create role ${role}`));
+    await db.execute(sql.raw(`grant select, delete on users, sessions to ${role}`));
+    try {
+      const email = uniqueEmail();
+      const laptop = await signUp(t.gql, { email });
+      const phone = await login(t.gql, { email });
+      const other = await signUp(t.gql);
+      const asOperator = (statement: ReturnType<typeof sql>) =>
+        db.transaction(async (tx) => {
+          await tx.execute(sql.raw(`set local role ${role}`));
+          await tx.execute(statement);
+        });
+      await asOperator(sql`delete from sessions where id = ${phone.session.id}`);
+      await asOperator(sql`delete from users where id = ${other.user.id}`);
+
+      const restarted = await createTestApp({ clock: t.clock, database: t.database });
+      try {
+        for (const token of [phone.accessToken, other.accessToken]) {
+          expect(codes(await restarted.gql('{ me { id } }', {}, { token }))).toEqual(['SESSION_REVOKED']);
+        }
+        expect(codes(await restarted.gql('{ me { id } }', {}, { token: laptop.accessToken }))).toEqual([]);
+      } finally {
+        await restarted.close();
+      }
+    } finally {
+      await db.execute(sql.raw(`revoke all on users, sessions from ${role}`));
+      await db.execute(sql.raw(`drop role ${role}`));
+    }
+  });
+});
+
 describe('the revocation set after a lost LISTEN connection', () => {
   it('stays unsynchronised (asking the database) when the connection drops again during a reload', async () => {
     const { revocations, database } = t.app;
