@@ -73,7 +73,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     options.database ?? (config.databaseUrl ? connectPostgres(config.databaseUrl) : await openPglite(config.dataDir));
   await database.migrate();
 
-  const keys = await loadSigningKeys(database.db, { privateJwk: config.jwtPrivateKey, clock });
+  const keys = await loadSigningKeys(database.db, {
+    privateJwk: config.jwtPrivateKey,
+    verificationJwks: config.jwtVerificationKeys,
+    clock,
+  });
   const revocations = new RevocationSet(config.accessTokenTtl, clock);
   const instanceId = crypto.randomUUID();
   const bus =

@@ -19,29 +19,57 @@ const count = (fallback: number) =>
     .positive('must be positive')
     .default(fallback);
 
-const privateJwk = z
-  .string()
-  .transform((text, ctx) => {
+/** A variable holding JSON, parsed; `message` when it is not JSON. */
+const json = (message: string) =>
+  z.string().transform((text, ctx) => {
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a private JWK as JSON' });
+      ctx.addIssue({ code: 'custom', message });
       return z.NEVER;
     }
-  })
-  .pipe(
-    z.looseObject(
-      {
-        kty: z.literal('EC', 'must be an EC key (kty "EC")'),
-        crv: z.literal('P-256', 'must be on curve P-256 (ES256)'),
-        x: z.string({ error: 'must contain the public part "x"' }),
-        y: z.string({ error: 'must contain the public part "y"' }),
-        d: z.string({ error: 'must contain the private part "d"' }),
-        kid: z.string().optional(),
-      },
-      { error: 'must be a private JWK as JSON' },
-    ),
-  );
+  });
+
+const privateJwk = json('must be a private JWK as JSON').pipe(
+  z.looseObject(
+    {
+      kty: z.literal('EC', 'must be an EC key (kty "EC")'),
+      crv: z.literal('P-256', 'must be on curve P-256 (ES256)'),
+      x: z.string({ error: 'must contain the public part "x"' }),
+      y: z.string({ error: 'must contain the public part "y"' }),
+      d: z.string({ error: 'must contain the private part "d"' }),
+      kid: z.string().optional(),
+    },
+    { error: 'must be a private JWK as JSON' },
+  ),
+);
+
+const PUBLIC_JWKS_MESSAGE = 'must be a JSON array of public EC P-256 JWKs (kty, crv, x, y, optional kid)';
+
+/**
+ * Public keys accepted and published beside the signing key: what rotating it needs (the next key
+ * published before it signs, the previous one kept until its tokens have expired). Public only: a
+ * private part here would be a secret where none is expected, so it is refused rather than dropped.
+ */
+const publicJwks = json(PUBLIC_JWKS_MESSAGE).pipe(
+  z
+    .array(
+      z
+        .looseObject(
+          {
+            kty: z.literal('EC', 'each key must be an EC key (kty "EC")'),
+            crv: z.literal('P-256', 'each key must be on curve P-256 (ES256)'),
+            x: z.string({ error: 'each key must contain "x"' }),
+            y: z.string({ error: 'each key must contain "y"' }),
+            kid: z.string().min(1, 'a kid must not be empty').optional(),
+          },
+          { error: PUBLIC_JWKS_MESSAGE },
+        )
+        .refine((jwk) => !('d' in jwk), 'must hold public keys only: remove "d" (the private part)'),
+      { error: PUBLIC_JWKS_MESSAGE },
+    )
+    .max(10, 'at most 10 keys'),
+);
 
 const ORIGINS_MESSAGE = 'must be a comma-separated list of exact origins such as https://app.example.com (no path, no *)';
 
@@ -81,6 +109,7 @@ const envSchema = z.object({
   JWT_ISSUER: z.string().min(1).default('http://localhost:4000'),
   JWT_AUDIENCE: z.string().min(1).default('tidepass'),
   JWT_PRIVATE_KEY: privateJwk.optional(),
+  JWT_VERIFICATION_KEYS: publicJwks.default([]),
   ACCESS_TOKEN_TTL: seconds(900),
   REFRESH_TOKEN_TTL: seconds(2_592_000),
   SESSION_IDLE_TIMEOUT: seconds(604_800),
@@ -116,6 +145,7 @@ const envSchema = z.object({
 });
 
 export type PrivateJwk = z.infer<typeof privateJwk>;
+export type PublicJwk = z.infer<typeof publicJwks>[number];
 
 export interface Config {
   readonly env: 'development' | 'production' | 'test';
@@ -126,6 +156,8 @@ export interface Config {
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
   readonly jwtPrivateKey: PrivateJwk | undefined;
+  /** Public keys also accepted and published (key rotation). */
+  readonly jwtVerificationKeys: readonly PublicJwk[];
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
   readonly sessionIdleTimeout: number;
@@ -179,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtIssuer: v.JWT_ISSUER,
     jwtAudience: v.JWT_AUDIENCE,
     jwtPrivateKey: v.JWT_PRIVATE_KEY,
+    jwtVerificationKeys: Object.freeze(v.JWT_VERIFICATION_KEYS),
     accessTokenTtl: v.ACCESS_TOKEN_TTL,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL,
     sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,

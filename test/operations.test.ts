@@ -159,6 +159,69 @@ describe('signing keys', () => {
   });
 });
 
+describe('rotating the signing key (JWT_VERIFICATION_KEYS)', () => {
+  const newKey = async () => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const { kty, crv, x, y, d } = await exportJWK(privateKey);
+    const kid = crypto.randomUUID();
+    return { private: { kty, crv, x, y, d, kid }, public: { kty, crv, x, y, kid } };
+  };
+  const withKeys = (signing: { kid: string }, ...accepted: { kid: string }[]) =>
+    createTestApp({
+      env: { JWT_PRIVATE_KEY: JSON.stringify(signing), JWT_VERIFICATION_KEYS: JSON.stringify(accepted) },
+      clock: t.clock,
+      database: t.database,
+    });
+  const kidOf = (token: string) => (JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()) as { kid: string }).kid;
+
+  it('publishes the next key first, then signs with it while the previous one is still accepted: nobody is signed out', async () => {
+    const [old, next] = [await newKey(), await newKey()];
+    const user = await signUp(t.gql);
+    // 1. Still signing with the old key, the next one published (verifiers fetch it before it signs).
+    const before = await withKeys(old.private, next.public);
+    // 2. Signing with the next key, the old one still accepted until its tokens have expired.
+    const after = await withKeys(next.private, old.public);
+    // 3. The old key's tokens have expired: it is dropped.
+    const later = await withKeys(next.private);
+    try {
+      expect((await jwksOf(before)).keys.map((key) => key.kid)).toEqual([old.public.kid, next.public.kid]);
+      expect((await jwksOf(after)).keys.map((key) => key.kid)).toEqual([next.public.kid, old.public.kid]);
+      expect(JSON.stringify(await jwksOf(after))).not.toContain(next.private.d!);
+
+      const signedBefore = await login(before.gql, { email: user.user.email });
+      const signedAfter = await login(after.gql, { email: user.user.email });
+      expect([kidOf(signedBefore.accessToken), kidOf(signedAfter.accessToken)]).toEqual([old.public.kid, next.public.kid]);
+      for (const app of [before, after]) {
+        for (const token of [signedBefore.accessToken, signedAfter.accessToken]) {
+          expect(codes(await app.gql('{ me { id } }', {}, { token }))).toEqual([]);
+        }
+      }
+      expect(codes(await later.gql('{ me { id } }', {}, { token: signedBefore.accessToken }))).toEqual(['INVALID_TOKEN']);
+      expect(codes(await later.gql('{ me { id } }', {}, { token: signedAfter.accessToken }))).toEqual([]);
+    } finally {
+      await Promise.all([before.close(), after.close(), later.close()]);
+    }
+  });
+
+  it('accepts the stored key\'s tokens beside a given key, and refuses to start on a key that is not one, or a kid that names two keys', async () => {
+    const stored = await signUp(t.gql);
+    const storedKey = (await jwksOf(t)).keys[0] as { kid: string };
+    const given = await newKey();
+    const app = await withKeys(given.private, storedKey);
+    try {
+      expect(codes(await app.gql('{ me { id } }', {}, { token: stored.accessToken }))).toEqual([]);
+    } finally {
+      await app.close();
+    }
+    const offCurve = { kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA', kid: 'off-curve' };
+    await expect(withKeys(given.private, offCurve)).rejects.toThrow(/JWT_VERIFICATION_KEYS: a key is not a point on P-256$/);
+    const impostor = { ...(await newKey()).public, kid: given.public.kid };
+    await expect(withKeys(given.private, impostor)).rejects.toThrow(
+      /^Invalid configuration:\n {2}JWT_VERIFICATION_KEYS: kid "[^"]+" already names another key$/,
+    );
+  });
+});
+
 describe('an unexpected database error in development', () => {
   it("shows the fault's details to the client but not the failed query's values", async () => {
     const development = await createTestApp({ env: { NODE_ENV: 'development' }, clock: t.clock });
@@ -199,6 +262,7 @@ describe('configuration', () => {
       jwtIssuer: 'http://localhost:4000',
       jwtAudience: 'tidepass',
       jwtPrivateKey: undefined,
+      jwtVerificationKeys: [],
       accessTokenTtl: 900,
       refreshTokenTtl: 2_592_000,
       sessionIdleTimeout: 604_800,
@@ -286,6 +350,18 @@ describe('configuration', () => {
   ])('refuses %s as JWT_PRIVATE_KEY, in one line', (_name, jwk) => {
     expect(() => loadConfig({ JWT_PRIVATE_KEY: JSON.stringify(jwk) })).toThrow(
       /^Invalid configuration:\n {2}JWT_PRIVATE_KEY: must [^\n]+$/,
+    );
+  });
+
+  it.each([
+    ['not JSON', '[{'],
+    ['one key, not an array', JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' })],
+    ['a private key', JSON.stringify([{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' }])],
+    ['a P-384 key', JSON.stringify([{ kty: 'EC', crv: 'P-384', x: 'x', y: 'y' }])],
+    ['an empty kid', JSON.stringify([{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: '' }])],
+  ])('refuses %s as JWT_VERIFICATION_KEYS, in one line', (_name, value) => {
+    expect(() => loadConfig({ JWT_VERIFICATION_KEYS: value })).toThrow(
+      /^Invalid configuration:\n {2}JWT_VERIFICATION_KEYS: [^\n]+$/,
     );
   });
 

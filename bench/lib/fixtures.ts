@@ -34,7 +34,11 @@ export async function createSigner(): Promise<Signer> {
   };
   const config = loadConfig(serverEnv);
   // With a private key given, loadSigningKeys never touches the database.
-  const keys = await loadSigningKeys(undefined as unknown as Database, { privateJwk: config.jwtPrivateKey, clock: systemClock });
+  const keys = await loadSigningKeys(undefined as unknown as Database, {
+    privateJwk: config.jwtPrivateKey,
+    verificationJwks: config.jwtVerificationKeys,
+    clock: systemClock,
+  });
   const tokens = new AccessTokens({
     keys,
     issuer: config.jwtIssuer,

@@ -11,7 +11,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import type { Clock } from '../clock.js';
-import type { PrivateJwk } from '../config.js';
+import { ConfigError, type PrivateJwk, type PublicJwk } from '../config.js';
 import type { Database } from '../db/client.js';
 import { signingKeys } from '../db/schema.js';
 
@@ -32,26 +32,51 @@ function publicPart(jwk: JWK, kid: string): JWK {
   return { kty, crv, x, y, kid, alg: SIGNING_ALGORITHM, use: 'sig' };
 }
 
-async function fromPrivateJwk(jwk: JWK, kid: string, publicKeys: JWK[]): Promise<SigningKeys> {
+async function fromPrivateJwk(jwk: JWK, kid: string, publicKeys: JWK[], extraKeys: readonly PublicJwk[]): Promise<SigningKeys> {
   // jose validates the JWK as an ES256 key (curve, coordinates) before node:crypto takes it.
   await importJWK({ ...jwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM);
   const privateKey = createPrivateKey({ key: { ...jwk } as JsonWebKey, format: 'jwk' });
-  const jwks = { keys: publicKeys };
+  const jwks = { keys: await withExtraKeys(publicKeys, extraKeys) };
   return { kid, privateKey, jwks, verificationKeys: createLocalJWKSet(jwks) };
 }
 
 /**
+ * Our keys and JWT_VERIFICATION_KEYS, one entry per kid: verification picks a key by the token's kid,
+ * so a kid naming two different keys would make the answer depend on their order. The same key
+ * given twice is published once.
+ */
+async function withExtraKeys(ours: JWK[], extraKeys: readonly PublicJwk[]): Promise<JWK[]> {
+  const keys = [...ours];
+  for (const extra of extraKeys) {
+    const jwk = extra as JWK;
+    try {
+      await importJWK({ ...jwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM);
+    } catch {
+      throw new ConfigError('Invalid configuration:\n  JWT_VERIFICATION_KEYS: a key is not a point on P-256');
+    }
+    const kid = extra.kid ?? (await calculateJwkThumbprint(jwk));
+    const same = keys.find((key) => key.kid === kid);
+    if (same && (same.x !== jwk.x || same.y !== jwk.y)) {
+      throw new ConfigError(`Invalid configuration:\n  JWT_VERIFICATION_KEYS: kid "${kid}" already names another key`);
+    }
+    if (!same) keys.push(publicPart(jwk, kid));
+  }
+  return keys;
+}
+
+/**
  * JWT_PRIVATE_KEY when given; otherwise the key stored in the database, generated on first start,
- * so that restarts (and other instances on the same database) keep accepting issued tokens.
+ * so that restarts (and other instances on the same database) keep accepting issued tokens. Either
+ * way, the public keys of JWT_VERIFICATION_KEYS are accepted and published too.
  */
 export async function loadSigningKeys(
   db: Database,
-  options: { privateJwk: PrivateJwk | undefined; clock: Clock },
+  options: { privateJwk: PrivateJwk | undefined; verificationJwks: readonly PublicJwk[]; clock: Clock },
 ): Promise<SigningKeys> {
   if (options.privateJwk) {
     const jwk = options.privateJwk as JWK;
     const kid = options.privateJwk.kid ?? (await calculateJwkThumbprint(jwk));
-    return fromPrivateJwk(jwk, kid, [publicPart(jwk, kid)]);
+    return fromPrivateJwk(jwk, kid, [publicPart(jwk, kid)], options.verificationJwks);
   }
 
   let stored = await db.select().from(signingKeys).orderBy(asc(signingKeys.createdAt), asc(signingKeys.kid));
@@ -71,5 +96,6 @@ export async function loadSigningKeys(
     active.privateJwk as JWK,
     active.kid,
     stored.map((row) => row.publicJwk as JWK),
+    options.verificationJwks,
   );
 }
