@@ -1,5 +1,6 @@
 import { AccessTokens } from './auth/access-tokens.js';
 import { loadSigningKeys } from './auth/keys.js';
+import { PendingEnds, type RetryTimer } from './auth/pending-ends.js';
 import { sweepRetention as sweepRetentionOnce, type RetentionSweep } from './auth/retention.js';
 import { RevocationSet } from './auth/revocations.js';
 import { AuthService } from './auth/service.js';
@@ -28,6 +29,10 @@ export interface AppOptions {
   readonly listenHeartbeatMs?: number;
   /** Where the devices page's build is (default dist/web/); tests point it at an empty folder. */
   readonly pageDirectory?: URL;
+  /** Times the retries of session ends kept pending through an outage; tests fire them by hand. */
+  readonly pendingEndTimer?: RetryTimer;
+  /** How many such ends are kept at most (default 10,000); tests lower it. */
+  readonly pendingEndCapacity?: number;
 }
 
 export interface App {
@@ -44,6 +49,8 @@ export interface App {
   readonly socketCount: number;
   /** Queries and mutations executing over WebSocket connections (stopped by their clients included). */
   readonly webSocketExecutingCount: number;
+  /** Logouts the database could not write yet, refused here and retried in the background. */
+  readonly pendingEndCount: number;
   /** Slots of the shared token-expiry deadlines (sockets' and subscriptions'): for leak checks. */
   readonly deadlineSlotCount: number;
   /** Ends sessions past their idle or absolute end (reason EXPIRED); runs every SESSION_SWEEP_INTERVAL too. */
@@ -121,7 +128,15 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     clock,
   });
   const throttle = new Throttle({ db: database.db, limits: config.throttle });
-  const auth = new AuthService({ db: database.db, clock, sessions, accessTokens, revocations, throttle });
+  const pendingEnds = new PendingEnds({
+    end: (selection, reason, client) => sessions.endSessions(selection, reason, client),
+    bus,
+    clock,
+    logger,
+    timer: options.pendingEndTimer,
+    capacity: options.pendingEndCapacity,
+  });
+  const auth = new AuthService({ db: database.db, clock, sessions, accessTokens, revocations, throttle, pendingEnds });
   const yoga = createYogaServer({
     auth,
     revocationFeed,
@@ -192,6 +207,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     get webSocketExecutingCount() {
       return ws.executingCount;
     },
+    get pendingEndCount() {
+      return pendingEnds.size;
+    },
     get deadlineSlotCount() {
       return expiries.slotCount;
     },
@@ -208,6 +226,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         clearInterval(sweeper);
         clearInterval(throttleSweeper);
         clearInterval(retentionSweeper);
+        // Not awaited: an attempt in flight is bounded by the database timeouts and its outcome ignored.
+        pendingEnds.stop();
         // HTTP first, synchronously: from this moment no connection is accepted and every answer
         // still to come says `Connection: close`, however soon it is written.
         const httpClosed = http.close(SHUTDOWN_GRACE_MS);

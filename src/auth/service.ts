@@ -1,10 +1,12 @@
 import DataLoader from 'dataloader';
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
 import { AuthError, badInput } from '../errors.js';
 import type { AccessTokens } from './access-tokens.js';
 import { AUTH_EVENTS_MAX_PAGE, listAuthEvents, recordAuthEvent, type AuthEvent } from './audit.js';
 import { isUuid } from './crypto.js';
+import type { PendingEnds } from './pending-ends.js';
 import { DummyPasswordHash, hashPassword, needsRehash, verifyPassword } from './passwords.js';
 import type { RevocationSet } from './revocations.js';
 import type { ClientInfo, SessionRecord, SessionService } from './sessions.js';
@@ -87,6 +89,7 @@ export class AuthService {
       accessTokens: AccessTokens;
       revocations: RevocationSet;
       throttle: Throttle;
+      pendingEnds: PendingEnds;
     },
   ) {
     const findUsersByIds = prepareFindUsersByIds(deps.db);
@@ -256,8 +259,16 @@ export class AuthService {
    */
   async logout(auth: Authentication, refreshToken: string | null | undefined, client?: ClientInfo): Promise<boolean> {
     if (auth.kind === 'signed-in') {
-      const sessionIds = [auth.viewer.sessionId];
-      await this.deps.sessions.endSessions({ userId: auth.viewer.userId, sessionIds }, 'LOGOUT', client);
+      const { userId, sessionId } = auth.viewer;
+      try {
+        await this.deps.sessions.endSessions({ userId, sessionIds: [sessionId] }, 'LOGOUT', client);
+      } catch (error) {
+        // The caller may believe itself logged out (a page clears its cookie whatever the answer):
+        // this instance refuses the session at once and ends it for good once the database is back.
+        // Still SERVICE_UNAVAILABLE: the end is neither durable nor known to other instances yet.
+        if (isDatabaseUnavailable(error)) this.deps.pendingEnds.endLater({ userId, sessionId, reason: 'LOGOUT', client });
+        throw error;
+      }
       // The refresh token's session too, if another and still live: holding its token is enough.
       if (refreshToken) await this.endSessionOfRefreshToken(refreshToken, client);
       return true;
