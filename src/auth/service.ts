@@ -38,6 +38,11 @@ export type Authentication =
   | {
       readonly kind: 'refused';
       readonly code: 'TOKEN_EXPIRED' | 'INVALID_TOKEN' | 'SESSION_REVOKED' | 'SERVICE_UNAVAILABLE';
+      /**
+       * SERVICE_UNAVAILABLE only: whom the token names (signature and expiry checked); whether its
+       * session has ended could not be read. Enough to log that session out, never to act as it.
+       */
+      readonly claimed?: Viewer;
     };
 
 export interface SessionView {
@@ -113,9 +118,10 @@ export class AuthService {
     const { userId, sessionId, expiresAt } = check.claims;
     // Keyed on sid, never on the token string: ECDSA signatures are malleable.
     const ended = await this.#hasEnded(sessionId);
-    if (ended === 'unknown') return { kind: 'refused', code: 'SERVICE_UNAVAILABLE' };
+    const viewer = { userId, sessionId, tokenExpiresAt: expiresAt };
+    if (ended === 'unknown') return { kind: 'refused', code: 'SERVICE_UNAVAILABLE', claimed: viewer };
     if (ended) return { kind: 'refused', code: 'SESSION_REVOKED' };
-    return { kind: 'signed-in', viewer: { userId, sessionId, tokenExpiresAt: expiresAt } };
+    return { kind: 'signed-in', viewer };
   }
 
   /** Whether this instance already knows the session ended; synchronous, for transports re-checking. */
@@ -263,15 +269,19 @@ export class AuthService {
       try {
         await this.deps.sessions.endSessions({ userId, sessionIds: [sessionId] }, 'LOGOUT', client);
       } catch (error) {
-        // The caller may believe itself logged out (a page clears its cookie whatever the answer):
-        // this instance refuses the session at once and ends it for good once the database is back.
-        // Still SERVICE_UNAVAILABLE: the end is neither durable nor known to other instances yet.
-        if (isDatabaseUnavailable(error)) this.deps.pendingEnds.endLater({ userId, sessionId, reason: 'LOGOUT', client });
+        if (isDatabaseUnavailable(error)) this.#logoutLater(auth.viewer, client);
         throw error;
       }
       // The refresh token's session too, if another and still live: holding its token is enough.
       if (refreshToken) await this.endSessionOfRefreshToken(refreshToken, client);
       return true;
+    }
+    if (auth.kind === 'refused' && auth.claimed) {
+      // Whether the session has ended could not be read (the usual case in an outage on PostgreSQL,
+      // whose lost LISTEN connection sends every token check to the database): its end cannot be
+      // written either. Ending a session of a valid token of it is safe even if it has ended already.
+      this.#logoutLater(auth.claimed, client);
+      throw new AuthError('SERVICE_UNAVAILABLE');
     }
     if (auth.kind === 'refused' && auth.code === 'SESSION_REVOKED' && !refreshToken) return true;
     if (refreshToken) {
@@ -281,6 +291,15 @@ export class AuthService {
       return true;
     }
     throw new AuthError(auth.kind === 'refused' ? auth.code : 'UNAUTHENTICATED');
+  }
+
+  /**
+   * The caller may believe itself logged out (a page clears its cookie whatever the answer): this
+   * instance refuses the session at once and ends it for good once the database is back. The answer
+   * stays SERVICE_UNAVAILABLE: the end is neither durable nor known to other instances yet.
+   */
+  #logoutLater(viewer: Viewer, client: ClientInfo | undefined): void {
+    this.deps.pendingEnds.endLater({ userId: viewer.userId, sessionId: viewer.sessionId, reason: 'LOGOUT', client });
   }
 
   /** Ends the session of a refresh token (spent or not) if it is live: holding the token is enough. */

@@ -1,4 +1,4 @@
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { fakeClock, type FakeClock } from './clock.js';
@@ -30,6 +30,8 @@ export async function createTestApp(
     logger?: Logger;
     listenHeartbeatMs?: number;
     pageDirectory?: URL;
+    pendingEndTimer?: AppOptions['pendingEndTimer'];
+    pendingEndCapacity?: number;
   } = {},
 ): Promise<TestApp> {
   const clock = options.clock ?? fakeClock();
@@ -40,6 +42,8 @@ export async function createTestApp(
     logger: options.logger ?? silentLogger,
     listenHeartbeatMs: options.listenHeartbeatMs,
     pageDirectory: options.pageDirectory,
+    pendingEndTimer: options.pendingEndTimer,
+    pendingEndCapacity: options.pendingEndCapacity,
   });
   return {
     app,

@@ -16,3 +16,20 @@ export async function refuseInserts(db: Database, table: 'sessions' | 'refresh_t
     await db.execute(sql`drop function ${name}()`);
   };
 }
+
+/**
+ * The database answers every change to `sessions` as a server that is starting up does (SQLSTATE
+ * 57P03, cannot_connect_now): an outage for whatever ends sessions, on PGlite too, where no proxy
+ * can cut a connection. Returns what ends it.
+ */
+export async function sessionWritesUnavailable(db: Database): Promise<() => Promise<void>> {
+  const name = sql.identifier('sessions_unavailable');
+  await db.execute(sql`
+    create function ${name}() returns trigger language plpgsql as $$
+    begin raise exception 'the database is starting up (a test trigger)' using errcode = '57P03'; end $$`);
+  await db.execute(sql`create trigger ${name} before update or insert or delete on sessions for each row execute function ${name}()`);
+  return async () => {
+    await db.execute(sql`drop trigger ${name} on sessions`);
+    await db.execute(sql`drop function ${name}()`);
+  };
+}
