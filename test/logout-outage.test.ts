@@ -150,7 +150,11 @@ describe('logout while the database is unavailable', () => {
       const revoked = await gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
       return revoked.data?.revokeDevice === true;
     }, 15_000);
+    expect(a.app.pendingEndCount).toBe(1);
+
     await retryUntilCommitted();
+    expect(timers.armed).toEqual([]);
+    // Nothing written twice: the end stays the one that happened.
     const ends = (await authEvents(a.gql, laptop.accessToken)).filter((event) => event.type === 'SESSION_REVOKED');
     expect(ends).toEqual([{ type: 'SESSION_REVOKED', sessionId: phone.session.id, reason: 'REVOKED_BY_USER' }]);
   });
