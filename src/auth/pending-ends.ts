@@ -112,7 +112,7 @@ export class PendingEnds {
     // All at once: SessionEnds group-commits concurrent ends into a few transactions.
     const attempted = [...this.#pending.values()];
     const outcomes = await Promise.allSettled(
-      attempted.map((end) => this.deps.end({ userId: end.userId, sessionIds: [end.sessionId] }, end.reason, end.client)),
+      attempted.map(async (end) => this.deps.end({ userId: end.userId, sessionIds: [end.sessionId] }, end.reason, end.client)),
     );
     this.#retrying = false;
     if (this.#stopped) return;
