@@ -105,6 +105,19 @@ describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () 
     await expectRecovered(user);
   });
 
+  it('answers SERVICE_UNAVAILABLE within 5 s while a proxy accepts connections and closes them at once, and recovers (PostgreSQL only)', async () => {
+    // A connection closed cleanly during its start-up made postgres.js reconnect for the waiting query
+    // without end (patches/postgres+3.4.9.patch): the request hung until the database was back.
+    const email = uniqueEmail();
+    await signUp(t.gql, { email });
+    const user = { email, ...(await login(t.gql, { email })) };
+
+    proxy.drop();
+    await expectOutageAnswers(user);
+    proxy.restore();
+    await expectRecovered(user);
+  });
+
   it('leaves the family as it was when the connection dies under a rotation: the token works once, no successor is left (PostgreSQL only)', async () => {
     const first = await signUp(t.gql);
     const tokensOfSession = async () =>

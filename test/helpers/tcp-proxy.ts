@@ -3,7 +3,8 @@ import net from 'node:net';
 /**
  * A TCP proxy between the app and PostgreSQL, so that tests can make the database unreachable for
  * this app only, without touching the shared server: `cut` (connections reset, new ones refused),
- * `hang` (connections stay open but nothing gets through: a network partition), `restore`.
+ * `hang` (connections stay open but nothing gets through: a network partition), `drop` (connections
+ * closed cleanly, new ones accepted and closed at once: a load balancer without a backend), `restore`.
  */
 export interface TcpProxy {
   readonly port: number;
@@ -13,6 +14,8 @@ export interface TcpProxy {
   cut(): void;
   /** Forwards nothing either way (open and new connections alike) until `restore`. */
   hang(): void;
+  /** Closes every open connection cleanly (FIN, no reset), and every new one as soon as it is accepted, until `restore`. */
+  drop(): void;
   restore(): void;
   /**
    * Resets the connection whose next client-to-server bytes match, before they reach the server.
@@ -29,7 +32,7 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-type Mode = 'open' | 'cut' | 'hang';
+type Mode = 'open' | 'cut' | 'hang' | 'drop';
 
 interface Pair {
   readonly client: net.Socket;
@@ -43,6 +46,7 @@ interface Pair {
 export async function createTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   let mode: Mode = 'open';
   const pairs = new Set<Pair>();
+  const dropped = new Set<net.Socket>();
   const killers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
 
   const reset = (pair: Pair) => {
@@ -55,6 +59,13 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     client.on('error', () => {});
     if (mode === 'cut') {
       client.resetAndDestroy();
+      return;
+    }
+    if (mode === 'drop') {
+      // Kept until closed, so that close() can destroy one whose peer never closed its side.
+      dropped.add(client);
+      client.on('close', () => dropped.delete(client));
+      client.end();
       return;
     }
     const upstream = net.connect(target.port, target.host);
@@ -107,6 +118,14 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     hang() {
       mode = 'hang';
     },
+    drop() {
+      mode = 'drop';
+      // Until both sides have closed, they stay in `pairs` (see `end` above) for close() to destroy.
+      for (const pair of pairs) {
+        pair.client.end();
+        pair.server.end();
+      }
+    },
     restore() {
       mode = 'open';
       for (const pair of pairs) {
@@ -133,6 +152,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     close: () =>
       new Promise<void>((resolve) => {
         for (const pair of [...pairs]) reset(pair);
+        for (const socket of dropped) socket.destroy();
         server.close(() => resolve());
       }),
   };
