@@ -18,6 +18,12 @@ import { collectRevocations, connected, eventually, wsClient } from './helpers/w
  * server starting up does.
  */
 const ME = '{ me { id } }';
+/**
+ * Each waits for up to 15 s twice (an end on B, then the retry on A, whose first attempt after the
+ * outage may meet a connection the cut left dead and wait out the 4 s read watchdog): more than the
+ * default 30 s on a loaded machine, though it takes milliseconds on a quiet one.
+ */
+const OUTAGE_TEST_MS = 60_000;
 const EVENTS = '{ myAuthEvents(first: 50) { type sessionId reason } }';
 
 describe('logout while the database is unavailable', () => {
@@ -131,7 +137,7 @@ describe('logout while the database is unavailable', () => {
     expect(sessions.data?.mySessions.map((session) => session.id)).toEqual([laptop.session.id]);
     const ends = (await authEvents(a.gql, laptop.accessToken)).filter((event) => event.type === 'SESSION_REVOKED');
     expect(ends).toEqual([{ type: 'SESSION_REVOKED', sessionId: phone.session.id, reason: 'LOGOUT' }]);
-  });
+  }, OUTAGE_TEST_MS);
 
   it('drops a pending end that finds its session already ended', async () => {
     const { laptop, phone } = await twoDevices();
@@ -157,7 +163,7 @@ describe('logout while the database is unavailable', () => {
     // Nothing written twice: the end stays the one that happened.
     const ends = (await authEvents(a.gql, laptop.accessToken)).filter((event) => event.type === 'SESSION_REVOKED');
     expect(ends).toEqual([{ type: 'SESSION_REVOKED', sessionId: phone.session.id, reason: 'REVOKED_BY_USER' }]);
-  });
+  }, OUTAGE_TEST_MS);
 });
 
 describe('pending session ends (the database refusing changes to sessions)', () => {
