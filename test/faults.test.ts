@@ -94,25 +94,17 @@ describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () 
     await expectRecovered(user);
   });
 
-  it('answers SERVICE_UNAVAILABLE within 5 s while PostgreSQL hangs (nothing gets through), and recovers (PostgreSQL only)', async () => {
-    const email = uniqueEmail();
-    await signUp(t.gql, { email });
-    const user = { email, ...(await login(t.gql, { email })) };
-
-    proxy.hang();
-    await expectOutageAnswers(user);
-    proxy.restore();
-    await expectRecovered(user);
-  });
-
-  it('answers SERVICE_UNAVAILABLE within 5 s while a proxy accepts connections and closes them at once, and recovers (PostgreSQL only)', async () => {
+  it.each([
+    { outage: 'PostgreSQL hangs (nothing gets through)', begin: () => proxy.hang() },
     // A connection closed cleanly during its start-up made postgres.js reconnect for the waiting query
     // without end (patches/postgres+3.4.9.patch): the request hung until the database was back.
+    { outage: 'a proxy accepts connections and closes them at once', begin: () => proxy.drop() },
+  ])('answers SERVICE_UNAVAILABLE within 5 s while $outage, and recovers (PostgreSQL only)', async ({ begin }) => {
     const email = uniqueEmail();
     await signUp(t.gql, { email });
     const user = { email, ...(await login(t.gql, { email })) };
 
-    proxy.drop();
+    begin();
     await expectOutageAnswers(user);
     proxy.restore();
     await expectRecovered(user);
