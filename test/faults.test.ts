@@ -95,11 +95,11 @@ describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () 
   });
 
   it.each([
-    { outage: 'PostgreSQL hangs (nothing gets through)', begin: () => proxy.hang() },
+    ['PostgreSQL hangs (nothing gets through)', () => proxy.hang()],
     // A connection closed cleanly during its start-up made postgres.js reconnect for the waiting query
     // without end (patches/postgres+3.4.9.patch): the request hung until the database was back.
-    { outage: 'a proxy accepts connections and closes them at once', begin: () => proxy.drop() },
-  ])('answers SERVICE_UNAVAILABLE within 5 s while $outage, and recovers (PostgreSQL only)', async ({ begin }) => {
+    ['a proxy accepts connections and closes them at once', () => proxy.drop()],
+  ] as const)('answers SERVICE_UNAVAILABLE within 5 s while %s, and recovers (PostgreSQL only)', async (_outage, begin) => {
     const email = uniqueEmail();
     await signUp(t.gql, { email });
     const user = { email, ...(await login(t.gql, { email })) };
