@@ -42,18 +42,11 @@ export function useDocumentLimits(options: { hideSuggestions: boolean }): Plugin
 }
 
 /**
- * GraphQL over HTTP as we serve it: POST with `application/json` (UTF-8), or GET for queries.
- * yoga also parses `application/graphql`, url-encoded forms and multipart; forms are what a
- * cross-site page can send without a preflight, and none of them is needed, so they are refused
- * with 415 and a code. A body that is not valid UTF-8 is refused rather than read with
- * replacement characters, so that what is hashed is what the client sent.
- *
- * The body limit (413) is enforced here too, while the body is read, in place of yoga's
- * maxRequestBodySize (set to false): yoga's pipes every body through a TransformStream (a stream
- * pipeline, abort signals and a DOMException per request), which cost more CPU than executing a
- * small operation. The rules are the same: a Content-Length that is not a single number is 400, one
- * over the limit is 413 before anything is read, and a body without one (chunked) is counted as it
- * streams and refused once it passes the limit.
+ * GraphQL over HTTP as we serve it: POST with `application/json` (UTF-8), or GET for queries. Other
+ * body types (forms above all) are what a cross-site page can send without a preflight: 415. Invalid
+ * UTF-8 is refused rather than read with replacement characters, so what is hashed is what was sent.
+ * The body limit (413) is counted here as the body is read: yoga's own pipes every body through a
+ * TransformStream, which costs more than executing a small operation.
  */
 export function useStrictRequestFormat(options: { maxBodyBytes: number }): Plugin<Record<string, unknown>, { res?: ServerResponse }> {
   const limit = options.maxBodyBytes;
