@@ -15,10 +15,9 @@ export interface Expiring {
 }
 
 /**
- * Many items, each due after its own real-time delay, on one timer: `onDue(item)` runs for each at
- * its deadline. One timer (and a closure or two) per item would cost a few hundred bytes each, which
- * adds up at one per open socket and one per subscription; here an item costs one entry in its
- * slot's set. Items due in the same slot run in the order they were scheduled.
+ * Many items, each due after its own real-time delay, on one timer: `onDue(item)` runs for each at its
+ * deadline, in the order scheduled within a slot. An item costs one set entry rather than a timer of
+ * its own, which adds up at one per open socket and one per subscription.
  */
 export class Deadlines<T> {
   readonly #slots = new Map<number, Set<T>>();
@@ -50,10 +49,8 @@ export class Deadlines<T> {
   }
 
   /**
-   * Its slot's set stays, even empty, until the slot comes up, as the slot's heap entry does: were
-   * the set dropped, the next item of that slot would push the slot again, and an item scheduled and
-   * cancelled over and over in one slot (a subscription started and stopped, with one token, all
-   * its life) would grow the heap by an entry each time, for as long as the token lives.
+   * The slot's set stays, even empty, until the slot comes up: dropped, the next item of that slot
+   * would push the slot onto the heap again, once per schedule-and-cancel of the same deadline.
    */
   cancel(item: T, ticket: DeadlineTicket): void {
     this.#slots.get(ticket)?.delete(item);

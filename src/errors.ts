@@ -1,7 +1,7 @@
 /**
- * The one table of error codes that clients see in `extensions.code`.
- * Domain services throw AuthError; the GraphQL layer turns it into a GraphQLError
- * and masks everything else as INTERNAL_SERVER_ERROR.
+ * The one table of error codes that clients see in `extensions.code` (and, for the WebSocket
+ * transport's refusals, in transportRefusals below). Domain services throw AuthError; the GraphQL
+ * layer turns it into a GraphQLError and masks everything else as INTERNAL_SERVER_ERROR.
  */
 export const errorMessages = {
   UNAUTHENTICATED: 'An access token is required.',
@@ -25,9 +25,22 @@ export const errorMessages = {
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',
   CSRF_HEADER_REQUIRED: 'Send the x-graphql-yoga-csrf header, or POST as application/json.',
   ORIGIN_NOT_ALLOWED: 'The refresh cookie may be used only from this server\'s own origin or one of CORS_ORIGINS.',
+  /** yoga's masked error: its message is yoga's own. */
+  INTERNAL_SERVER_ERROR: 'Unexpected error.',
 } as const;
 
 export type ErrorCode = keyof typeof errorMessages;
+
+/**
+ * Refusals outside GraphQL, where there is no `extensions.code`: a WebSocket close frame's reason
+ * (code 4403) or an upgrade's 403 body. Each is keyed by the code it stands for; the texts are the
+ * contract clients match on.
+ */
+export const transportRefusals = {
+  SESSION_REVOKED: 'Session revoked',
+  TOKEN_EXPIRED: 'Token expired',
+  ORIGIN_NOT_ALLOWED: 'Origin not allowed',
+} as const satisfies Partial<Record<ErrorCode, string>>;
 
 export class AuthError extends Error {
   override readonly name = 'AuthError';

@@ -30,9 +30,8 @@ export function createJsonLogger(options: {
 }
 
 /**
- * Lines gathered and written to stdout once per turn of the event loop. Writes to a file or a pipe
- * are synchronous in Node: one per request under load blocked the loop a write at a time. What is
- * still buffered when the process exits is written synchronously then.
+ * Lines gathered and written to stdout once per turn of the event loop: writes to a file or a pipe
+ * are synchronous in Node. What is still buffered at exit is written synchronously then.
  */
 function stdoutOncePerTick(): (line: string) => void {
   let buffered: string[] = [];

@@ -1,7 +1,7 @@
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { GraphQLError, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { errorMessages } from '../errors.js';
+import { codedError } from './coded-error.js';
 
 /** The custom header yoga's CSRF prevention accepts; a cross-site form or image cannot send it. */
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -80,9 +80,7 @@ export function useCsrfPrevention(): Plugin {
       try {
         return check(payload);
       } catch {
-        throw new GraphQLError(errorMessages.CSRF_HEADER_REQUIRED, {
-          extensions: { code: 'CSRF_HEADER_REQUIRED', http: { status: 403 } },
-        });
+        throw codedError('CSRF_HEADER_REQUIRED', { status: 403 });
       }
     },
   };

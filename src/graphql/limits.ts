@@ -3,9 +3,10 @@ import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
-import { GraphQLError, type ValidationContext } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
 import type { ServerResponse } from 'node:http';
+import type { GraphQLError, ValidationContext } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import { codedError } from './coded-error.js';
 
 /**
  * What one request may ask for. Our documents are small (the deepest field a client needs is at
@@ -41,18 +42,11 @@ export function useDocumentLimits(options: { hideSuggestions: boolean }): Plugin
 }
 
 /**
- * GraphQL over HTTP as we serve it: POST with `application/json` (UTF-8), or GET for queries.
- * yoga also parses `application/graphql`, url-encoded forms and multipart; forms are what a
- * cross-site page can send without a preflight, and none of them is needed, so they are refused
- * with 415 and a code. A body that is not valid UTF-8 is refused rather than read with
- * replacement characters, so that what is hashed is what the client sent.
- *
- * The body limit (413) is enforced here too, while the body is read, in place of yoga's
- * maxRequestBodySize (set to false): yoga's pipes every body through a TransformStream (a stream
- * pipeline, abort signals and a DOMException per request), which cost more CPU than executing a
- * small operation. The rules are the same: a Content-Length that is not a single number is 400, one
- * over the limit is 413 before anything is read, and a body without one (chunked) is counted as it
- * streams and refused once it passes the limit.
+ * GraphQL over HTTP as we serve it: POST with `application/json` (UTF-8), or GET for queries. Other
+ * body types (forms above all) are what a cross-site page can send without a preflight: 415. Invalid
+ * UTF-8 is refused rather than read with replacement characters, so what is hashed is what was sent.
+ * The body limit (413) is counted here as the body is read: yoga's own pipes every body through a
+ * TransformStream, which costs more than executing a small operation.
  */
 export function useStrictRequestFormat(options: { maxBodyBytes: number }): Plugin<Record<string, unknown>, { res?: ServerResponse }> {
   const limit = options.maxBodyBytes;
@@ -60,17 +54,13 @@ export function useStrictRequestFormat(options: { maxBodyBytes: number }): Plugi
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI, serverContext }) {
       if (request.method !== 'POST') return;
       if (!isJsonContentType(request.headers.get('content-type'))) {
-        throw new GraphQLError('Send GraphQL requests as application/json.', {
-          extensions: { code: 'UNSUPPORTED_MEDIA_TYPE', http: { status: 415 } },
-        });
+        throw codedError('UNSUPPORTED_MEDIA_TYPE', { status: 415 });
       }
       const contentLength = request.headers.get('content-length');
       if (contentLength !== null) {
         // Only one non-negative integer: a list ("10, 20") is how request smuggling starts.
         if (!/^\d+$/.test(contentLength)) {
-          throw new GraphQLError('Content-Length header is invalid.', {
-            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-          });
+          throw codedError('BAD_REQUEST', { message: 'Content-Length header is invalid.', status: 400 });
         }
         if (Number(contentLength) > limit) throw bodyTooLarge();
       }
@@ -85,9 +75,7 @@ export function useStrictRequestFormat(options: { maxBodyBytes: number }): Plugi
         try {
           text = utf8.decode(bytes);
         } catch {
-          throw new GraphQLError('The request body is not valid UTF-8.', {
-            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-          });
+          throw codedError('BAD_REQUEST', { message: 'The request body is not valid UTF-8.', status: 400 });
         }
         return parseJson(
           new fetchAPI.Request(received.url, { method: 'POST', headers: received.headers, body: text }),
@@ -101,9 +89,7 @@ export function useStrictRequestFormat(options: { maxBodyBytes: number }): Plugi
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function bodyTooLarge(): GraphQLError {
-  return new GraphQLError('Request body too large', {
-    extensions: { code: 'REQUEST_ENTITY_TOO_LARGE', http: { status: 413 } },
-  });
+  return codedError('REQUEST_ENTITY_TOO_LARGE', { message: 'Request body too large', status: 413 });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { IssuedTokens } from '../auth/service.js';
-import { AuthError, badInput } from '../errors.js';
+import { AuthError, badInput, type ErrorCode } from '../errors.js';
 import type { GraphQLContext } from './context.js';
 
 export const tokenDeliveries = ['BODY', 'COOKIE'] as const;
@@ -9,7 +9,7 @@ export type TokenDelivery = (typeof tokenDeliveries)[number];
 export type AuthPayload = Omit<IssuedTokens, 'refreshToken'> & { readonly refreshToken: string | null };
 
 /** Refusals after which the cookie's token can never work again: expire the cookie with them. */
-const SESSION_ENDED = new Set(['INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED']);
+const SESSION_ENDED = new Set<ErrorCode>(['INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED']);
 
 /**
  * Issues tokens and hands over the refresh token as asked. Checked before anything happens: a

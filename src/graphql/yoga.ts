@@ -1,7 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { RequestCache } from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type YogaServerOptions, type YogaServerInstance } from 'graphql-yoga';
 import type { JSONWebKeySet } from 'jose';
 import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
@@ -16,6 +15,11 @@ import { useDocumentLimits, useStrictRequestFormat } from './limits.js';
 import { renderGraphiqlPage, useGraphiqlAssets, usePage } from './page.js';
 import { createRefreshCookies } from './refresh-cookie.js';
 import { buildSchema } from './schema/index.js';
+import { bearerFromConnectionParams, clientInfo } from './caller.js';
+import { useVariableErrorCode } from './coded-error.js';
+import { useRequestLog } from './request-log.js';
+import { useScopeCacheReleaseOnSubscribe } from './scope-cache.js';
+import { useJwks, useReadiness } from './service-endpoints.js';
 
 /**
  * What node:http hands yoga (absent under yoga.fetch in tests); the WebSocket transport hands
@@ -57,14 +61,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: deps.graphiql
-      ? {
-          title: 'tidepass GraphiQL',
-          shouldPersistHeaders: false,
-          // GraphiQL subscribes over GET (SSE), which CSRF prevention refuses without this header.
-          additionalHeaders: { [CSRF_HEADER]: '1' },
-        }
-      : false,
+    graphiql: deps.graphiql ? GRAPHIQL_OPTIONS : false,
     renderGraphiQL: renderGraphiqlPage,
     // yoga's default CORS reflects any Origin with credentials; useCors allows CORS_ORIGINS only.
     cors: false,
@@ -74,19 +71,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
     // One operation per request: a batch would multiply what one request can try.
     batching: false,
     multipart: false,
-    logging: {
-      // yoga's debug and info lines can carry variables (passwords, tokens): never let them through.
-      debug: () => {},
-      info: () => {},
-      warn: (...args: unknown[]) => deps.logger.warn('yoga', { detail: args.map(String) }),
-      error: (...args: unknown[]) => {
-        const error = originalError(args.find((arg) => arg instanceof Error));
-        // Expected failures (AuthError) are answers, not faults.
-        if (error instanceof AuthError) return;
-        // The original error, not its GraphQL wrapper: the logger knows how to keep request data out of it.
-        deps.logger.error('yoga', { error });
-      },
-    },
+    logging: yogaLogging(deps.logger),
     // One context factory for HTTP, SSE and graphql-ws (which has connectionParams and no Request).
     context: ({ request, req, connectionParams, client }) =>
       createContext({
@@ -114,6 +99,29 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       useScopeCacheReleaseOnSubscribe(),
     ],
   });
+}
+
+const GRAPHIQL_OPTIONS = {
+  title: 'tidepass GraphiQL',
+  shouldPersistHeaders: false,
+  // GraphiQL subscribes over GET (SSE), which CSRF prevention refuses without this header.
+  additionalHeaders: { [CSRF_HEADER]: '1' },
+};
+
+function yogaLogging(logger: Logger): YogaServerOptions<ServerContext, GraphQLContext>['logging'] {
+  return {
+    // yoga's debug and info lines can carry variables (passwords, tokens): never let them through.
+    debug: () => {},
+    info: () => {},
+    warn: (...args: unknown[]) => logger.warn('yoga', { detail: args.map(String) }),
+    error: (...args: unknown[]) => {
+      const error = originalError(args.find((arg) => arg instanceof Error));
+      // Expected failures (AuthError) are answers, not faults.
+      if (error instanceof AuthError) return;
+      // The original error, not its GraphQL wrapper: the logger knows how to keep request data out of it.
+      logger.error('yoga', { error });
+    },
+  };
 }
 
 /** AuthError becomes a GraphQL error with its code; anything else is masked as INTERNAL_SERVER_ERROR. */
@@ -167,133 +175,4 @@ function isGraphQLError(error: unknown): error is GraphQLError {
 
 function originalError(error: unknown): unknown {
   return isGraphQLError(error) ? (error.originalError ?? error) : error;
-}
-
-/**
- * GET /ready: 200 while the database answers, else 503. yoga's useReadinessCheck does the same but
- * matches every request's URL against a URLPattern (a polyfill on Node 20): 6 % of the main thread
- * during a burst of logouts, for a path compared here in one string comparison.
- */
-function useReadiness(ping: () => Promise<void>): Plugin {
-  return {
-    onRequest({ url, endResponse, fetchAPI }) {
-      if (url.pathname !== '/ready') return;
-      return ping().then(
-        () => endResponse(new fetchAPI.Response(null, { status: 200 })),
-        () => endResponse(new fetchAPI.Response(null, { status: 503 })),
-      );
-    },
-  };
-}
-
-function useJwks(jwks: JSONWebKeySet): Plugin {
-  const body = JSON.stringify(jwks);
-  return {
-    onRequest({ url, endResponse, fetchAPI }) {
-      if (url.pathname !== '/.well-known/jwks.json') return;
-      endResponse(
-        new fetchAPI.Response(body, {
-          headers: { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' },
-        }),
-      );
-    },
-  };
-}
-
-/**
- * graphql-js reports a missing or mistyped variable without any code; every failure of ours has one.
- * Such a result has no `data` at all (nothing executed), unlike a resolver's error (`data: null`).
- */
-function useVariableErrorCode(): Plugin {
-  return {
-    onExecutionResult({ result, setResult }) {
-      if (!result || Symbol.asyncIterator in result || result.data !== undefined || !result.errors) return;
-      setResult({
-        ...result,
-        errors: result.errors.map((error) =>
-          error.extensions?.code
-            ? error
-            : new GraphQLError(error.message, {
-                nodes: error.nodes,
-                source: error.source,
-                positions: error.positions,
-                path: error.path,
-                extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
-              }),
-        ),
-      });
-    },
-  };
-}
-
-/**
- * Pothos's scope-auth caches what it decided per context object (five Maps, about 1 kB), and a
- * subscription's context lives as long as the subscription: its events are resolved with it. The
- * subscription is authorized once, when it starts (authorizeOnSubscribe), so the cache is dropped as
- * soon as the subscription has started rather than kept for each of thousands of subscribers.
- */
-function useScopeCacheReleaseOnSubscribe(): Plugin {
-  // One object for every subscription: envelop keeps what onSubscribe returns for the subscription's life.
-  const afterSubscribe = {
-    onSubscribeResult({ args }: { args: { contextValue: unknown } }) {
-      if (args.contextValue) RequestCache.clearForContext(args.contextValue as object);
-    },
-  };
-  return { onSubscribe: () => afterSubscribe };
-}
-
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** One JSON line per request with a request id; never headers or bodies, which carry credentials. */
-function useRequestLog(logger: Logger): Plugin {
-  const started = new WeakMap<Request, { id: string; at: number; path: string }>();
-  return {
-    onRequest({ request, url }) {
-      const given = request.headers.get('x-request-id');
-      started.set(request, {
-        id: given && REQUEST_ID_PATTERN.test(given) ? given : crypto.randomUUID(),
-        at: performance.now(),
-        // yoga has parsed the URL already; parsing it again per response was a measurable cost.
-        path: url.pathname,
-      });
-    },
-    onResponse({ request, response }) {
-      const start = started.get(request);
-      if (!start) return;
-      response.headers.set('x-request-id', start.id);
-      logger.info('request', {
-        requestId: start.id,
-        method: request.method,
-        path: start.path,
-        status: response.status,
-        ms: Math.round((performance.now() - start.at) * 10) / 10,
-      });
-    },
-  };
-}
-
-/**
- * The client's address: the socket's, or behind a proxy (TRUST_PROXY) the last X-Forwarded-For hop,
- * the one our own proxy appended; earlier hops are whatever the client claimed.
- */
-export function clientInfo(
-  headers: Headers | undefined,
-  req: IncomingMessage | undefined,
-  trustProxy: boolean,
-): ClientInfo {
-  const header = (name: string): string | null => {
-    if (headers) return headers.get(name);
-    const value = req?.headers[name];
-    return Array.isArray(value) ? value.join(', ') : (value ?? null);
-  };
-  const forwarded = trustProxy ? header('x-forwarded-for') : null;
-  const fromProxy = forwarded?.split(',').map((hop) => hop.trim()).filter(Boolean).at(-1);
-  const ip = fromProxy ?? req?.socket.remoteAddress ?? null;
-  return { userAgent: header('user-agent'), ip: ip?.slice(0, 64) ?? null };
-}
-
-/** graphql-ws clients send `{ authorization: "Bearer <jwt>" }` in connection_init. */
-export function bearerFromConnectionParams(params: Readonly<Record<string, unknown>> | undefined): string | null {
-  const value = params?.['authorization'] ?? params?.['Authorization'];
-  return typeof value === 'string' ? value : null;
 }

@@ -1,0 +1,33 @@
+import type { JSONWebKeySet } from 'jose';
+import type { Plugin } from 'graphql-yoga';
+
+/**
+ * GET /ready: 200 while the database answers, else 503. By one string comparison rather than yoga's
+ * useReadinessCheck, which matches every request's URL against a URLPattern (a polyfill on Node 20).
+ */
+export function useReadiness(ping: () => Promise<void>): Plugin {
+  return {
+    onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname !== '/ready') return;
+      return ping().then(
+        () => endResponse(new fetchAPI.Response(null, { status: 200 })),
+        () => endResponse(new fetchAPI.Response(null, { status: 503 })),
+      );
+    },
+  };
+}
+
+/** GET /.well-known/jwks.json: the public keys that verify our access tokens. */
+export function useJwks(jwks: JSONWebKeySet): Plugin {
+  const body = JSON.stringify(jwks);
+  return {
+    onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname !== '/.well-known/jwks.json') return;
+      endResponse(
+        new fetchAPI.Response(body, {
+          headers: { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' },
+        }),
+      );
+    },
+  };
+}
