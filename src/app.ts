@@ -6,13 +6,13 @@ import { TokenIssuer } from './auth/issued-tokens.js';
 import { InvalidVerificationKey, loadSigningKeys, type SigningKeys } from './auth/keys.js';
 import { withOutagesAsUnavailable } from './auth/outages.js';
 import { PendingEnds, type RetryTimer } from './auth/pending-ends.js';
-import { sweepRetention as sweepRetentionOnce, type RetentionSweep } from './auth/retention.js';
+import { sweepRetention, type RetentionSweep } from './auth/retention.js';
 import { RevocationSet } from './auth/revocations.js';
 import { authServiceOf, type AuthService } from './auth/service.js';
 import { SessionUseCases } from './auth/session-use-cases.js';
 import { liveWindow, SessionLifecycle } from './auth/sessions.js';
 import { Throttle } from './auth/throttle.js';
-import { startBackgroundJobs } from './background-jobs.js';
+import { housekeepingJobs, startBackgroundJobs } from './background-jobs.js';
 import { systemClock, type Clock } from './clock.js';
 import { invalidConfiguration, type Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
@@ -74,10 +74,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-const REVOCATION_PRUNE_INTERVAL_MS = 60_000;
 const LISTEN_HEARTBEAT_MS = 5_000;
-const THROTTLE_SWEEP_INTERVAL_MS = 300_000;
-const RETENTION_SWEEP_INTERVAL_MS = 10 * 60_000;
 
 /** The composition root: the only place that creates instances. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -93,91 +90,21 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
   const expiries = new Deadlines<Expiring>((item) => item.expire());
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
-
-  const policy = {
-    refreshTokenTtl: config.refreshTokenTtl,
-    sessionIdleTimeout: config.sessionIdleTimeout,
-    refreshReuseGrace: config.refreshReuseGrace,
-    maxSessionsPerUser: config.maxSessionsPerUser,
-  };
-  const store = new SessionStore({ db: database.db, bus, window: () => liveWindow(policy, clock()) });
-  const sessions = new SessionLifecycle({ db: database.db, store, clock, policy });
-  const accessTokens = new AccessTokens({
-    keys,
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    ttl: config.accessTokenTtl,
-    clock,
-  });
-  const throttle = new Throttle({ db: database.db, limits: config.throttle });
-  const pendingEnds = new PendingEnds({
-    end: (selection, reason, client) => sessions.end(selection, reason, client),
-    bus,
-    clock,
-    logger,
-    timer: options.pendingEndTimer,
-    capacity: options.pendingEndCapacity,
-  });
-  const tokens = new TokenIssuer({ accessTokens, sessions });
-  const auth = authServiceOf({
-    authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withOutagesAsUnavailable(
-      new CredentialUseCases({ db: database.db, clock, sessions, tokens, throttle }),
-      logger,
-    ),
-    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
-    accounts: withOutagesAsUnavailable(new AccountReads({ db: database.db }), logger),
-  });
-
-  const yoga = createYogaServer({
-    auth,
-    revocationFeed,
-    jwks: keys.jwks,
-    logger,
-    ping: database.ping,
-    trustProxy: config.trustProxy,
-    development: config.env === 'development',
-    graphiql: config.graphiql,
-    maxRequestBodyBytes: config.maxRequestBodyBytes,
-    clock,
-    corsOrigins: config.corsOrigins,
-    pageDirectory: options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
-  });
-  const http = createHttpServer(yoga);
-  const ws = attachWebSocketTransport({
-    server: http.server,
-    yoga,
-    auth,
-    bus,
-    clock,
-    logger,
-    corsOrigins: config.corsOrigins,
-    trustProxy: config.trustProxy,
-    expiries,
-  });
+  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger });
+  const { auth } = domain;
+  const { yoga, http, ws } = buildApi({ config, options, auth, revocationFeed, keys, database, bus, clock, logger, expiries });
   await bus.start();
-
-  const sweepExpiredSessions = () => sessions.expire();
-  const sweepRetention = () =>
-    sweepRetentionOnce({
-      db: database.db,
-      clock,
-      policy: {
-        sessionRetention: config.sessionRetention,
-        authEventRetention: config.authEventRetention,
-        deletedSessionRetention: revocations.windowSeconds,
-      },
-    });
-  const stopBackgroundJobs = startBackgroundJobs(
-    [
-      { everyMs: REVOCATION_PRUNE_INTERVAL_MS, run: () => revocations.prune(), failure: 'revocation prune failed' },
-      { everyMs: config.sessionSweepInterval * 1000, run: sweepExpiredSessions, failure: 'expired-session sweep failed' },
-      { everyMs: THROTTLE_SWEEP_INTERVAL_MS, run: () => throttle.sweepExpired(clock()), failure: 'rate-limit sweep failed' },
-      { everyMs: RETENTION_SWEEP_INTERVAL_MS, run: sweepRetention, failure: 'retention sweep failed' },
-    ],
-    logger,
-  );
-
+  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
+  const stop = shutdownOnce({
+    stopBackgroundJobs,
+    pendingEnds: domain.pendingEnds,
+    http,
+    ws,
+    revocationFeed,
+    bus,
+    expiries,
+    ownedDatabase: options.database ? undefined : database,
+  });
   return {
     config,
     instanceId,
@@ -194,28 +121,120 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       return ws.executingCount;
     },
     get pendingEndCount() {
-      return pendingEnds.size;
+      return domain.pendingEnds.size;
     },
     get deadlineSlotCount() {
       return expiries.slotCount;
     },
-    sweepExpiredSessions,
-    sweepRetention,
+    sweepExpiredSessions: domain.sweepExpiredSessions,
+    sweepRetention: domain.sweepRetention,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}` };
     },
-    stop: shutdownOnce({
-      stopBackgroundJobs,
-      pendingEnds,
-      http,
-      ws,
-      revocationFeed,
-      bus,
-      expiries,
-      ownedDatabase: options.database ? undefined : database,
-    }),
+    stop,
+  };
+}
+
+/** GraphQL over HTTP and WebSocket, on one server. */
+function buildApi(input: {
+  config: Config;
+  options: AppOptions;
+  auth: AuthService;
+  revocationFeed: RevocationFeed;
+  keys: SigningKeys;
+  database: DatabaseHandle;
+  bus: RevocationBus;
+  clock: Clock;
+  logger: Logger;
+  expiries: Deadlines<Expiring>;
+}) {
+  const { config, auth, logger, clock } = input;
+  const yoga = createYogaServer({
+    auth,
+    revocationFeed: input.revocationFeed,
+    jwks: input.keys.jwks,
+    logger,
+    ping: input.database.ping,
+    trustProxy: config.trustProxy,
+    development: config.env === 'development',
+    graphiql: config.graphiql,
+    maxRequestBodyBytes: config.maxRequestBodyBytes,
+    clock,
+    corsOrigins: config.corsOrigins,
+    pageDirectory: input.options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
+  });
+  const http = createHttpServer(yoga);
+  const ws = attachWebSocketTransport({
+    server: http.server,
+    yoga,
+    auth,
+    bus: input.bus,
+    clock,
+    logger,
+    corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
+    expiries: input.expiries,
+  });
+  return { yoga, http, ws };
+}
+
+/** Sessions, their store and the families of use cases, with what they share. */
+function buildDomain(input: {
+  config: Config;
+  options: AppOptions;
+  database: DatabaseHandle;
+  bus: RevocationBus;
+  revocations: RevocationSet;
+  keys: SigningKeys;
+  clock: Clock;
+  logger: Logger;
+}) {
+  const { config, options, bus, revocations, keys, clock, logger } = input;
+  const { db } = input.database;
+  const policy = {
+    refreshTokenTtl: config.refreshTokenTtl,
+    sessionIdleTimeout: config.sessionIdleTimeout,
+    refreshReuseGrace: config.refreshReuseGrace,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+  };
+  const store = new SessionStore({ db, bus, window: () => liveWindow(policy, clock()) });
+  const sessions = new SessionLifecycle({ db, store, clock, policy });
+  const accessTokens = new AccessTokens({
+    keys,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttl: config.accessTokenTtl,
+    clock,
+  });
+  const throttle = new Throttle({ db, limits: config.throttle });
+  const pendingEnds = new PendingEnds({
+    end: (selection, reason, client) => sessions.end(selection, reason, client),
+    bus,
+    clock,
+    logger,
+    timer: options.pendingEndTimer,
+    capacity: options.pendingEndCapacity,
+  });
+  const tokens = new TokenIssuer({ accessTokens, sessions });
+  const auth = authServiceOf({
+    authentication: new Authenticator({ accessTokens, revocations, sessions }),
+    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
+    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
+    accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
+  });
+  const retention = {
+    sessionRetention: config.sessionRetention,
+    authEventRetention: config.authEventRetention,
+    deletedSessionRetention: revocations.windowSeconds,
+  };
+  return {
+    auth,
+    throttle,
+    pendingEnds,
+    sweepExpiredSessions: () => sessions.expire(),
+    sweepRetention: () => sweepRetention({ db, clock, policy: retention }),
   };
 }
 
