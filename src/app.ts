@@ -1,22 +1,31 @@
 import { AccessTokens } from './auth/access-tokens.js';
-import { loadSigningKeys } from './auth/keys.js';
+import { AccountReads } from './auth/accounts.js';
+import { Authenticator } from './auth/authentication.js';
+import { CredentialUseCases } from './auth/credentials.js';
+import { TokenIssuer } from './auth/issued-tokens.js';
+import { InvalidVerificationKey, loadSigningKeys, type SigningKeys } from './auth/keys.js';
+import { withOutagesAsUnavailable } from './auth/outages.js';
 import { PendingEnds, type RetryTimer } from './auth/pending-ends.js';
-import { sweepRetention as sweepRetentionOnce, type RetentionSweep } from './auth/retention.js';
+import { sweepRetention, type RetentionSweep } from './auth/retention.js';
 import { RevocationSet } from './auth/revocations.js';
-import { AuthService } from './auth/service.js';
-import { SessionService } from './auth/sessions.js';
+import { authServiceOf, type AuthService } from './auth/service.js';
+import { SessionUseCases } from './auth/session-use-cases.js';
+import { liveWindow, SessionLifecycle } from './auth/sessions.js';
 import { Throttle } from './auth/throttle.js';
+import { housekeepingJobs, startBackgroundJobs } from './background-jobs.js';
 import { systemClock, type Clock } from './clock.js';
-import { Deadlines, type Expiring } from './deadlines.js';
-import type { Config } from './config.js';
+import { invalidConfiguration, type Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
+import { SessionStore } from './db/session-store.js';
+import { Deadlines, type Expiring } from './deadlines.js';
 import { createInProcessBus } from './events/in-process-bus.js';
 import { createPostgresBus } from './events/postgres-bus.js';
-import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import type { RevocationBus, SessionRevoked } from './events/revocation-bus.js';
 import { RevocationFeed } from './events/revocation-feed.js';
+import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import { createYogaServer, type TidepassYoga } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
+import { shutdownOnce } from './shutdown.js';
 import { createHttpServer } from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
 
@@ -65,133 +74,37 @@ export interface App {
   stop(): Promise<void>;
 }
 
-const SHUTDOWN_GRACE_MS = 8_000;
-const REVOCATION_PRUNE_INTERVAL_MS = 60_000;
 const LISTEN_HEARTBEAT_MS = 5_000;
-const THROTTLE_SWEEP_INTERVAL_MS = 300_000;
-const RETENTION_SWEEP_INTERVAL_MS = 10 * 60_000;
 
 /** The composition root: the only place that creates instances. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createJsonLogger();
-  const ownsDatabase = !options.database;
   const database =
     options.database ?? (config.databaseUrl ? connectPostgres(config.databaseUrl) : await openPglite(config.dataDir));
   await database.migrate();
-
-  const keys = await loadSigningKeys(database.db, {
-    privateJwk: config.jwtPrivateKey,
-    verificationJwks: config.jwtVerificationKeys,
-    clock,
-  });
+  const keys = await signingKeys(database, config, clock);
   const revocations = new RevocationSet(config.accessTokenTtl, clock);
   const instanceId = crypto.randomUUID();
-  const bus =
-    database.kind === 'postgres'
-      ? createPostgresBus({
-          url: database.url,
-          instanceId,
-          logger,
-          heartbeatMs: options.listenHeartbeatMs ?? LISTEN_HEARTBEAT_MS,
-          onDesynchronised: () => revocations.markDesynchronised(),
-          onResynchronise: () => revocations.loadFrom(database.db),
-          onOwnEvents: (events) => events.forEach((event) => revocations.add(event.sessionId, event.revokedAt)),
-        })
-      : createInProcessBus({
-          onListenerError: (error) => logger.error('revocation listener failed', { error }),
-          listenToDatabase: (onPayload) => database.client.listen(REVOCATION_CHANNEL, onPayload),
-        });
-  bus.subscribe((event) => revocations.add(event.sessionId, event.revokedAt));
-  // The PostgreSQL bus loads the set itself each time its LISTEN connection is (re)established.
-  if (database.kind === 'pglite') await revocations.loadFrom(database.db);
+  const bus = await revocationBus({ database, revocations, instanceId, logger, options });
   // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
   const expiries = new Deadlines<Expiring>((item) => item.expire());
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
-
-  const sessions = new SessionService({
-    db: database.db,
-    bus,
-    clock,
-    policy: {
-      refreshTokenTtl: config.refreshTokenTtl,
-      sessionIdleTimeout: config.sessionIdleTimeout,
-      refreshReuseGrace: config.refreshReuseGrace,
-      maxSessionsPerUser: config.maxSessionsPerUser,
-    },
-  });
-  const accessTokens = new AccessTokens({
-    keys,
-    issuer: config.jwtIssuer,
-    audience: config.jwtAudience,
-    ttl: config.accessTokenTtl,
-    clock,
-  });
-  const throttle = new Throttle({ db: database.db, limits: config.throttle });
-  const pendingEnds = new PendingEnds({
-    end: (selection, reason, client) => sessions.endSessions(selection, reason, client),
-    bus,
-    clock,
-    logger,
-    timer: options.pendingEndTimer,
-    capacity: options.pendingEndCapacity,
-  });
-  const auth = new AuthService({ db: database.db, clock, sessions, accessTokens, revocations, throttle, pendingEnds });
-  const yoga = createYogaServer({
-    auth,
-    revocationFeed,
-    jwks: keys.jwks,
-    logger,
-    ping: database.ping,
-    trustProxy: config.trustProxy,
-    development: config.env === 'development',
-    graphiql: config.graphiql,
-    maxRequestBodyBytes: config.maxRequestBodyBytes,
-    clock,
-    corsOrigins: config.corsOrigins,
-    pageDirectory: options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
-  });
-  const http = createHttpServer(yoga);
-  const ws = attachWebSocketTransport({
-    server: http.server,
-    yoga,
-    auth,
-    bus,
-    clock,
-    logger,
-    corsOrigins: config.corsOrigins,
-    trustProxy: config.trustProxy,
-    expiries,
-  });
+  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger });
+  const { auth } = domain;
+  const { yoga, http, ws } = buildApi({ config, options, auth, revocationFeed, keys, database, bus, clock, logger, expiries });
   await bus.start();
-  const pruner = setInterval(() => revocations.prune(), REVOCATION_PRUNE_INTERVAL_MS);
-  pruner.unref();
-  const sweepExpiredSessions = () => sessions.endExpiredSessions();
-  const sweeper = setInterval(() => {
-    sweepExpiredSessions().catch((error: unknown) => logger.warn('expired-session sweep failed', { error }));
-  }, config.sessionSweepInterval * 1000);
-  sweeper.unref();
-  const throttleSweeper = setInterval(() => {
-    throttle.sweepExpired(clock()).catch((error: unknown) => logger.warn('rate-limit sweep failed', { error }));
-  }, THROTTLE_SWEEP_INTERVAL_MS);
-  throttleSweeper.unref();
-  const sweepRetention = () =>
-    sweepRetentionOnce({
-      db: database.db,
-      clock,
-      policy: {
-        sessionRetention: config.sessionRetention,
-        authEventRetention: config.authEventRetention,
-        deletedSessionRetention: revocations.windowSeconds,
-      },
-    });
-  const retentionSweeper = setInterval(() => {
-    sweepRetention().catch((error: unknown) => logger.warn('retention sweep failed', { error }));
-  }, RETENTION_SWEEP_INTERVAL_MS);
-  retentionSweeper.unref();
-
-  /** One shutdown however often stop() is called (a signal, then a test's cleanup). */
-  let stopping: Promise<void> | undefined;
+  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
+  const stop = shutdownOnce({
+    stopBackgroundJobs,
+    pendingEnds: domain.pendingEnds,
+    http,
+    ws,
+    revocationFeed,
+    bus,
+    expiries,
+    ownedDatabase: options.database ? undefined : database,
+  });
   return {
     config,
     instanceId,
@@ -208,37 +121,163 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
       return ws.executingCount;
     },
     get pendingEndCount() {
-      return pendingEnds.size;
+      return domain.pendingEnds.size;
     },
     get deadlineSlotCount() {
       return expiries.slotCount;
     },
-    sweepExpiredSessions,
-    sweepRetention,
+    sweepExpiredSessions: domain.sweepExpiredSessions,
+    sweepRetention: domain.sweepRetention,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}` };
     },
-    stop() {
-      stopping ??= (async () => {
-        clearInterval(pruner);
-        clearInterval(sweeper);
-        clearInterval(throttleSweeper);
-        clearInterval(retentionSweeper);
-        // Not awaited: an attempt in flight is bounded by the database timeouts and its outcome ignored.
-        pendingEnds.stop();
-        // HTTP first, synchronously: from this moment no connection is accepted and every answer
-        // still to come says `Connection: close`, however soon it is written.
-        const httpClosed = http.close(SHUTDOWN_GRACE_MS);
-        await ws.close();
-        revocationFeed.close();
-        await httpClosed;
-        await bus.stop();
-        expiries.clear();
-        if (ownsDatabase) await database.close();
-      })();
-      return stopping;
-    },
+    stop,
   };
+}
+
+/** GraphQL over HTTP and WebSocket, on one server. */
+function buildApi(input: {
+  config: Config;
+  options: AppOptions;
+  auth: AuthService;
+  revocationFeed: RevocationFeed;
+  keys: SigningKeys;
+  database: DatabaseHandle;
+  bus: RevocationBus;
+  clock: Clock;
+  logger: Logger;
+  expiries: Deadlines<Expiring>;
+}) {
+  const { config, auth, logger, clock } = input;
+  const yoga = createYogaServer({
+    auth,
+    revocationFeed: input.revocationFeed,
+    jwks: input.keys.jwks,
+    logger,
+    ping: input.database.ping,
+    trustProxy: config.trustProxy,
+    development: config.env === 'development',
+    graphiql: config.graphiql,
+    maxRequestBodyBytes: config.maxRequestBodyBytes,
+    clock,
+    corsOrigins: config.corsOrigins,
+    pageDirectory: input.options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
+  });
+  const http = createHttpServer(yoga);
+  const ws = attachWebSocketTransport({
+    server: http.server,
+    yoga,
+    auth,
+    bus: input.bus,
+    clock,
+    logger,
+    corsOrigins: config.corsOrigins,
+    trustProxy: config.trustProxy,
+    expiries: input.expiries,
+  });
+  return { yoga, http, ws };
+}
+
+/** Sessions, their store and the families of use cases, with what they share. */
+function buildDomain(input: {
+  config: Config;
+  options: AppOptions;
+  database: DatabaseHandle;
+  bus: RevocationBus;
+  revocations: RevocationSet;
+  keys: SigningKeys;
+  clock: Clock;
+  logger: Logger;
+}) {
+  const { config, options, bus, revocations, keys, clock, logger } = input;
+  const { db } = input.database;
+  const policy = {
+    refreshTokenTtl: config.refreshTokenTtl,
+    sessionIdleTimeout: config.sessionIdleTimeout,
+    refreshReuseGrace: config.refreshReuseGrace,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+  };
+  const store = new SessionStore({ db, bus, window: () => liveWindow(policy, clock()) });
+  const sessions = new SessionLifecycle({ db, store, clock, policy });
+  const accessTokens = new AccessTokens({
+    keys,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttl: config.accessTokenTtl,
+    clock,
+  });
+  const throttle = new Throttle({ db, limits: config.throttle });
+  const pendingEnds = new PendingEnds({
+    end: (selection, reason, client) => sessions.end(selection, reason, client),
+    bus,
+    clock,
+    logger,
+    timer: options.pendingEndTimer,
+    capacity: options.pendingEndCapacity,
+  });
+  const tokens = new TokenIssuer({ accessTokens, sessions });
+  const auth = authServiceOf({
+    authentication: new Authenticator({ accessTokens, revocations, sessions }),
+    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
+    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
+    accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
+  });
+  const retention = {
+    sessionRetention: config.sessionRetention,
+    authEventRetention: config.authEventRetention,
+    deletedSessionRetention: revocations.windowSeconds,
+  };
+  return {
+    auth,
+    throttle,
+    pendingEnds,
+    sweepExpiredSessions: () => sessions.expire(),
+    sweepRetention: () => sweepRetention({ db, clock, policy: retention }),
+  };
+}
+
+/** A bad JWT_VERIFICATION_KEYS entry is a configuration error: the app does not start. */
+async function signingKeys(database: DatabaseHandle, config: Config, clock: Clock): Promise<SigningKeys> {
+  try {
+    return await loadSigningKeys(database.db, {
+      privateJwk: config.jwtPrivateKey,
+      verificationJwks: config.jwtVerificationKeys,
+      clock,
+    });
+  } catch (error) {
+    if (error instanceof InvalidVerificationKey) throw invalidConfiguration([['JWT_VERIFICATION_KEYS', error.message]]);
+    throw error;
+  }
+}
+
+/** LISTEN/NOTIFY on PostgreSQL (many instances); in process on PGlite. Feeds the revocation set. */
+async function revocationBus(input: {
+  database: DatabaseHandle;
+  revocations: RevocationSet;
+  instanceId: string;
+  logger: Logger;
+  options: AppOptions;
+}): Promise<RevocationBus> {
+  const { database, revocations, logger } = input;
+  const bus =
+    database.kind === 'postgres'
+      ? createPostgresBus({
+          url: database.url,
+          instanceId: input.instanceId,
+          logger,
+          heartbeatMs: input.options.listenHeartbeatMs ?? LISTEN_HEARTBEAT_MS,
+          onDesynchronised: () => revocations.markDesynchronised(),
+          onResynchronise: () => revocations.loadFrom(database.db),
+          onOwnEvents: (events) => events.forEach((event) => revocations.add(event.sessionId, event.revokedAt)),
+        })
+      : createInProcessBus({
+          onListenerError: (error) => logger.error('revocation listener failed', { error }),
+          listenToDatabase: (onPayload) => database.client.listen(REVOCATION_CHANNEL, onPayload),
+        });
+  bus.subscribe((event) => revocations.add(event.sessionId, event.revokedAt));
+  // The PostgreSQL bus loads the set itself each time its LISTEN connection is (re)established.
+  if (database.kind === 'pglite') await revocations.loadFrom(database.db);
+  return bus;
 }

@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import type { PrivateJwk, PublicJwk } from './auth/keys.js';
+import type { ThrottleLimits } from './auth/throttle.js';
+
+export type { PrivateJwk, PublicJwk };
 
 /**
  * The only reader of process.env. Parsed and validated once at start-up so that a bad value
@@ -144,9 +148,6 @@ const envSchema = z.object({
   GRAPHIQL: z.stringbool({ error: 'must be true or false' }).optional(),
 });
 
-export type PrivateJwk = z.infer<typeof privateJwk>;
-export type PublicJwk = z.infer<typeof publicJwks>[number];
-
 export interface Config {
   readonly env: 'development' | 'production' | 'test';
   readonly port: number;
@@ -177,15 +178,13 @@ export interface Config {
   readonly graphiql: boolean;
 }
 
-/** Attempts allowed per window (seconds) before RATE_LIMITED. */
-export interface ThrottleLimits {
-  readonly loginFailuresPerAccount: { readonly points: number; readonly window: number };
-  readonly loginFailuresPerIp: { readonly points: number; readonly window: number };
-  readonly signUpsPerIp: { readonly points: number; readonly window: number };
-}
-
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/** The one form of every configuration error: a line per bad variable. */
+export function invalidConfiguration(problems: readonly (readonly [name: string, message: string])[]): ConfigError {
+  return new ConfigError(`Invalid configuration:\n${problems.map(([name, message]) => `  ${name}: ${message}`).join('\n')}`);
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -198,8 +197,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     for (const issue of parsed.error.issues) {
       if (!firstIssues.has(issue.path[0]!)) firstIssues.set(issue.path[0]!, issue.message);
     }
-    const lines = [...firstIssues].map(([name, message]) => `  ${String(name)}: ${message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    throw invalidConfiguration([...firstIssues].map(([name, message]) => [String(name), message] as const));
   }
   const v = parsed.data;
   return Object.freeze({

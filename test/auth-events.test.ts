@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/auth/crypto.js';
-import { recordAuthEvent } from '../src/auth/audit.js';
+import { recordAuthEvent } from '../src/db/auth-events.js';
 import { authEvents } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';

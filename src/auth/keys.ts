@@ -11,11 +11,29 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import type { Clock } from '../clock.js';
-import { ConfigError, type PrivateJwk, type PublicJwk } from '../config.js';
 import type { Database } from '../db/client.js';
 import { signingKeys } from '../db/schema.js';
 
 export const SIGNING_ALGORITHM = 'ES256';
+
+/** A public EC P-256 key as a JWK; other members are kept as given. */
+export interface PublicJwk {
+  readonly kty: 'EC';
+  readonly crv: 'P-256';
+  readonly x: string;
+  readonly y: string;
+  readonly kid?: string | undefined;
+  readonly [member: string]: unknown;
+}
+
+export interface PrivateJwk extends PublicJwk {
+  readonly d: string;
+}
+
+/** A verification key that cannot be used; the message says why. */
+export class InvalidVerificationKey extends Error {
+  override readonly name = 'InvalidVerificationKey';
+}
 
 export interface SigningKeys {
   readonly kid: string;
@@ -52,12 +70,12 @@ async function withExtraKeys(ours: JWK[], extraKeys: readonly PublicJwk[]): Prom
     try {
       await importJWK({ ...jwk, alg: SIGNING_ALGORITHM }, SIGNING_ALGORITHM);
     } catch {
-      throw new ConfigError('Invalid configuration:\n  JWT_VERIFICATION_KEYS: a key is not a point on P-256');
+      throw new InvalidVerificationKey('a key is not a point on P-256');
     }
     const kid = extra.kid ?? (await calculateJwkThumbprint(jwk));
     const same = keys.find((key) => key.kid === kid);
     if (same && (same.x !== jwk.x || same.y !== jwk.y)) {
-      throw new ConfigError(`Invalid configuration:\n  JWT_VERIFICATION_KEYS: kid "${kid}" already names another key`);
+      throw new InvalidVerificationKey(`kid "${kid}" already names another key`);
     }
     if (!same) keys.push(publicPart(jwk, kid));
   }

@@ -12,7 +12,7 @@ export type RetryTimer = (delayMs: number, retry: () => Promise<void>) => () => 
 
 export const realRetryTimer: RetryTimer = (delayMs, retry) => runAfter(delayMs, () => void retry());
 
-/** The durable end, as for any other: SessionEnds.end (announced to every instance, audited). */
+/** The durable end, as for any other (SessionLifecycle.end: announced to every instance, audited). */
 export type EndSessions = (selection: SessionSelection, reason: RevocationReason, client?: ClientInfo) => Promise<SessionRevoked[]>;
 
 const FIRST_RETRY_MS = 1_000;

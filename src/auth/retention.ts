@@ -3,7 +3,7 @@ import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import type { Clock } from '../clock.js';
 import { rowsOf, type Database, type Transaction } from '../db/client.js';
 import { deletedSessions, refreshTokens, sessions } from '../db/schema.js';
-import { pruneAuthEvents } from './audit.js';
+import { pruneAuthEvents } from '../db/auth-events.js';
 
 /** Durations in seconds. */
 export interface RetentionPolicy {

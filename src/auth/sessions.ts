@@ -1,25 +1,14 @@
-import DataLoader from 'dataloader';
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
-import { rawQuery, rowsOf, type Database, type Executor, type RawQuery, type Transaction } from '../db/client.js';
-import { isDeadlock } from '../db/errors.js';
-import { sessionFromRawRow, type RawSessionRow } from '../db/raw-rows.js';
-import { sessions } from '../db/schema.js';
-import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
-import { recordAuthEvent } from './audit.js';
-import {
-  findRefreshToken,
-  findRefreshTokenWithSession,
-  isWellFormedRefreshToken,
-  issueRefreshToken,
-  spendLiveTokensOfSession,
-} from './refresh-tokens.js';
-import { randomToken, sha256Hex } from './crypto.js';
-import { rotateInOneStatement, type Rotated, type RotationRequest } from './rotation.js';
-import { idleHorizon, liveAt, lockUsers, SessionEnds } from './session-ends.js';
+import { recordAuthEvent } from '../db/auth-events.js';
+import type { Database, Transaction } from '../db/client.js';
+import type { LiveWindow } from '../db/live-window.js';
+import type { SessionRecord, SessionSelection, SessionStore } from '../db/session-store.js';
+import type { RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
+import { isUuid, sha256Hex } from './crypto.js';
+import { isWellFormedRefreshToken, newRefreshToken } from './refresh-tokens.js';
 import type { User } from './users.js';
 
-export type SessionRecord = typeof sessions.$inferSelect;
+export type { SessionRecord, SessionSelection };
 
 /** Durations in seconds. */
 export interface SessionPolicy {
@@ -35,6 +24,12 @@ export interface ClientInfo {
   readonly ip: string | null;
 }
 
+/** A session that just started or was rotated, with the only copy of its new refresh token. */
+export interface StartedSession {
+  readonly session: SessionRecord;
+  readonly refreshToken: string;
+}
+
 export type RotationResult =
   | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly user: User; readonly refreshToken: string }
   /** Unknown, malformed, or of an ended or expired session. */
@@ -44,54 +39,21 @@ export type RotationResult =
   /** The immediate predecessor of the live token, spent within the grace window: a lost response. */
   | { readonly kind: 'just-rotated' };
 
-/** Which of a user's sessions to end. */
-export interface SessionSelection {
-  readonly userId: string;
-  readonly sessionIds?: readonly string[];
-  readonly exceptSessionId?: string;
-}
+export type RestartResult = ({ readonly kind: 'restarted' } & StartedSession) | { readonly kind: 'session-ended' };
 
 const USER_AGENT_MAX_LENGTH = 512;
 
-/** Bounds one rotation statement (five array elements per rotation). */
-const ROTATIONS_PER_STATEMENT = 100;
-const CREATE_SESSION_WITHIN_LIMIT = `select * from create_session_within_limit($1::uuid, $2::uuid, $3::text, $4::text,
-  $5::text, $6::timestamptz, $7::timestamptz, $8::timestamptz, $9::integer, $10::uuid, $11::text, $12::text)`;
+/** Which sessions are live at `now`, for the store's statements: a session idle this long has ended. */
+export function liveWindow(policy: Pick<SessionPolicy, 'sessionIdleTimeout'>, now: Date): LiveWindow {
+  return { now, idleHorizon: new Date(now.getTime() - policy.sessionIdleTimeout * 1000) };
+}
 
-export class SessionService {
-  readonly #query: RawQuery;
-  /**
-   * The refreshes that arrive in one turn of the event loop are rotated by one statement (see
-   * rotation.ts): a statement's fixed costs (the round trip, PostgreSQL's executor and commit, the
-   * driver's work) are paid once for all of them. Nothing is cached between turns.
-   */
-  readonly #rotations: DataLoader<RotationRequest, Rotated | null>;
-
-  readonly #ends: SessionEnds;
-
-  constructor(
-    private readonly deps: { db: Database; bus: RevocationBus; clock: Clock; policy: SessionPolicy },
-  ) {
-    this.#query = rawQuery(deps.db);
-    this.#ends = new SessionEnds(deps);
-    this.#rotations = new DataLoader(
-      async (requests) => {
-        const rotate = () => {
-          const now = this.deps.clock();
-          return rotateInOneStatement(this.#query, { now, idleHorizon: this.#idleHorizon(now) }, requests);
-        };
-        try {
-          return await rotate();
-        } catch (error) {
-          // Sessions are locked in id order, a revocation locks its user's in the order it finds them:
-          // PostgreSQL may pick this statement as the victim of a deadlock. Nothing was written; again, once.
-          if (isDeadlock(error)) return rotate();
-          throw error;
-        }
-      },
-      { cache: false, batchScheduleFn: (run) => setImmediate(run), maxBatchSize: ROTATIONS_PER_STATEMENT },
-    );
-  }
+/**
+ * The session lifecycle: create, rotate, end, expire. Decides (how long a session lives, the grace
+ * window, what counts as reuse, the session limit); the store writes.
+ */
+export class SessionLifecycle {
+  constructor(private readonly deps: { db: Database; store: SessionStore; clock: Clock; policy: SessionPolicy }) {}
 
   /** When the session ends unless refreshed: the absolute end or the idle end, whichever is first. */
   endOf(session: Pick<SessionRecord, 'expiresAt' | 'lastUsedAt'>): Date {
@@ -103,215 +65,114 @@ export class SessionService {
     return session.endedAt === null && this.endOf(session).getTime() > now.getTime();
   }
 
+  window(): LiveWindow {
+    return liveWindow(this.deps.policy, this.deps.clock());
+  }
+
   /**
    * Every login gets a new session id (no fixation) and the first token of a new family. Beyond
    * MAX_SESSIONS_PER_USER live sessions, the least recently used end (reason SESSION_LIMIT).
    */
-  async createSession(input: {
+  async create(input: {
     userId: string;
     deviceName: string | null;
     client: ClientInfo;
-    /** What the audit log calls it. */
     cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED';
-    /** Runs first in the same transaction (sign-up inserts the user there: no account without a session). */
     alsoIn?: (tx: Transaction) => Promise<void>;
-  }): Promise<{ session: SessionRecord; refreshToken: string }> {
-    const now = this.deps.clock();
-    const refreshToken = randomToken(32);
-    const userAgent = truncate(input.client.userAgent);
-    if (!input.alsoIn) {
-      // A login: one call, one round trip (drizzle/0007_create_session_within_limit.sql), with the
-      // same lock on the user's row. Only at the limit, where sessions must end (and be announced
-      // in the same transaction), does it write nothing and leave the work to the transaction below.
-      const [row] = await this.#query<RawSessionRow>(CREATE_SESSION_WITHIN_LIMIT, [
-        crypto.randomUUID(),
-        input.userId,
-        input.deviceName,
-        userAgent,
-        input.client.ip,
-        now.toISOString(),
-        new Date(now.getTime() + this.deps.policy.refreshTokenTtl * 1000).toISOString(),
-        this.#idleHorizon(now).toISOString(),
-        this.deps.policy.maxSessionsPerUser,
-        crypto.randomUUID(),
-        sha256Hex(refreshToken),
-        input.cause,
-      ]);
-      if (row) return { session: sessionFromRawRow(row), refreshToken };
-    }
-    return this.#ends.revokingTransaction(async (tx, record) => {
-      await input.alsoIn?.(tx);
-      // Concurrent logins of one user queue here, so each counts the others' sessions and the
-      // limit holds (READ COMMITTED: the next statement sees what the previous holder committed).
-      // Its sessions too, in the order that keeps ending some of them from deadlocking (lockUsers).
-      await lockUsers(tx, [input.userId]);
-      // Then all the rest in one statement (each statement is a round trip plus the CPU to build
-      // it; sign-ups and logins at the limit come here): the session, the first token of its family, the audit event, and
-      // the user's other live sessions beyond the limit. The last read cannot see the session being
-      // inserted (one snapshot per statement), hence `offset limit - 1`.
-      const sessionId = crypto.randomUUID();
-      const [row] = rowsOf<NewSessionRow>(
-        await tx.execute(sql`
-          with created as (
-            insert into sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at)
-            values (${sessionId}::uuid, ${input.userId}::uuid, ${input.deviceName}, ${userAgent}, ${input.client.ip},
-              ${now.toISOString()}::timestamptz, ${now.toISOString()}::timestamptz,
-              ${new Date(now.getTime() + this.deps.policy.refreshTokenTtl * 1000).toISOString()}::timestamptz)
-            returning *
-          ), issued as (
-            insert into refresh_tokens (id, session_id, parent_id, token_hash, created_at)
-            select ${crypto.randomUUID()}::uuid, created.id, null, ${sha256Hex(refreshToken)}, ${now.toISOString()}::timestamptz
-            from created
-            returning id
-          ), audited as (
-            insert into auth_events (type, user_id, session_id, ip, user_agent, occurred_at)
-            select ${input.cause}, created.user_id, created.id, created.ip, created.user_agent, ${now.toISOString()}::timestamptz
-            from created
-            returning id
-          )
-          select created.*, array(
-            select s.id from sessions s
-            where s.user_id = ${input.userId}::uuid and s.id <> ${sessionId}::uuid and s.ended_at is null
-              and s.expires_at > ${now.toISOString()}::timestamptz
-              and s.last_used_at > ${this.#idleHorizon(now).toISOString()}::timestamptz
-            order by s.last_used_at desc, s.created_at desc
-            offset ${this.deps.policy.maxSessionsPerUser - 1}
-          )::text[] as beyond_limit
-          from created join issued on true join audited on true`),
-      );
-      const beyondLimit = parsePgArray(row!.beyond_limit);
-      await record(await this.#ends.endIn(tx, { userId: input.userId, sessionIds: beyondLimit }, 'SESSION_LIMIT'));
-      return { session: sessionFromRawRow(row!), refreshToken };
-    });
+  }): Promise<StartedSession> {
+    const window = this.window();
+    const { token, hash } = newRefreshToken();
+    const session = await this.deps.store.create(
+      {
+        userId: input.userId,
+        deviceName: input.deviceName,
+        userAgent: truncate(input.client.userAgent),
+        ip: input.client.ip,
+        expiresAt: new Date(window.now.getTime() + this.deps.policy.refreshTokenTtl * 1000),
+        tokenHash: hash,
+        cause: input.cause,
+        maxLive: this.deps.policy.maxSessionsPerUser,
+        alsoIn: input.alsoIn,
+      },
+      window,
+    );
+    return { session, refreshToken: token };
   }
 
   /**
-   * Spends the token and issues its successor in one statement (see rotation.ts). Only when that
-   * finds nothing to rotate is the token looked at again, to tell why: nothing is written on the
-   * way, except the end of the session when a spent token is presented outside the grace window,
-   * which commits although the request fails.
+   * Spends the token and issues its successor. Only when nothing was rotated is the token looked at
+   * again, to tell why; nothing is written on the way but the end of a session whose spent token
+   * came back outside the grace window, which commits although the request fails.
    */
-  async rotateRefreshToken(token: string, client: ClientInfo): Promise<RotationResult> {
+  async rotate(token: string, client: ClientInfo): Promise<RotationResult> {
     if (!isWellFormedRefreshToken(token)) return { kind: 'invalid' };
-    const rotated = await this.#rotations.load({ token, userAgent: truncate(client.userAgent), ip: client.ip });
-    if (rotated) return { kind: 'rotated', ...rotated };
+    const successor = newRefreshToken();
+    const tokenHash = sha256Hex(token);
+    const rotated = await this.deps.store.rotate({
+      tokenHash,
+      successorHash: successor.hash,
+      userAgent: truncate(client.userAgent),
+      ip: client.ip,
+    });
+    if (rotated) return { kind: 'rotated', ...rotated, refreshToken: successor.token };
     const now = this.deps.clock();
-
-    const presented = await findRefreshTokenWithSession(this.deps.db, token);
+    const presented = await this.deps.store.findTokenWithSession(tokenHash);
     // Unknown; or of a session that has ended (a spent token then proves nothing more); or unspent
     // but not rotatable, which only a session ending at this very moment explains.
     if (!presented || !this.isLive(presented.session, now) || presented.spentAt === null) return { kind: 'invalid' };
     const graceStart = now.getTime() - this.deps.policy.refreshReuseGrace * 1000;
     if (presented.spentAt.getTime() > graceStart && presented.successorIsLive) return { kind: 'just-rotated' };
-    await recordAuthEvent(this.deps.db, {
-      type: 'REFRESH_TOKEN_REUSED',
-      userId: presented.session.userId,
-      sessionId: presented.session.id,
-      client,
-      at: now,
-    });
-    const ended = await this.endSessions(
-      { userId: presented.session.userId, sessionIds: [presented.session.id] },
-      'REFRESH_TOKEN_REUSE',
-      client,
-    );
+    const { userId, id: sessionId } = presented.session;
+    await recordAuthEvent(this.deps.db, { type: 'REFRESH_TOKEN_REUSED', userId, sessionId, client, at: now });
+    const ended = await this.end({ userId, sessionIds: [sessionId] }, 'REFRESH_TOKEN_REUSE', client);
     // Someone else ended it in the meantime: then this token is merely one of an ended session.
     return ended.length > 0 ? { kind: 'reused' } : { kind: 'invalid' };
   }
 
   /**
    * After a password change, in one transaction: `alsoIn` (which stores the new hash), every other
-   * session of the user ended (PASSWORD_CHANGED, announced on the bus), and the current session
-   * rotated: its live refresh token spent, a successor issued. Null (and nothing done) when the
-   * current session is no longer live.
+   * session of the user ended (PASSWORD_CHANGED), and this one rotated.
    */
   async restartAfterPasswordChange(input: {
     userId: string;
     sessionId: string;
     alsoIn: (tx: Transaction) => Promise<void>;
-  }): Promise<{ session: SessionRecord; refreshToken: string } | null> {
-    return this.#ends.revokingTransaction(async (tx, record) => {
-      const now = this.deps.clock();
-      // The user's row and sessions first, like every transaction that ends a user's sessions: two
-      // password changes (or one and a revokeOtherSessions) from two devices would otherwise each lock
-      // its own session, then wait for the other's: a deadlock, which PostgreSQL breaks by failing one.
-      await lockUsers(tx, [input.userId]);
-      // Locks the session's row: a concurrent logout waits for this transaction, or this one for it.
-      const [current] = await tx
-        .update(sessions)
-        .set({ lastUsedAt: now })
-        .where(and(eq(sessions.id, input.sessionId), eq(sessions.userId, input.userId), ...this.#liveAt(now)))
-        .returning();
-      if (!current) return null;
-      await input.alsoIn(tx);
-      await record(
-        await this.#ends.endIn(tx, { userId: input.userId, exceptSessionId: current.id }, 'PASSWORD_CHANGED'),
-      );
-      const [spentId] = await spendLiveTokensOfSession(tx, current.id, now);
-      const refreshToken = await issueRefreshToken(tx, { sessionId: current.id, parentId: spentId ?? null, now });
-      return { session: current, refreshToken };
-    });
+  }): Promise<RestartResult> {
+    const successor = newRefreshToken();
+    const session = await this.deps.store.restart({ ...input, successorHash: successor.hash }, this.window());
+    return session ? { kind: 'restarted', session, refreshToken: successor.token } : { kind: 'session-ended' };
+  }
+
+  /**
+   * Ends the selected live sessions of one user and tells every instance. `client`: who asked, for
+   * the audit log. An id that is not a uuid matches no session, and is left out before it costs a query.
+   */
+  end(selection: SessionSelection, reason: RevocationReason, client?: ClientInfo): Promise<SessionRevoked[]> {
+    if (!isUuid(selection.userId) || (selection.exceptSessionId && !isUuid(selection.exceptSessionId))) {
+      return Promise.resolve([]);
+    }
+    const sessionIds = selection.sessionIds?.filter(isUuid);
+    return this.deps.store.end({ ...selection, ...(sessionIds ? { sessionIds } : {}) }, reason, client);
+  }
+
+  /** Marks sessions past their idle or absolute end as ended (EXPIRED); one instance at a time. */
+  expire(): Promise<SessionRevoked[]> {
+    return this.deps.store.endExpired();
+  }
+
+  findSession(sessionId: string): Promise<SessionRecord | null> {
+    return this.deps.store.findSession(sessionId);
   }
 
   /** The session a refresh token (spent or not) belongs to. */
   async findSessionOfRefreshToken(token: string): Promise<SessionRecord | null> {
-    if (!isWellFormedRefreshToken(token)) return null;
-    const found = await findRefreshToken(this.deps.db, token);
-    return found ? findSession(this.deps.db, found.sessionId) : null;
-  }
-
-  findSession(sessionId: string): Promise<SessionRecord | null> {
-    return findSession(this.deps.db, sessionId);
-  }
-
-  /**
-   * Ends the selected live sessions of one user and tells every instance (see SessionEnds: requests
-   * that come together are ended together). `client`: who asked, for the audit log.
-   */
-  endSessions(selection: SessionSelection, reason: RevocationReason, client?: ClientInfo): Promise<SessionRevoked[]> {
-    return this.#ends.end(selection, reason, client);
-  }
-
-  /** Marks sessions past their idle or absolute end as ended (EXPIRED); one instance at a time. */
-  endExpiredSessions(): Promise<SessionRevoked[]> {
-    return this.#ends.endExpired();
+    return isWellFormedRefreshToken(token) ? this.deps.store.findSessionOfToken(sha256Hex(token)) : null;
   }
 
   /** The user's live sessions, most recently used first. */
-  async listLiveSessions(userId: string): Promise<SessionRecord[]> {
-    return this.deps.db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.userId, userId), ...this.#liveAt(this.deps.clock())))
-      .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt));
+  listLive(userId: string): Promise<SessionRecord[]> {
+    return this.deps.store.listLive(userId, this.window());
   }
-
-  #liveAt(now: Date): SQL[] {
-    return liveAt(this.deps.policy, now);
-  }
-
-  #idleHorizon(now: Date): Date {
-    return idleHorizon(this.deps.policy, now);
-  }
-
-
-}
-
-async function findSession(db: Executor, sessionId: string): Promise<SessionRecord | null> {
-  const [session] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
-  return session ?? null;
-}
-
-interface NewSessionRow extends RawSessionRow {
-  /** text[]: an array on PGlite, sometimes its literal ("{a,b}") on postgres.js. */
-  beyond_limit: string[] | string;
-}
-
-/** A text[] of uuids as either driver returns it (uuids hold no commas, quotes or braces). */
-function parsePgArray(value: string[] | string): string[] {
-  if (Array.isArray(value)) return value;
-  const inner = value.slice(1, -1);
-  return inner === '' ? [] : inner.split(',');
 }
 
 function truncate(userAgent: string | null): string | null {

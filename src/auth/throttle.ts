@@ -1,26 +1,26 @@
 import { lt } from 'drizzle-orm';
 import ipaddr from 'ipaddr.js';
-import type { ThrottleLimits } from '../config.js';
 import { rawQuery, type Database, type RawQuery } from '../db/client.js';
 import { throttleCounters } from '../db/schema.js';
 import { AuthError } from '../errors.js';
 import { sha256Hex } from './crypto.js';
 
+/** Attempts allowed per window (seconds) before RATE_LIMITED. */
+export interface ThrottleLimits {
+  readonly loginFailuresPerAccount: { readonly points: number; readonly window: number };
+  readonly loginFailuresPerIp: { readonly points: number; readonly window: number };
+  readonly signUpsPerIp: { readonly points: number; readonly window: number };
+}
+
 /**
- * Brute-force throttling of password checks and sign-ups. The counters live in the database (the
- * `throttle_counters` table), so every instance on one PostgreSQL shares them; on the embedded
- * PGlite the database is in process, and so are they.
+ * Brute-force throttling of password checks and sign-ups. The counters live in the database
+ * (`throttle_counters`), so every instance on one PostgreSQL shares them.
  *
  * A password check takes its point BEFORE the password is verified and gives it back on success:
  * checking first and counting after would let concurrent requests (or fifty aliases in one
- * document) all pass the check before any of them is counted.
- *
- * Costs: one statement per password check (both budgets), one more on success (give the IP's point
- * back, clear the account's). Both commit asynchronously (drizzle/0008_throttle_asynchronous_commit.sql:
- * a login does not wait for the disk to hold its throttle points; a crash of PostgreSQL may forget
- * the last fraction of a second's). This replaced rate-limiter-flexible's Drizzle store, which counts only
- * fixed windows (the sliding window was built on top of it from eleven counters per key) and took
- * six statements per login; per statement, a login paid a round trip and the CPU to build and send it.
+ * document) all pass the check before any of them is counted. One statement per check, one more on
+ * success; both commit asynchronously (drizzle/0008_throttle_asynchronous_commit.sql), so a crash of
+ * PostgreSQL may forget the last fraction of a second's points.
  */
 export class Throttle {
   readonly #accountFailures: Budget;

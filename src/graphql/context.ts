@@ -1,4 +1,5 @@
-import type { Authentication, AuthService, Viewer } from '../auth/service.js';
+import type { Authentication, Viewer } from '../auth/authentication.js';
+import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
 import { AuthError } from '../errors.js';
 import type { RevocationFeed } from '../events/revocation-feed.js';

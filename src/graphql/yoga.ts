@@ -4,9 +4,8 @@ import { createYoga, maskError, type YogaServerOptions, type YogaServerInstance 
 import type { JSONWebKeySet } from 'jose';
 import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
-import { isDatabaseUnavailable } from '../db/errors.js';
 import type { Clock } from '../clock.js';
-import { AuthError, errorMessages } from '../errors.js';
+import { AuthError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { RevocationFeed } from '../events/revocation-feed.js';
 import { createContext, type GraphQLContext } from './context.js';
@@ -133,14 +132,6 @@ function maskWith(development: boolean) {
       return new GraphQLError(original.message, {
         ...located,
         extensions: { code: original.code, ...original.details },
-      });
-    }
-    // An outage is not a bug: say so, so that clients retry instead of reporting it.
-    if (isDatabaseUnavailable(original)) {
-      const located = isGraphQLError(error) ? { nodes: error.nodes, path: error.path } : {};
-      return new GraphQLError(errorMessages.SERVICE_UNAVAILABLE, {
-        ...located,
-        extensions: { code: 'SERVICE_UNAVAILABLE' },
       });
     }
     return maskError(withoutQueryValues(error), message, development);

@@ -1,4 +1,4 @@
-import { authEventTypes, type AuthEvent } from '../../auth/audit.js';
+import { authEventTypes, type AuthEvent } from '../../auth/accounts.js';
 import { builder } from '../builder.js';
 import { RevocationReasonRef } from './session-revoked.js';
 
@@ -30,6 +30,6 @@ builder.queryField('myAuthEvents', (t) =>
     type: [AuthEventRef],
     description: "The caller's own audit log, newest first. `first`: 1 to 100.",
     args: { first: t.arg.int({ defaultValue: 20 }) },
-    resolve: (_root, args, ctx) => ctx.auth.myAuthEvents(ctx.viewer, args.first ?? 20),
+    resolve: (_root, args, ctx) => ctx.auth.accounts.myAuthEvents(ctx.viewer, args.first ?? 20),
   }),
 );

@@ -45,7 +45,7 @@ builder.mutationFields((t) => ({
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
     resolve: (_root, args, ctx) =>
-      deliverTokens(ctx, args.delivery, () => ctx.auth.signUp(args, ctx.client), { startsNewSession: true }),
+      deliverTokens(ctx, args.delivery, () => ctx.auth.credentials.signUp(args, ctx.client), { startsNewSession: true }),
   }),
   login: t.field({
     type: AuthPayloadRef,
@@ -57,7 +57,7 @@ builder.mutationFields((t) => ({
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
     resolve: (_root, args, ctx) =>
-      deliverTokens(ctx, args.delivery, () => ctx.auth.login(args, ctx.client), { startsNewSession: true }),
+      deliverTokens(ctx, args.delivery, () => ctx.auth.credentials.login(args, ctx.client), { startsNewSession: true }),
   }),
   changePassword: t.withAuth({ signedIn: true }).field({
     type: AuthPayloadRef,
@@ -73,7 +73,7 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: (_root, args, ctx) =>
-      deliverTokens(ctx, args.delivery, () => ctx.auth.changePassword(ctx.viewer, args, ctx.client)),
+      deliverTokens(ctx, args.delivery, () => ctx.auth.credentials.changePassword(ctx.viewer, args, ctx.client)),
   }),
   refresh: t.field({
     type: AuthPayloadRef,

@@ -1,4 +1,4 @@
-import type { SessionView } from '../../auth/service.js';
+import type { SessionView } from '../../auth/issued-tokens.js';
 import { builder } from '../builder.js';
 
 export const SessionRef = builder.objectRef<SessionView>('Session').implement({
@@ -22,7 +22,7 @@ builder.queryField('mySessions', (t) =>
   t.withAuth({ signedIn: true }).field({
     type: [SessionRef],
     description: "The caller's live sessions, most recently used first.",
-    resolve: (_root, _args, ctx) => ctx.auth.mySessions(ctx.viewer),
+    resolve: (_root, _args, ctx) => ctx.auth.sessions.mySessions(ctx.viewer),
   }),
 );
 
@@ -30,10 +30,10 @@ builder.mutationFields((t) => ({
   revokeDevice: t.withAuth({ signedIn: true }).boolean({
     description: "Ends one of the caller's sessions. An unknown id or another user's session: NOT_FOUND.",
     args: { sessionId: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.auth.revokeDevice(ctx.viewer, String(args.sessionId), ctx.client),
+    resolve: (_root, args, ctx) => ctx.auth.sessions.revokeDevice(ctx.viewer, String(args.sessionId), ctx.client),
   }),
   revokeOtherSessions: t.withAuth({ signedIn: true }).int({
     description: 'Ends every session of the caller but the current one; returns how many ended.',
-    resolve: (_root, _args, ctx) => ctx.auth.revokeOtherSessions(ctx.viewer, ctx.client),
+    resolve: (_root, _args, ctx) => ctx.auth.sessions.revokeOtherSessions(ctx.viewer, ctx.client),
   }),
 }));

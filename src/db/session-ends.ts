@@ -1,15 +1,20 @@
-import { and, eq, inArray, isNull, lte, ne, or, sql, gt, type SQL } from 'drizzle-orm';
-import type { Clock } from '../clock.js';
-import { rowsOf, type Database, type Transaction } from '../db/client.js';
-import { isDeadlock } from '../db/errors.js';
-import { sessions, users } from '../db/schema.js';
+import { and, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
-import { recordAuthEvents } from './audit.js';
-import { isUuid } from './crypto.js';
-import type { ClientInfo, SessionPolicy, SessionSelection } from './sessions.js';
+import { recordAuthEvents, type AuditedClient } from './auth-events.js';
+import { rowsOf, type Database, type Transaction } from './client.js';
+import { isDeadlock } from './errors.js';
+import { liveAt, type LiveWindow } from './live-window.js';
+import { sessions, users } from './schema.js';
+
+/** Which of a user's sessions to end; ids are uuids (the caller leaves out any other string). */
+export interface SessionSelection {
+  readonly userId: string;
+  readonly sessionIds?: readonly string[];
+  readonly exceptSessionId?: string;
+}
 
 /** Who asked for the ends, for the audit log: one client for all, or each event's own. */
-type AskedBy = ClientInfo | ((event: SessionRevoked) => ClientInfo | undefined);
+type AskedBy = AuditedClient | ((event: SessionRevoked) => AuditedClient | undefined);
 /**
  * Announces ended sessions inside the transaction, logs them (with the client that ended them, if
  * any) and queues them for local delivery after commit.
@@ -19,7 +24,7 @@ export type RecordEnded = (events: SessionRevoked[], client?: AskedBy) => Promis
 interface PendingEnd {
   readonly selection: SessionSelection;
   readonly reason: RevocationReason;
-  readonly client: ClientInfo | undefined;
+  readonly client: AuditedClient | undefined;
   resolve(ended: SessionRevoked[]): void;
   reject(error: unknown): void;
 }
@@ -34,12 +39,10 @@ const SWEEP_BATCH = 500;
 /**
  * Ending sessions: the transactions that do it (announced on the bus inside them, audited, applied
  * locally after commit), the group commit of many requests to end sessions, and the sweep of
- * expired ones. SessionService uses it for the ends that its own transactions cause.
+ * expired ones. `window` tells which sessions are live at the moment it is called.
  */
 export class SessionEnds {
-  constructor(
-    private readonly deps: { db: Database; bus: RevocationBus; clock: Clock; policy: Pick<SessionPolicy, 'sessionIdleTimeout'> },
-  ) {}
+  constructor(private readonly deps: { db: Database; bus: RevocationBus; window: () => LiveWindow }) {}
 
   /**
    * Ends the selected live sessions of one user and tells every instance. Returns what it ended.
@@ -49,7 +52,7 @@ export class SessionEnds {
    * together. A burst of logouts then costs a few transactions (and NOTIFYs, which PostgreSQL
    * serialises at commit) instead of one each; a lone revocation still starts at once.
    */
-  end(selection: SessionSelection, reason: RevocationReason, client?: ClientInfo): Promise<SessionRevoked[]> {
+  end(selection: SessionSelection, reason: RevocationReason, client?: AuditedClient): Promise<SessionRevoked[]> {
     if (selection.sessionIds?.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       this.#pendingEnds.push({ selection, reason, client, resolve, reject });
@@ -85,7 +88,7 @@ export class SessionEnds {
 
   /** Ends what each request selected, in one transaction; by-id selections of one reason in one UPDATE. */
   async #endAll(tx: Transaction, batch: readonly PendingEnd[]): Promise<SessionRevoked[][]> {
-    const now = this.deps.clock();
+    const window = this.deps.window();
     // Every user of the batch and their sessions are locked first, in one order (see lockUsers).
     await lockUsers(tx, batch.map((pending) => pending.selection.userId));
     const ended = batch.map((): SessionRevoked[] => []);
@@ -97,23 +100,22 @@ export class SessionEnds {
     for (const [reason, indexes] of byReason) {
       // Which request asked for which session; one asked twice ends once, for one of them.
       const askedBy = new Map(indexes.flatMap((i) => batch[i]!.selection.sessionIds!.map((id) => [id, i] as const)));
-      // Something that is not a uuid matches no session; leaving it out keeps it from failing the batch.
-      const pairs = indexes
-        .flatMap((i) => batch[i]!.selection.sessionIds!.map((id) => [batch[i]!.selection.userId, id] as const))
-        .filter(([userId, id]) => isUuid(userId) && isUuid(id));
+      const pairs = indexes.flatMap((i) =>
+        batch[i]!.selection.sessionIds!.map((id) => [batch[i]!.selection.userId, id] as const),
+      );
       if (pairs.length === 0) continue;
       // Two array parameters whatever the batch size: building one parameter per id cost more CPU than the query.
       const rows = await tx
         .update(sessions)
-        .set({ endedAt: now, endReason: reason })
+        .set({ endedAt: window.now, endReason: reason })
         .where(
           and(
             sql`(${sessions.userId}, ${sessions.id}) in (select * from unnest(${uuidArray(pairs.map(([userId]) => userId))}::uuid[], ${uuidArray(pairs.map(([, id]) => id))}::uuid[]))`,
-            ...liveAt(this.deps.policy, now),
+            ...liveAt(window),
           ),
         )
         .returning({ sessionId: sessions.id, userId: sessions.userId });
-      for (const row of rows) ended[askedBy.get(row.sessionId)!]!.push({ ...row, reason, revokedAt: now });
+      for (const row of rows) ended[askedBy.get(row.sessionId)!]!.push({ ...row, reason, revokedAt: window.now });
     }
     return ended;
   }
@@ -128,14 +130,13 @@ export class SessionEnds {
         await tx.execute(sql`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`),
       );
       if (!lock[0]?.locked) return [];
-      const now = this.deps.clock();
-      const idleEnd = idleHorizon(this.deps.policy, now);
+      const { now, idleHorizon } = this.deps.window();
       // In id order, skipping sessions locked elsewhere (a rotation, which will find them expired, or
       // a revocation): the sweep waits for nobody, so it deadlocks with nobody; the next one takes them.
       const expired = tx
         .select({ id: sessions.id })
         .from(sessions)
-        .where(and(isNull(sessions.endedAt), or(lte(sessions.expiresAt, now), lte(sessions.lastUsedAt, idleEnd))))
+        .where(and(isNull(sessions.endedAt), or(lte(sessions.expiresAt, now), lte(sessions.lastUsedAt, idleHorizon))))
         .orderBy(sessions.id)
         .limit(SWEEP_BATCH)
         .for('update', { skipLocked: true });
@@ -147,7 +148,6 @@ export class SessionEnds {
       return record(rows.map((row) => ({ ...row, reason: 'EXPIRED' as const, revokedAt: now })));
     });
   }
-
 
   /**
    * Runs `work` in a transaction in which sessions can be ended. The bus announces the ends inside
@@ -191,11 +191,11 @@ export class SessionEnds {
 
   async endIn(tx: Transaction, selection: SessionSelection, reason: RevocationReason): Promise<SessionRevoked[]> {
     if (selection.sessionIds?.length === 0) return [];
-    const now = this.deps.clock();
-    const conditions = [eq(sessions.userId, selection.userId), ...liveAt(this.deps.policy, now)];
+    const window = this.deps.window();
+    const conditions = [eq(sessions.userId, selection.userId), ...liveAt(window)];
     if (selection.sessionIds) {
       // One array parameter, not one per id: every list length would otherwise be its own prepared statement.
-      conditions.push(sql`${sessions.id} = any(${uuidArray(selection.sessionIds.filter(isUuid))}::uuid[])`);
+      conditions.push(sql`${sessions.id} = any(${uuidArray(selection.sessionIds)}::uuid[])`);
     }
     if (selection.exceptSessionId) {
       conditions.push(ne(sessions.id, selection.exceptSessionId));
@@ -207,10 +207,10 @@ export class SessionEnds {
     }
     const rows = await tx
       .update(sessions)
-      .set({ endedAt: now, endReason: reason })
+      .set({ endedAt: window.now, endReason: reason })
       .where(and(...conditions))
       .returning({ sessionId: sessions.id, userId: sessions.userId });
-    return rows.map((row) => ({ ...row, reason, revokedAt: now }));
+    return rows.map((row) => ({ ...row, reason, revokedAt: window.now }));
   }
 }
 
@@ -229,7 +229,7 @@ export class SessionEnds {
  * the two. Taken in the batch's order, the later of the two waits for the earlier instead.
  */
 export async function lockUsers(tx: Transaction, userIds: readonly string[]): Promise<void> {
-  const ids = [...new Set(userIds)].filter(isUuid).sort();
+  const ids = [...new Set(userIds)].sort();
   if (ids.length === 0) return;
   await tx
     .select({ id: users.id })
@@ -248,15 +248,4 @@ export async function lockUsers(tx: Transaction, userIds: readonly string[]): Pr
 /** A PostgreSQL array literal of uuids (checked by the caller), passed as one parameter. */
 function uuidArray(ids: readonly string[]): string {
   return `{${ids.join(',')}}`;
-}
-
-
-/** A session last used at or before this has reached its idle end. */
-export function idleHorizon(policy: Pick<SessionPolicy, 'sessionIdleTimeout'>, now: Date): Date {
-  return new Date(now.getTime() - policy.sessionIdleTimeout * 1000);
-}
-
-/** The conditions of a live session at `now`. */
-export function liveAt(policy: Pick<SessionPolicy, 'sessionIdleTimeout'>, now: Date): SQL[] {
-  return [isNull(sessions.endedAt), gt(sessions.expiresAt, now), gt(sessions.lastUsedAt, idleHorizon(policy, now))];
 }

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import type { Executor } from '../db/client.js';
-import { authEvents } from '../db/schema.js';
+import type { Executor } from './client.js';
+import { authEvents } from './schema.js';
 import type { RevocationReason } from '../events/revocation-bus.js';
 
 /**
@@ -21,6 +21,12 @@ export const authEventTypes = [
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 
+/** Where a request came from, as the audit log keeps it. */
+export interface AuditedClient {
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
 export interface AuthEventInput {
   readonly type: AuthEventType;
   /** Null for a failed login with an unknown email. */
@@ -29,7 +35,7 @@ export interface AuthEventInput {
   /** For SESSION_REVOKED. */
   readonly reason?: RevocationReason | null;
   /** The client that caused the event; null for the server's own doing (expiry, session limit). */
-  readonly client?: { readonly ip: string | null; readonly userAgent: string | null } | null;
+  readonly client?: AuditedClient | null;
   readonly at: Date;
 }
 
@@ -44,7 +50,6 @@ export interface AuthEvent {
 }
 
 const USER_AGENT_MAX_LENGTH = 512;
-export const AUTH_EVENTS_MAX_PAGE = 100;
 
 /**
  * Appends events; pass the transaction that does what they describe, so that a rollback leaves no
