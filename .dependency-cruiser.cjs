@@ -1,5 +1,5 @@
-// The import rules of the house (docs/architecture.md): data flows one way,
-// transport -> graphql -> auth -> db, and only the entry point and the composition root wire it up.
+// The import rules of the house: data flows one way, transport -> graphql -> auth -> db, and only the
+// entry point (src/main.ts) and the composition root (src/app.ts) wire it all up.
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
