@@ -200,7 +200,7 @@ ui.logoutOthers.addEventListener('click', () => {
 
 ui.form.addEventListener('submit', (event) => {
   event.preventDefault();
-  const submitter = (event as SubmitEvent).submitter as HTMLButtonElement | null;
+  const submitter = event.submitter as HTMLButtonElement | null;
   const action = submitter?.value === 'signUp' ? 'signUp' : 'login';
   const credentials = {
     email: ui.email.value.trim(),

@@ -55,7 +55,7 @@ export async function freePort(): Promise<number> {
 /** Only what a server needs from our environment: never the database URLs the harness itself read. */
 function baseEnv(): Record<string, string> {
   const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'UV_THREADPOOL_SIZE'];
-  return Object.fromEntries(keep.flatMap((key) => (process.env[key] ? [[key, process.env[key]!]] : [])));
+  return Object.fromEntries(keep.flatMap((key) => (process.env[key] ? [[key, process.env[key]]] : [])));
 }
 
 /**
@@ -160,7 +160,7 @@ export async function runScript(entry: string, args: string[]): Promise<string> 
   running.add(child);
   child.once('exit', () => running.delete(child));
   let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`${entry} exited with ${code}`);
   return out;

@@ -47,7 +47,7 @@ export const subscribers: Scenario = {
     const single: number[] = [];
     let burstMs: number;
     let burstIssuedMs: number;
-    let burstNote = '';
+    let burstNote: string;
     try {
       // Warm-up: load the code paths (one subscriber and one request) before the first reading.
       const warm = await subscribeRevocations(server.url, tokens[count - 1]!, () => {});
