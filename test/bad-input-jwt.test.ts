@@ -16,7 +16,7 @@ import { createHttpServer } from '../src/transport/http.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { REFRESH, signUp, type Payload } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
-import { eventually } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
 
 /**
  * The bad-input suite for access tokens: each bad JWT goes through the public API (the Authorization

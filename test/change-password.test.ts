@@ -5,7 +5,8 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { codes, type GqlResult } from './helpers/gql.js';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, wsClient } from './helpers/ws.js';
 
 const CHANGE_PASSWORD = `mutation ($current: String!, $next: String!) {
   changePassword(currentPassword: $current, newPassword: $next) { ${AUTH_FIELDS} } }`;

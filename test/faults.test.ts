@@ -10,7 +10,7 @@ import { backend, createTestDatabase, type TestDatabase } from './helpers/databa
 import { codes, type GqlResult } from './helpers/gql.js';
 import { holdLock } from './helpers/locks.js';
 import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { eventually } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
 
 /**
  * Database faults, on PostgreSQL only: the app reaches its database through a TCP proxy that the

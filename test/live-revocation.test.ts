@@ -8,7 +8,8 @@ import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flo
 import { codes } from './helpers/gql.js';
 import WebSocket from 'ws';
 import { MAX_OPERATIONS_PER_SOCKET } from '../src/transport/ws.js';
-import { collectRevocations, connected, eventually, SESSION_REVOKED_SUBSCRIPTION, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, SESSION_REVOKED_SUBSCRIPTION, wsClient } from './helpers/ws.js';
 
 let t: TestApp;
 let url: string;

@@ -8,7 +8,8 @@ import { backend, createTestDatabase, type TestDatabase } from './helpers/databa
 import { sessionWritesUnavailable } from './helpers/faults.js';
 import { codes, type Gql } from './helpers/gql.js';
 import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, wsClient } from './helpers/ws.js';
 
 /**
  * A logout the database cannot write: the instance refuses the session itself at once and writes

@@ -7,7 +7,8 @@ import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
 import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, wsClient } from './helpers/ws.js';
 
 /** Two instances need a shared server database: these run on PostgreSQL only. */
 describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (PostgreSQL only)', () => {

@@ -7,7 +7,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { codes, type Gql } from './helpers/gql.js';
-import { eventually } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
 
 /** The default REFRESH_REUSE_GRACE, in seconds. */
 const REFRESH_REUSE_GRACE = 10;

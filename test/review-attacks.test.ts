@@ -5,7 +5,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { pagePost, REFRESH_COOKIE as COOKIE } from './helpers/page-post.js';
 import { login, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
-import { eventually } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
 
 /**
  * An adversarial review's findings, each through the public API: what an attacker (or an unlucky

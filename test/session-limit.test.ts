@@ -6,7 +6,8 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, wsClient } from './helpers/ws.js';
 
 const MAX = 3;
 

@@ -10,7 +10,7 @@ import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, type TestDatabase } from './helpers/database.js';
 import { codes, type Gql, type GqlResult } from './helpers/gql.js';
-import { eventually } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
 
 const LOGIN = `mutation ($email: String!, $password: String!) {
   login(email: $email, password: $password) { accessToken } }`;
