@@ -1,7 +1,6 @@
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres } from '../src/db/client.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { createTestApp, useStartedApp, withTestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { codes, type GqlResult } from './helpers/gql.js';
@@ -12,13 +11,7 @@ const CHANGE_PASSWORD = `mutation ($current: String!, $next: String!) {
   changePassword(currentPassword: $current, newPassword: $next) { ${AUTH_FIELDS} } }`;
 const NEW_PASSWORD = 'a brand new passphrase';
 
-let t: TestApp;
-let url: string;
-beforeAll(async () => {
-  t = await createTestApp();
-  url = (await t.app.start()).url;
-});
-afterAll(() => t.close());
+const t = useStartedApp();
 
 /** One account signed in on three devices. */
 async function threeDevices() {
@@ -76,9 +69,9 @@ describe('changePassword', () => {
 
   it('tells live subscribers: the other devices hear PASSWORD_CHANGED about themselves and are closed 4403', async () => {
     const { laptop, phone, tablet } = await threeDevices();
-    const phoneSocket = wsClient(url, { token: phone.accessToken });
+    const phoneSocket = wsClient(t.url, { token: phone.accessToken });
     const phoneFeed = collectRevocations(phoneSocket);
-    const laptopSocket = wsClient(url, { token: laptop.accessToken });
+    const laptopSocket = wsClient(t.url, { token: laptop.accessToken });
     const laptopFeed = collectRevocations(laptopSocket);
     const before = t.app.revocationFeed.subscriberCount;
     await Promise.all([connected(phoneSocket), connected(laptopSocket)]);
@@ -139,31 +132,19 @@ describe('changePassword', () => {
 
 describe.skipIf(backend !== 'postgres')('changePassword with two instances (PostgreSQL only)', () => {
   it('another instance refuses the ended sessions at once, through the revocation bus', async () => {
-    const handle = connectPostgres(t.database.url!);
-    const other = await createTestApp({
-      database: { handle, url: t.database.url, drop: () => handle.close() },
-      clock: t.clock,
-    });
-    try {
+    await withTestApp({ beside: t, separatePool: true }, async (other) => {
       const { laptop, phone } = await threeDevices();
       expect((await other.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
       await changePassword(laptop.accessToken);
       await eventually(async () => codes(await other.gql('{ me { id } }', {}, { token: phone.accessToken }))[0] === 'SESSION_REVOKED', 1000);
       expect((await other.gql('{ me { id } }', {}, { token: laptop.accessToken })).errors).toBeUndefined();
-    } finally {
-      await other.close();
-      await other.database.drop();
-    }
+    });
   });
 });
 
 describe.skipIf(backend !== 'postgres')('concurrent password changes and revocations (PostgreSQL only)', () => {
   it('serialise on the user: from six devices on two instances at once, one wins, the others get SESSION_REVOKED, never a deadlock', async () => {
-    const handle = connectPostgres(t.database.url!);
-    const other = await createTestApp({
-      database: { handle, url: t.database.url, drop: () => handle.close() },
-      clock: t.clock,
-    });
+    const other = await createTestApp({ beside: t, separatePool: true });
     // A connection of the test's own that holds the sessions' rows while the requests pile up behind
     // them, so that their transactions all start together instead of as argon2 happens to finish.
     const gate = postgres(t.database.url!, { max: 2, onnotice: () => {} });
@@ -205,7 +186,6 @@ describe.skipIf(backend !== 'postgres')('concurrent password changes and revocat
     } finally {
       await gate.end();
       await other.close();
-      await other.database.drop();
     }
   }, 120_000);
 });

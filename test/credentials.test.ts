@@ -1,19 +1,15 @@
 import { hash } from '@node-rs/argon2';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { users } from '../src/db/schema.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp } from './helpers/app.js';
 import { login, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
 const SIGN_UP = `mutation ($email: String!, $password: String!) { signUp(email: $email, password: $password) { accessToken } }`;
 const LOGIN = `mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken } }`;
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t?.close());
+const t = useTestApp();
 
 async function storedHash(userId: string): Promise<string> {
   const [row] = await t.database.handle.db

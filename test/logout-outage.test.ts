@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../src/db/client.js';
 import { createJsonLogger } from '../src/logger.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
-import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { createTestApp, withTestApp, type TestApp } from './helpers/app.js';
+import { login, REFRESH, refresh, signUp, twoDevices, uniqueEmail } from './helpers/auth-flows.js';
 import { manualTimers, type ManualTimers } from './helpers/clock.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { sessionWritesUnavailable } from './helpers/faults.js';
@@ -70,13 +70,6 @@ describe('logout while the database is unavailable', () => {
     await database?.drop();
   });
 
-  async function twoDevices() {
-    const email = uniqueEmail();
-    const laptop = await signUp(a.gql, { email, deviceName: 'laptop' });
-    const phone = await login(a.gql, { email, deviceName: 'phone' });
-    return { laptop, phone };
-  }
-
   async function authEvents(gql: Gql, token: string) {
     const result = await gql<{ myAuthEvents: { type: string; sessionId: string | null; reason: string | null }[] }>(
       EVENTS,
@@ -96,7 +89,7 @@ describe('logout while the database is unavailable', () => {
   }
 
   it('refuses the session on this instance at once, tells its subscriber, and ends it for good by itself once the database is back', async () => {
-    const { laptop, phone } = await twoDevices();
+    const { laptop, phone } = await twoDevices(a.gql);
     const socket = wsClient(aUrl, { token: phone.accessToken });
     const feed = collectRevocations(socket);
     const subscribers = a.app.revocationFeed.subscriberCount;
@@ -141,7 +134,7 @@ describe('logout while the database is unavailable', () => {
   }, OUTAGE_TEST_MS);
 
   it('drops a pending end that finds its session already ended', async () => {
-    const { laptop, phone } = await twoDevices();
+    const { laptop, phone } = await twoDevices(a.gql);
     await outage.begin();
     try {
       // On PostgreSQL, once the instance has noticed its LISTEN connection is gone: then whether the
@@ -171,12 +164,8 @@ describe('pending session ends (the database refusing changes to sessions)', () 
   it('keeps at most the configured number, dropping the oldest with a warning', async () => {
     const timers = manualTimers();
     const lines: string[] = [];
-    const t = await createTestApp({
-      pendingEndTimer: timers.timer,
-      pendingEndCapacity: 2,
-      logger: createJsonLogger({ write: (line) => lines.push(line) }),
-    });
-    try {
+    const logger = createJsonLogger({ write: (line) => lines.push(line) });
+    await withTestApp({ pendingEndTimer: timers.timer, pendingEndCapacity: 2, logger }, async (t) => {
       const email = uniqueEmail();
       const first = await signUp(t.gql, { email });
       const others = [await login(t.gql, { email }), await login(t.gql, { email })];
@@ -197,9 +186,7 @@ describe('pending session ends (the database refusing changes to sessions)', () 
       }
       // The oldest was never written: its session lives on in the database.
       await refresh(t.gql, first.refreshToken);
-    } finally {
-      await t.close();
-    }
+    });
   });
 
   it('stops retrying at shutdown, without waiting for the database', async () => {

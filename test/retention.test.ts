@@ -1,9 +1,9 @@
 import { count, eq, inArray, sql } from 'drizzle-orm';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RETENTION_BATCH } from '../src/auth/retention.js';
 import { authEvents, deletedSessions, refreshTokens, sessions } from '../src/db/schema.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
@@ -13,13 +13,9 @@ const DAY = 86_400;
 const SESSION_RETENTION = 2 * DAY;
 const AUTH_EVENT_RETENTION = 5 * DAY;
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp({
-    env: { SESSION_RETENTION: String(SESSION_RETENTION), AUTH_EVENT_RETENTION: String(AUTH_EVENT_RETENTION) },
-  });
+const t = useTestApp({
+  env: { SESSION_RETENTION: String(SESSION_RETENTION), AUTH_EVENT_RETENTION: String(AUTH_EVENT_RETENTION) },
 });
-afterAll(() => t?.close());
 
 const db = () => t.app.database.db;
 const sessionRows = (ids: string[]) => db().select({ id: sessions.id }).from(sessions).where(inArray(sessions.id, ids));

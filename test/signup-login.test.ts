@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from './helpers/app.js';
 import { refuseInserts } from './helpers/faults.js';
 import { AUTH_FIELDS, login, PASSWORD, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { codes, type GqlOptions } from './helpers/gql.js';
@@ -10,17 +10,9 @@ const LOGIN = `mutation ($email: String!, $password: String!, $deviceName: Strin
   login(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`;
 const REFRESH = `mutation ($refreshToken: String) { refresh(refreshToken: $refreshToken) { ${AUTH_FIELDS} } }`;
 
-let t: TestApp;
+const t = useTestApp();
 /** The same database behind a proxy: TRUST_PROXY set, so X-Forwarded-For is believed. */
-let proxied: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-  proxied = await createTestApp({ env: { TRUST_PROXY: 'true' }, clock: t.clock, database: t.database });
-});
-afterAll(async () => {
-  await proxied?.close();
-  await t?.close();
-});
+const proxied = useTestApp({ env: { TRUST_PROXY: 'true' }, beside: t });
 
 const seconds = (iso: string) => new Date(iso).getTime() / 1000;
 const now = () => t.clock().getTime() / 1000;

@@ -60,3 +60,11 @@ export const REFRESH = `mutation ($refreshToken: String) { refresh(refreshToken:
 export function refresh(gql: Gql, refreshToken: string) {
   return expectPayload(gql, REFRESH, { refreshToken }, 'refresh');
 }
+
+/** One user signed in on two devices, a laptop and a phone. */
+export async function twoDevices(gql: Gql) {
+  const email = uniqueEmail();
+  const laptop = await signUp(gql, { email, deviceName: 'laptop' });
+  const phone = await login(gql, { email, deviceName: 'phone' });
+  return { email, laptop, phone };
+}

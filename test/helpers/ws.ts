@@ -1,5 +1,7 @@
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { TestApp } from './app.js';
+import { eventually } from './eventually.js';
 
 export const SESSION_REVOKED_SUBSCRIPTION = 'subscription { sessionRevoked { sessionId reason revokedAt current } }';
 
@@ -102,4 +104,11 @@ export function connected(client: Client): Promise<void> {
       reject(Object.assign(new Error('closed before connected'), { event }));
     });
   });
+}
+
+/** Connects the clients and waits until the app has registered their subscriptions. */
+export async function subscribed(app: TestApp, ...clients: Client[]): Promise<void> {
+  const before = app.app.revocationFeed.subscriberCount;
+  await Promise.all(clients.map((client) => connected(client)));
+  await eventually(() => app.app.revocationFeed.subscriberCount >= before + clients.length);
 }
