@@ -4,16 +4,14 @@ import { login, REFRESH, refresh, signUp, twoDevices, uniqueEmail } from './help
 import { backend } from './helpers/database.js';
 import { eventually } from './helpers/eventually.js';
 import { holdLock } from './helpers/locks.js';
-import { collectRevocations, connected, subscribed, wsClient } from './helpers/ws.js';
+import { collectRevocations, connected, subscribed, watchRevocations, wsClient } from './helpers/ws.js';
 
 const t = useStartedApp();
 
 describe('sessionRevoked over graphql-ws', () => {
   it("tells a subscriber when another of its user's sessions ends, and keeps the socket open", async () => {
     const { laptop, phone } = await twoDevices(t.gql);
-    const client = wsClient(t.url, { token: laptop.accessToken });
-    const feed = collectRevocations(client);
-    await subscribed(t, client);
+    const { client, feed } = await watchRevocations(t, laptop.accessToken);
     await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
     await feed.next(1);
     expect(feed.events).toEqual([
@@ -60,9 +58,7 @@ describe('sessionRevoked over graphql-ws', () => {
   it('delivers every reason with the right session id and current flag', async () => {
     const email = uniqueEmail();
     const watcher = await signUp(t.gql, { email, deviceName: 'watcher' });
-    const client = wsClient(t.url, { token: watcher.accessToken });
-    const feed = collectRevocations(client);
-    await subscribed(t, client);
+    const { client, feed } = await watchRevocations(t, watcher.accessToken);
 
     const a = await login(t.gql, { email });
     await t.gql('mutation { logout }', {}, { token: a.accessToken });
@@ -90,9 +86,7 @@ describe('sessionRevoked over graphql-ws', () => {
     const stale = await signUp(t.gql, { email });
     t.clock.advance(604_800 - 60);
     const fresh = await login(t.gql, { email });
-    const client = wsClient(t.url, { token: fresh.accessToken });
-    const feed = collectRevocations(client);
-    await subscribed(t, client);
+    const { client, feed } = await watchRevocations(t, fresh.accessToken);
     t.clock.advance(120);
     const ended = await t.app.sweepExpiredSessions();
     expect(ended.map((e) => e.sessionId)).toContain(stale.session.id);

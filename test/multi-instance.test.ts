@@ -252,5 +252,6 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
     // Announced and committed, but never delivered locally: what a lost COMMIT acknowledgement leaves.
     await a.app.database.db.transaction((tx) => a.app.bus.announce(tx, [event]));
     await eventually(() => a.app.revocations.has(phone.session.id));
+    expect(a.app.revocations.has(phone.session.id)).toBe(true);
   });
 });

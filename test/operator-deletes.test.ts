@@ -4,16 +4,14 @@ import { sessions, users } from '../src/db/schema.js';
 import { useStartedApp } from './helpers/app.js';
 import { login, twoDevices } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
-import { collectRevocations, subscribed, wsClient } from './helpers/ws.js';
+import { watchRevocations } from './helpers/ws.js';
 
 const t = useStartedApp();
 
 describe('rows deleted in the database (an operator at work)', () => {
   it("ends a deleted session like a revoked one: its token is refused and the user's other devices hear ADMIN", async () => {
     const { laptop, phone } = await twoDevices(t.gql);
-    const client = wsClient(t.url, { token: laptop.accessToken });
-    const feed = collectRevocations(client);
-    await subscribed(t, client);
+    const { client, feed } = await watchRevocations(t, laptop.accessToken);
 
     await t.app.database.db.delete(sessions).where(eq(sessions.id, phone.session.id));
     await feed.next(1);
@@ -28,9 +26,7 @@ describe('rows deleted in the database (an operator at work)', () => {
 
   it('ends every session of a deleted user: its sockets hear ADMIN for their own session and close 4403', async () => {
     const { laptop, phone } = await twoDevices(t.gql);
-    const client = wsClient(t.url, { token: laptop.accessToken });
-    const feed = collectRevocations(client);
-    await subscribed(t, client);
+    const { client, feed } = await watchRevocations(t, laptop.accessToken);
 
     await t.app.database.db.delete(users).where(eq(users.id, laptop.user.id));
     expect(await client.closed).toEqual({ code: 4403, reason: 'Session revoked' });
@@ -43,9 +39,7 @@ describe('rows deleted in the database (an operator at work)', () => {
   it('says nothing of deleted sessions that had already ended', async () => {
     const { laptop, phone } = await twoDevices(t.gql);
     await t.gql('mutation ($id: ID!) { revokeDevice(sessionId: $id) }', { id: phone.session.id }, { token: laptop.accessToken });
-    const client = wsClient(t.url, { token: laptop.accessToken });
-    const feed = collectRevocations(client);
-    await subscribed(t, client);
+    const { client, feed } = await watchRevocations(t, laptop.accessToken);
 
     const third = await login(t.gql, { email: laptop.user.email });
     await t.app.database.db.delete(sessions).where(eq(sessions.id, phone.session.id));

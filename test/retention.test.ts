@@ -40,7 +40,7 @@ describe('the retention sweeper', () => {
     expect(await tokenCount(ended.session.id)).toBe(0);
     // What is left of it answers as an unknown token would.
     expect(codes(await t.gql(REFRESH, { refreshToken: ended.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
-    await refresh(t.gql, live.refreshToken);
+    expect(codes(await t.gql(REFRESH, { refreshToken: live.refreshToken }))).toEqual([]);
   });
 
   it('deletes an expired session once the expiry sweeper has ended it and the retention has passed', async () => {
@@ -63,7 +63,7 @@ describe('the retention sweeper', () => {
     // The first was spent beyond the retention; the second just now; the third is live.
     expect(await tokenCount(first.session.id)).toBe(2);
     expect(codes(await t.gql(REFRESH, { refreshToken: first.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
-    await refresh(t.gql, third.refreshToken);
+    expect(codes(await t.gql(REFRESH, { refreshToken: third.refreshToken }))).toEqual([]);
   });
 
   it('deletes audit events older than AUTH_EVENT_RETENTION and keeps younger ones', async () => {

@@ -27,6 +27,7 @@ describe('sockets that hang up early', () => {
     );
     // Whatever was registered before the hang-up was noticed is released; nothing is registered after.
     await eventually(() => t.app.socketCount === socketsBefore);
+    expect(t.app.socketCount).toBe(socketsBefore);
   });
 
   it('closes 4408 a socket that sends no connection_init within 3 s, and keeps no state for it', async () => {

@@ -107,6 +107,7 @@ function useApp(options: Lazy<TestAppOptions>, listen: boolean): () => StartedTe
   let made: StartedTestApp | undefined;
   beforeAll(async () => {
     const app = await createTestApp(typeof options === 'function' ? await options() : options);
+    // Kept before it listens, so that afterAll closes it even when start() fails.
     made = { ...app, url: '' };
     if (listen) made = { ...app, url: (await app.app.start()).url };
   });

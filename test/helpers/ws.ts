@@ -1,6 +1,6 @@
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import WebSocket from 'ws';
-import type { TestApp } from './app.js';
+import type { StartedTestApp, TestApp } from './app.js';
 import { eventually } from './eventually.js';
 
 export const SESSION_REVOKED_SUBSCRIPTION = 'subscription { sessionRevoked { sessionId reason revokedAt current } }';
@@ -111,4 +111,12 @@ export async function subscribed(app: TestApp, ...clients: Client[]): Promise<vo
   const before = app.app.revocationFeed.subscriberCount;
   await Promise.all(clients.map((client) => connected(client)));
   await eventually(() => app.app.revocationFeed.subscriberCount >= before + clients.length);
+}
+
+/** A client on this app subscribed to sessionRevoked, returned once the app has registered it. */
+export async function watchRevocations(app: StartedTestApp, token: string) {
+  const client = wsClient(app.url, { token });
+  const feed = collectRevocations(client);
+  await subscribed(app, client);
+  return { client, feed };
 }
