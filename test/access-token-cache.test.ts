@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from './helpers/app.js';
 import { login, signUp } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
@@ -7,11 +7,7 @@ import { codes } from './helpers/gql.js';
  * Each distinct access token is verified once and its claims remembered until it expires; what must
  * still hold for a remembered token is checked here, through the API.
  */
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t?.close());
+const t = useTestApp();
 
 const meCodes = async (token: string) => codes(await t.gql('{ me { id } }', {}, { token }));
 

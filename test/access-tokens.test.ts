@@ -12,8 +12,8 @@ import {
   type JWK,
   type JWTPayload,
 } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp } from './helpers/app.js';
 import { signUp, type Payload } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
@@ -21,7 +21,6 @@ const KID = 'test-signing-key';
 const ISSUER = 'http://localhost:4000';
 const AUDIENCE = 'tidepass';
 
-let t: TestApp;
 /** Our signing key, given through JWT_PRIVATE_KEY so that the tests can forge tokens with it. */
 let ourKey: CryptoKey;
 let ourPublicJwk: JWK;
@@ -32,7 +31,7 @@ let otherPublicJwk: JWK;
 /** A real session whose user and session ids the forged tokens carry. */
 let session: Payload;
 
-beforeAll(async () => {
+const t = useTestApp(async () => {
   const ours = await generateKeyPair('ES256', { extractable: true });
   ourKey = ours.privateKey;
   ourPublicJwk = await exportJWK(ours.publicKey);
@@ -41,11 +40,11 @@ beforeAll(async () => {
   const other = await generateKeyPair('ES256', { extractable: true });
   otherKey = other.privateKey;
   otherPublicJwk = await exportJWK(other.publicKey);
-
-  t = await createTestApp({ env: { JWT_PRIVATE_KEY: JSON.stringify(privateJwk) } });
+  return { env: { JWT_PRIVATE_KEY: JSON.stringify(privateJwk) } };
+});
+beforeAll(async () => {
   session = await signUp(t.gql);
 });
-afterAll(() => t?.close());
 
 const nowSeconds = () => Math.floor(t.clock().getTime() / 1000);
 

@@ -1,17 +1,13 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/auth/crypto.js';
 import { recordAuthEvent } from '../src/db/auth-events.js';
 import { authEvents } from '../src/db/schema.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp({ env: { TRUST_PROXY: 'true' } });
-});
-afterAll(() => t?.close());
+const t = useTestApp({ env: { TRUST_PROXY: 'true' } });
 
 const EVENTS = `query ($first: Int) { myAuthEvents(first: $first) { id type sessionId reason ip userAgent occurredAt } }`;
 const from = (ip: string, userAgent = 'test-agent/1.0') => ({ headers: { 'x-forwarded-for': ip, 'user-agent': userAgent } });

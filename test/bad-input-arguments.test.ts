@@ -1,5 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useTestApp, withTestApp, type TestApp } from './helpers/app.js';
 import { login, PASSWORD, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { expectRefusal, postRaw, type RawAnswer } from './helpers/bad-input.js';
 
@@ -11,13 +11,11 @@ const REFRESH = `mutation ($refreshToken: String) { refresh(refreshToken: $refre
 const LOGOUT = `mutation ($refreshToken: String) { logout(refreshToken: $refreshToken) }`;
 const REVOKE_DEVICE = `mutation ($id: ID!) { revokeDevice(sessionId: $id) }`;
 
-let t: TestApp;
+const t = useTestApp();
 let account: Payload;
 beforeAll(async () => {
-  t = await createTestApp();
   account = await signUp(t.gql, { deviceName: 'laptop' });
 });
-afterAll(() => t?.close());
 
 // After every bad input the server still answers, and still logs people in.
 afterEach(async () => {
@@ -58,8 +56,10 @@ describe('emails', () => {
 
   it("treats an email that looks like SQL but is valid as data: o'brien'--@example.com signs up and logs in", async () => {
     const email = `o'brien'--${crypto.randomUUID().slice(0, 6)}@example.com`;
-    await signUp(t.gql, { email });
-    await login(t.gql, { email });
+    const signedUp = await signUp(t.gql, { email });
+    expect(signedUp.user.email).toBe(email);
+    const loggedIn = await login(t.gql, { email });
+    expect(loggedIn.user.id).toBe(signedUp.user.id);
   });
 });
 
@@ -90,17 +90,14 @@ describe('passwords', () => {
   });
 
   it('refuses a 5 MB password unread when the body limit lets it through', async () => {
-    const roomy = await createTestApp({ env: { MAX_REQUEST_BODY_BYTES: '8000000' }, database: t.database, clock: t.clock });
-    try {
+    await withTestApp({ env: { MAX_REQUEST_BODY_BYTES: '8000000' }, beside: t }, async (roomy) => {
       const body = JSON.stringify({ query: LOGIN, variables: { email: account.user.email, password: 'p'.repeat(5_000_000) } });
       const started = performance.now();
       const answer = await sendBody(body, undefined, roomy);
       expectBadField(answer, 'password');
       // Reading 5 MB of JSON is all it costs: nothing normalises, spreads or hashes it.
       expect(performance.now() - started).toBeLessThan(2000);
-    } finally {
-      await roomy.close();
-    }
+    });
   });
 
   it('refuses a body whose password is not valid UTF-8 with 400 BAD_REQUEST', async () => {
@@ -137,7 +134,8 @@ describe('device names', () => {
     const answer = await send(SIGN_UP, { email: uniqueEmail(), password: PASSWORD, deviceName });
     expect(answer.body!.errors).toBeUndefined();
     expect((answer.body!.data as { signUp: { session: { deviceName: string } } }).signUp.session.deviceName).toBe(deviceName);
-    await login(t.gql, { email: account.user.email });
+    // The sessions table is still there.
+    expect((await send(LOGIN, { email: account.user.email, password: PASSWORD })).body!.errors).toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { useStartedApp } from './helpers/app.js';
 import { expectRefusal, readAnswer, type RawAnswer } from './helpers/bad-input.js';
 
 /** The default MAX_REQUEST_BODY_BYTES. */
@@ -9,20 +9,14 @@ const QUERY = JSON.stringify({ query: '{ __typename }' });
 /** A fresh object each time: whatwg-node's Request writes content-length into the record it is given. */
 const jsonHeaders = () => ({ 'content-type': 'application/json', accept: 'application/json' });
 
-let t: TestApp;
-let url: string;
-beforeAll(async () => {
-  t = await createTestApp();
-  url = (await t.app.start()).url;
-});
-afterAll(() => t?.close());
+const t = useStartedApp();
 
 function inProcess(init: RequestInit, path = '/graphql'): Promise<RawAnswer> {
   return Promise.resolve(t.app.yoga.fetch(`http://localhost${path}`, init)).then(readAnswer);
 }
 
 function overTheNetwork(init: RequestInit, path = '/graphql'): Promise<RawAnswer> {
-  return fetch(`${url}${path}`, init).then(readAnswer);
+  return fetch(`${t.url}${path}`, init).then(readAnswer);
 }
 
 // After every bad request, the server still answers a good one, in process and over a socket.
@@ -113,7 +107,7 @@ describe('bodies over the limit', () => {
     // node:http rather than fetch: the server answers before the upload ends and then closes the
     // socket, which fetch reports as a failure instead of handing over the answer.
     const answer = await new Promise<RawAnswer>((resolve, reject) => {
-      const request = httpRequest(`${url}/graphql`, { method: 'POST', headers: jsonHeaders() }, (response) => {
+      const request = httpRequest(`${t.url}/graphql`, { method: 'POST', headers: jsonHeaders() }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () =>
@@ -130,7 +124,7 @@ describe('bodies over the limit', () => {
   function chunkedOverTheNetwork(body: string, pieceBytes: number): Promise<RawAnswer & { connection: string | undefined }> {
     return new Promise((resolve, reject) => {
       const request = httpRequest(
-        `${url}/graphql`,
+        `${t.url}/graphql`,
         { method: 'POST', headers: { ...jsonHeaders(), 'transfer-encoding': 'chunked' } },
         (response) => {
           const chunks: Buffer[] = [];

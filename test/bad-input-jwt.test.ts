@@ -10,13 +10,13 @@ import {
   type JWK,
   type JWTPayload,
 } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { users } from '../src/db/schema.js';
 import { createHttpServer } from '../src/transport/http.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp } from './helpers/app.js';
 import { REFRESH, signUp, type Payload } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
-import { eventually } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
 
 /**
  * The bad-input suite for access tokens: each bad JWT goes through the public API (the Authorization
@@ -29,7 +29,6 @@ const ISSUER = 'http://localhost:4000';
 const AUDIENCE = 'tidepass';
 const ACCESS_TOKEN_TTL = 900;
 
-let t: TestApp;
 let ourKey: CryptoKey;
 let ourPublicJwk: JWK;
 let ourPublicPem: string;
@@ -37,7 +36,7 @@ let attackerKey: CryptoKey;
 let attackerPublicJwk: JWK;
 let session: Payload;
 
-beforeAll(async () => {
+const t = useTestApp(async () => {
   const ours = await generateKeyPair('ES256', { extractable: true });
   ourKey = ours.privateKey;
   ourPublicJwk = { ...(await exportJWK(ours.publicKey)), kid: KID };
@@ -45,19 +44,19 @@ beforeAll(async () => {
   const attacker = await generateKeyPair('ES256', { extractable: true });
   attackerKey = attacker.privateKey;
   attackerPublicJwk = await exportJWK(attacker.publicKey);
-  t = await createTestApp({
+  return {
     env: {
       JWT_PRIVATE_KEY: JSON.stringify({ ...(await exportJWK(ours.privateKey)), kid: KID }),
       ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
     },
-  });
+  };
+});
+beforeAll(async () => {
   session = await signUp(t.gql);
 });
-afterAll(() => t?.close());
 
 afterEach(async () => {
   // Still answering, and still accepting a good token.
-  if (!t) return;
   const check = await fetchRaw(`Bearer ${await forge(claims())}`);
   expect(check.status).toBe(200);
   expect(JSON.parse(check.body)).toEqual({ data: { me: { id: session.user.id } } });

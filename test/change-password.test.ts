@@ -1,23 +1,17 @@
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectPostgres } from '../src/db/client.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
-import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
+import { describe, expect, it } from 'vitest';
+import { createTestApp, useStartedApp, withTestApp } from './helpers/app.js';
+import { AUTH_FIELDS, login, LOGIN, PASSWORD, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { codes, type GqlResult } from './helpers/gql.js';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, wsClient } from './helpers/ws.js';
 
 const CHANGE_PASSWORD = `mutation ($current: String!, $next: String!) {
   changePassword(currentPassword: $current, newPassword: $next) { ${AUTH_FIELDS} } }`;
 const NEW_PASSWORD = 'a brand new passphrase';
 
-let t: TestApp;
-let url: string;
-beforeAll(async () => {
-  t = await createTestApp();
-  url = (await t.app.start()).url;
-});
-afterAll(() => t.close());
+const t = useStartedApp();
 
 /** One account signed in on three devices. */
 async function threeDevices() {
@@ -43,7 +37,7 @@ describe('changePassword', () => {
       p: PASSWORD,
     });
     expect(codes(old)).toEqual(['INVALID_CREDENTIALS']);
-    await login(t.gql, { email, password: NEW_PASSWORD });
+    expect(codes(await t.gql(LOGIN, { email, password: NEW_PASSWORD }))).toEqual([]);
   });
 
   it('ends every other session with PASSWORD_CHANGED: their access and refresh tokens are refused', async () => {
@@ -75,9 +69,9 @@ describe('changePassword', () => {
 
   it('tells live subscribers: the other devices hear PASSWORD_CHANGED about themselves and are closed 4403', async () => {
     const { laptop, phone, tablet } = await threeDevices();
-    const phoneSocket = wsClient(url, { token: phone.accessToken });
+    const phoneSocket = wsClient(t.url, { token: phone.accessToken });
     const phoneFeed = collectRevocations(phoneSocket);
-    const laptopSocket = wsClient(url, { token: laptop.accessToken });
+    const laptopSocket = wsClient(t.url, { token: laptop.accessToken });
     const laptopFeed = collectRevocations(laptopSocket);
     const before = t.app.revocationFeed.subscriberCount;
     await Promise.all([connected(phoneSocket), connected(laptopSocket)]);
@@ -107,8 +101,8 @@ describe('changePassword', () => {
     expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
     expect(wrong.data).toBeNull();
     expect((await t.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
-    await refresh(t.gql, laptop.refreshToken);
-    await login(t.gql, { email });
+    expect(codes(await t.gql(REFRESH, { refreshToken: laptop.refreshToken }))).toEqual([]);
+    expect(codes(await t.gql(LOGIN, { email, password: PASSWORD }))).toEqual([]);
   });
 
   it.each([
@@ -138,31 +132,19 @@ describe('changePassword', () => {
 
 describe.skipIf(backend !== 'postgres')('changePassword with two instances (PostgreSQL only)', () => {
   it('another instance refuses the ended sessions at once, through the revocation bus', async () => {
-    const handle = connectPostgres(t.database.url!);
-    const other = await createTestApp({
-      database: { handle, url: t.database.url, drop: () => handle.close() },
-      clock: t.clock,
-    });
-    try {
+    await withTestApp({ beside: t, separatePool: true }, async (other) => {
       const { laptop, phone } = await threeDevices();
       expect((await other.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
       await changePassword(laptop.accessToken);
       await eventually(async () => codes(await other.gql('{ me { id } }', {}, { token: phone.accessToken }))[0] === 'SESSION_REVOKED', 1000);
       expect((await other.gql('{ me { id } }', {}, { token: laptop.accessToken })).errors).toBeUndefined();
-    } finally {
-      await other.close();
-      await other.database.drop();
-    }
+    });
   });
 });
 
 describe.skipIf(backend !== 'postgres')('concurrent password changes and revocations (PostgreSQL only)', () => {
   it('serialise on the user: from six devices on two instances at once, one wins, the others get SESSION_REVOKED, never a deadlock', async () => {
-    const handle = connectPostgres(t.database.url!);
-    const other = await createTestApp({
-      database: { handle, url: t.database.url, drop: () => handle.close() },
-      clock: t.clock,
-    });
+    const other = await createTestApp({ beside: t, separatePool: true });
     // A connection of the test's own that holds the sessions' rows while the requests pile up behind
     // them, so that their transactions all start together instead of as argon2 happens to finish.
     const gate = postgres(t.database.url!, { max: 2, onnotice: () => {} });
@@ -204,7 +186,6 @@ describe.skipIf(backend !== 'postgres')('concurrent password changes and revocat
     } finally {
       await gate.end();
       await other.close();
-      await other.database.drop();
     }
   }, 120_000);
 });

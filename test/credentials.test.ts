@@ -1,19 +1,13 @@
 import { hash } from '@node-rs/argon2';
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { users } from '../src/db/schema.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
-import { login, PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { useTestApp } from './helpers/app.js';
+import { login, LOGIN, PASSWORD, SIGN_UP, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
-const SIGN_UP = `mutation ($email: String!, $password: String!) { signUp(email: $email, password: $password) { accessToken } }`;
-const LOGIN = `mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken } }`;
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t?.close());
+const t = useTestApp();
 
 async function storedHash(userId: string): Promise<string> {
   const [row] = await t.database.handle.db
@@ -44,11 +38,11 @@ describe('password hashes', () => {
     expect(codes(wrong)).toEqual(['INVALID_CREDENTIALS']);
     expect(await storedHash(user.id)).toBe(old);
 
-    await login(t.gql, { email: user.email });
+    expect(codes(await t.gql(LOGIN, { email: user.email, password: PASSWORD }))).toEqual([]);
     const upgraded = await storedHash(user.id);
     expect(upgraded).not.toBe(old);
     expect(upgraded).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    await login(t.gql, { email: user.email });
+    expect(codes(await t.gql(LOGIN, { email: user.email, password: PASSWORD }))).toEqual([]);
   });
 });
 
@@ -103,9 +97,12 @@ describe('new passwords', () => {
 
   it('are counted after NFKC: three ligatures "ﬃ" are nine characters, enough', async () => {
     const email = uniqueEmail();
-    await signUp(t.gql, { email, password: 'ﬃﬃﬃ' });
+    const signedUp = await t.gql(SIGN_UP, { email, password: 'ﬃﬃﬃ' });
+    expect(codes(signedUp)).toEqual([]);
     // The same password typed without ligatures.
-    await login(t.gql, { email, password: 'ffiffiffi' });
+    const loggedIn = await t.gql(LOGIN, { email, password: 'ffiffiffi' });
+    expect(codes(loggedIn)).toEqual([]);
+    expect(loggedIn.data!['login'].user.id).toBe(signedUp.data!['signUp'].user.id);
   });
 
   it('are refused beyond 256 characters after NFKC, though shorter before', async () => {

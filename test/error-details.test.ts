@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp, withTestApp, type TestApp } from './helpers/app.js';
 import { refuseInserts } from './helpers/faults.js';
 import { PASSWORD, REFRESH, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { postRaw, type RawAnswer } from './helpers/bad-input.js';
@@ -11,20 +11,10 @@ import { postRaw, type RawAnswer } from './helpers/bad-input.js';
  * them. Every other test runs with NODE_ENV=test, so the default itself is checked here.
  */
 
-let unset: TestApp;
-let development: TestApp;
-let production: TestApp;
-beforeAll(async () => {
-  // An empty variable is an unset one (loadConfig), as with `NODE_ENV= npm start`.
-  unset = await createTestApp({ env: { NODE_ENV: '' } });
-  development = await createTestApp({ env: { NODE_ENV: 'development' }, database: unset.database, clock: unset.clock });
-  production = await createTestApp({ env: { NODE_ENV: 'production' }, database: unset.database, clock: unset.clock });
-});
-afterAll(async () => {
-  await production?.close();
-  await development?.close();
-  await unset?.close();
-});
+// An empty variable is an unset one (loadConfig), as with `NODE_ENV= npm start`.
+const unset = useTestApp({ env: { NODE_ENV: '' } });
+const development = useTestApp({ env: { NODE_ENV: 'development' }, beside: unset });
+const production = useTestApp({ env: { NODE_ENV: 'production' }, beside: unset });
 
 function post(app: TestApp, body: unknown, token?: string): Promise<RawAnswer> {
   return postRaw(app, JSON.stringify(body), { token, accept: 'application/graphql-response+json, application/json' });
@@ -111,5 +101,31 @@ describe('an unexpected error', () => {
       { message: 'Unexpected error.', locations: expect.any(Array), path: ['refresh'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
     ]);
     expect(hidden.text).not.toMatch(/refused by a test trigger|refresh_tokens/);
+  });
+});
+
+describe('an unexpected database error in development', () => {
+  it("shows the fault's details to the client but not the failed query's values", async () => {
+    await withTestApp({ env: { NODE_ENV: 'development' } }, async (development) => {
+      const session = await signUp(development.gql);
+      // A fault no code path expects: every insert into refresh_tokens fails.
+      await refuseInserts(development.app.database.db, 'refresh_tokens');
+      const email = uniqueEmail();
+      const answers = [
+        await development.gql(`mutation { signUp(email: "${email}", password: "${PASSWORD}") { accessToken } }`),
+        await development.gql(REFRESH, { refreshToken: session.refreshToken }),
+      ];
+      for (const answer of answers) {
+        expect(answer.errors?.[0]?.extensions).toMatchObject({
+          code: 'INTERNAL_SERVER_ERROR',
+          originalError: { message: expect.stringContaining('refused by a test trigger') },
+        });
+        const text = JSON.stringify(answer);
+        expect(text).not.toContain(email);
+        expect(text).not.toContain('$argon2id$');
+        expect(text).not.toContain(createHash('sha256').update(session.refreshToken).digest('hex'));
+        expect(text).not.toContain('params');
+      }
+    });
   });
 });

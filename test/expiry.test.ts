@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from './helpers/app.js';
 import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
@@ -8,11 +8,7 @@ const DAY = 86_400;
 const IDLE = 7 * DAY;
 const ABSOLUTE = 30 * DAY;
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t?.close());
+const t = useTestApp();
 
 const refreshCodes = async (refreshToken: string) => codes(await t.gql(REFRESH, { refreshToken }));
 

@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { documentLimits } from '../src/graphql/limits.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { useStartedApp } from './helpers/app.js';
 import { PASSWORD, signUp } from './helpers/auth-flows.js';
 import { expectRefusal, readAnswer } from './helpers/bad-input.js';
 import { codes } from './helpers/gql.js';
 import { connected, wsClient } from './helpers/ws.js';
 
-let t: TestApp;
-let url: string;
-beforeAll(async () => {
-  t = await createTestApp();
-  url = (await t.app.start()).url;
-});
-afterAll(() => t?.close());
+const t = useStartedApp();
 
 function post(body: unknown) {
   return Promise.resolve(
@@ -61,7 +55,7 @@ describe('one document cannot multiply password attempts', () => {
 
   it('refuses the same fifty aliases over graphql-ws', async () => {
     const { accessToken, user } = await signUp(t.gql);
-    const client = wsClient(url, { token: accessToken });
+    const client = wsClient(t.url, { token: accessToken });
     await connected(client);
     const outcome = await new Promise<unknown>((resolve) => {
       client.subscribe(

@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../src/db/client.js';
 import { createJsonLogger } from '../src/logger.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
-import { login, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { createTestApp, withTestApp, type TestApp } from './helpers/app.js';
+import { login, REFRESH, signUp, twoDevices, uniqueEmail } from './helpers/auth-flows.js';
 import { manualTimers, type ManualTimers } from './helpers/clock.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { sessionWritesUnavailable } from './helpers/faults.js';
 import { codes, type Gql } from './helpers/gql.js';
 import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, wsClient } from './helpers/ws.js';
 
 /**
  * A logout the database cannot write: the instance refuses the session itself at once and writes
@@ -69,13 +70,6 @@ describe('logout while the database is unavailable', () => {
     await database?.drop();
   });
 
-  async function twoDevices() {
-    const email = uniqueEmail();
-    const laptop = await signUp(a.gql, { email, deviceName: 'laptop' });
-    const phone = await login(a.gql, { email, deviceName: 'phone' });
-    return { laptop, phone };
-  }
-
   async function authEvents(gql: Gql, token: string) {
     const result = await gql<{ myAuthEvents: { type: string; sessionId: string | null; reason: string | null }[] }>(
       EVENTS,
@@ -95,7 +89,7 @@ describe('logout while the database is unavailable', () => {
   }
 
   it('refuses the session on this instance at once, tells its subscriber, and ends it for good by itself once the database is back', async () => {
-    const { laptop, phone } = await twoDevices();
+    const { laptop, phone } = await twoDevices(a.gql);
     const socket = wsClient(aUrl, { token: phone.accessToken });
     const feed = collectRevocations(socket);
     const subscribers = a.app.revocationFeed.subscriberCount;
@@ -140,7 +134,7 @@ describe('logout while the database is unavailable', () => {
   }, OUTAGE_TEST_MS);
 
   it('drops a pending end that finds its session already ended', async () => {
-    const { laptop, phone } = await twoDevices();
+    const { laptop, phone } = await twoDevices(a.gql);
     await outage.begin();
     try {
       // On PostgreSQL, once the instance has noticed its LISTEN connection is gone: then whether the
@@ -170,12 +164,8 @@ describe('pending session ends (the database refusing changes to sessions)', () 
   it('keeps at most the configured number, dropping the oldest with a warning', async () => {
     const timers = manualTimers();
     const lines: string[] = [];
-    const t = await createTestApp({
-      pendingEndTimer: timers.timer,
-      pendingEndCapacity: 2,
-      logger: createJsonLogger({ write: (line) => lines.push(line) }),
-    });
-    try {
+    const logger = createJsonLogger({ write: (line) => lines.push(line) });
+    await withTestApp({ pendingEndTimer: timers.timer, pendingEndCapacity: 2, logger }, async (t) => {
       const email = uniqueEmail();
       const first = await signUp(t.gql, { email });
       const others = [await login(t.gql, { email }), await login(t.gql, { email })];
@@ -195,10 +185,8 @@ describe('pending session ends (the database refusing changes to sessions)', () 
         expect(codes(await t.gql(REFRESH, { refreshToken: session.refreshToken }))).toEqual(['INVALID_REFRESH_TOKEN']);
       }
       // The oldest was never written: its session lives on in the database.
-      await refresh(t.gql, first.refreshToken);
-    } finally {
-      await t.close();
-    }
+      expect(codes(await t.gql(REFRESH, { refreshToken: first.refreshToken }))).toEqual([]);
+    });
   });
 
   it('stops retrying at shutdown, without waiting for the database', async () => {

@@ -1,7 +1,7 @@
 import { eq, inArray } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { users } from '../src/db/schema.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { createTestApp, useTestApp } from './helpers/app.js';
 import { signUp, type Payload } from './helpers/auth-flows.js';
 import { createTestDatabase } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
@@ -13,11 +13,7 @@ import { codes } from './helpers/gql.js';
  * Whatever is read together, each request must get its own user, and nothing read is remembered
  * for the next request.
  */
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t?.close());
+const t = useTestApp();
 
 const ME = '{ me { id email } }';
 

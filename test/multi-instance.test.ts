@@ -2,52 +2,29 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPostgres } from '../src/db/client.js';
 import { listenApplicationName, REVOCATION_CHANNEL } from '../src/events/postgres-bus.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
-import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
-import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
+import { createTestApp, useStartedApp, useTestApp, type TestApp } from './helpers/app.js';
+import { login, signUp, twoDevices, uniqueEmail } from './helpers/auth-flows.js';
+import { backend } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
 import { createTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, wsClient } from './helpers/ws.js';
 
 /** Two instances need a shared server database: these run on PostgreSQL only. */
 describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (PostgreSQL only)', () => {
-  let database: TestDatabase;
-  let a: TestApp;
-  let b: TestApp;
-  let bUrl: string;
+  const a = useTestApp();
+  // B has its own pool and its own LISTEN connection on the same database.
+  const b = useStartedApp({ beside: a, separatePool: true });
   let admin: postgres.Sql;
-
-  beforeAll(async () => {
-    database = await createTestDatabase();
-    a = await createTestApp({ database });
-    // B has its own pool and its own LISTEN connection on the same database.
-    const bHandle = connectPostgres(database.url!);
-    b = await createTestApp({
-      database: { handle: bHandle, url: database.url, drop: () => bHandle.close() },
-      clock: a.clock,
-    });
-    bUrl = (await b.app.start()).url;
-    admin = postgres(database.url!, { max: 1, onnotice: () => {} });
+  beforeAll(() => {
+    admin = postgres(a.database.url!, { max: 1, onnotice: () => {} });
   });
-  afterAll(async () => {
-    await admin.end();
-    await b.close();
-    await b.database.drop();
-    await a.close();
-    await database.drop();
-  });
-
-  async function twoDevices() {
-    const email = uniqueEmail();
-    const laptop = await signUp(a.gql, { email, deviceName: 'laptop' });
-    const phone = await login(a.gql, { email, deviceName: 'phone' });
-    return { laptop, phone };
-  }
+  afterAll(() => admin.end());
 
   it('a revokeDevice on A reaches a subscriber on B and is refused by B within 100 ms', async () => {
-    const { laptop, phone } = await twoDevices();
+    const { laptop, phone } = await twoDevices(a.gql);
     expect((await b.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
-    const client = wsClient(bUrl, { token: laptop.accessToken });
+    const client = wsClient(b.url, { token: laptop.accessToken });
     const feed = collectRevocations(client);
     await connected(client);
     await eventually(() => b.app.revocationFeed.subscriberCount > 0);
@@ -72,7 +49,7 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
   });
 
   it("after B's LISTEN connection is terminated while A revokes, B refuses the token and reloads", async () => {
-    const { laptop, phone } = await twoDevices();
+    const { laptop, phone } = await twoDevices(a.gql);
     expect((await b.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
     // B's own LISTEN connection, by its application_name (A listens on the same database too).
     const [listener] = await admin<{ pid: number }[]>`
@@ -96,9 +73,9 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
     const laptop = await signUp(a.gql, { email, deviceName: 'laptop' });
     const phone = await login(a.gql, { email, deviceName: 'phone' });
     const tablet = await login(a.gql, { email, deviceName: 'tablet' });
-    const watcher = wsClient(bUrl, { token: laptop.accessToken });
+    const watcher = wsClient(b.url, { token: laptop.accessToken });
     const watcherFeed = collectRevocations(watcher);
-    const own = wsClient(bUrl, { token: phone.accessToken });
+    const own = wsClient(b.url, { token: phone.accessToken });
     const ownFeed = collectRevocations(own);
     const before = b.app.revocationFeed.subscriberCount;
     await Promise.all([connected(watcher), connected(own)]);
@@ -135,8 +112,8 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
 
   /** A third instance that reaches the database through a proxy, which can cut it off or freeze a connection. */
   async function instanceBehindProxy(options: { listenHeartbeatMs?: number } = {}) {
-    const proxy = await createTcpProxy({ host: new URL(database.url!).hostname, port: Number(new URL(database.url!).port || 5432) });
-    const cHandle = connectPostgres(proxy.urlFor(database.url!));
+    const proxy = await createTcpProxy({ host: new URL(a.database.url!).hostname, port: Number(new URL(a.database.url!).port || 5432) });
+    const cHandle = connectPostgres(proxy.urlFor(a.database.url!));
     const c = await createTestApp({
       database: { handle: cHandle, url: cHandle.url, drop: () => cHandle.close() },
       clock: a.clock,
@@ -155,7 +132,7 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
     // C reaches the database through a proxy that can freeze one connection without a FIN.
     const { c, proxy, close } = await instanceBehindProxy({ listenHeartbeatMs: 100 });
     try {
-      const { laptop, phone } = await twoDevices();
+      const { laptop, phone } = await twoDevices(a.gql);
       expect((await c.gql('{ me { id } }', {}, { token: phone.accessToken })).errors).toBeUndefined();
       const listenName = Buffer.from(listenApplicationName(c.app.instanceId));
       expect(proxy.blackhole((startup) => startup.includes(listenName))).toBe(1);
@@ -188,7 +165,7 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
 
   it('a live session deleted in SQL while an instance is cut off from the database: after its reload it refuses the token and tells subscribers', async () => {
     const { c, url: cUrl, proxy, close } = await instanceBehindProxy();
-    const { laptop, phone } = await twoDevices();
+    const { laptop, phone } = await twoDevices(a.gql);
     const watcher = wsClient(cUrl, { token: laptop.accessToken });
     const watcherFeed = collectRevocations(watcher);
     const own = wsClient(cUrl, { token: phone.accessToken });
@@ -222,7 +199,7 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
 
   it("a user deleted in SQL while an instance is cut off from the database, just after one of its sessions ended: after its reload it refuses both tokens and closes their sockets", async () => {
     const { c, url: cUrl, proxy, close } = await instanceBehindProxy();
-    const { laptop, phone } = await twoDevices();
+    const { laptop, phone } = await twoDevices(a.gql);
     const sockets = [laptop, phone].map((device) => {
       const client = wsClient(cUrl, { token: device.accessToken });
       return { client, feed: collectRevocations(client) };
@@ -270,10 +247,11 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
   });
 
   it("takes its own notification into its revocation set when the commit's acknowledgement was lost", async () => {
-    const { phone } = await twoDevices();
+    const { phone } = await twoDevices(a.gql);
     const event = { sessionId: phone.session.id, userId: phone.user.id, reason: 'ADMIN' as const, revokedAt: new Date() };
     // Announced and committed, but never delivered locally: what a lost COMMIT acknowledgement leaves.
     await a.app.database.db.transaction((tx) => a.app.bus.announce(tx, [event]));
     await eventually(() => a.app.revocations.has(phone.session.id));
+    expect(a.app.revocations.has(phone.session.id)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp, withTestApp } from './helpers/app.js';
 import { login, REFRESH, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
@@ -8,11 +8,7 @@ const LOGOUT = 'mutation ($refreshToken: String) { logout(refreshToken: $refresh
 const REVOKE_DEVICE = 'mutation ($id: ID!) { revokeDevice(sessionId: $id) }';
 const REVOKE_OTHERS = 'mutation { revokeOtherSessions }';
 
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t?.close());
+const t = useTestApp();
 
 const meCodes = async (token: string) => codes(await t.gql('{ me { id } }', {}, { token }));
 const refreshCodes = async (refreshToken: string) => codes(await t.gql(REFRESH, { refreshToken }));
@@ -173,15 +169,10 @@ describe('revocations known at start-up', () => {
     const ended = await login(t.gql, { email });
     await end(ended);
 
-    const restarted = await createTestApp({ clock: t.clock, database: t.database });
-    try {
-      expect(codes(await restarted.gql('{ me { id } }', {}, { token: ended.accessToken }))).toEqual([
-        'SESSION_REVOKED',
-      ]);
+    await withTestApp({ beside: t }, async (restarted) => {
+      expect(codes(await restarted.gql('{ me { id } }', {}, { token: ended.accessToken }))).toEqual(['SESSION_REVOKED']);
       expect(codes(await restarted.gql('{ me { id } }', {}, { token: kept.accessToken }))).toEqual([]);
-    } finally {
-      await restarted.close();
-    }
+    });
   });
 });
 
@@ -206,15 +197,12 @@ describe('sessions deleted in SQL by a role that may delete users and sessions, 
       await asOperator(sql`delete from sessions where id = ${phone.session.id}`);
       await asOperator(sql`delete from users where id = ${other.user.id}`);
 
-      const restarted = await createTestApp({ clock: t.clock, database: t.database });
-      try {
+      await withTestApp({ beside: t }, async (restarted) => {
         for (const token of [phone.accessToken, other.accessToken]) {
           expect(codes(await restarted.gql('{ me { id } }', {}, { token }))).toEqual(['SESSION_REVOKED']);
         }
         expect(codes(await restarted.gql('{ me { id } }', {}, { token: laptop.accessToken }))).toEqual([]);
-      } finally {
-        await restarted.close();
-      }
+      });
     } finally {
       await db.execute(sql.raw(`revoke all on users, sessions from ${role}`));
       await db.execute(sql.raw(`drop role ${role}`));

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { refreshTokens, sessions } from '../src/db/schema.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { useTestApp } from './helpers/app.js';
 import { REFRESH, refresh, signUp } from './helpers/auth-flows.js';
 import { codes } from './helpers/gql.js';
 
@@ -10,11 +10,7 @@ import { codes } from './helpers/gql.js';
  * the database, what a rotation racing a revocation can hand out, and the database's own guard of
  * one live refresh token per session.
  */
-let t: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-});
-afterAll(() => t?.close());
+const t = useTestApp();
 
 const DAY = 86_400;
 const refreshCodes = async (refreshToken: string) => codes(await t.gql(REFRESH, { refreshToken }));

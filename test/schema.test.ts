@@ -12,7 +12,7 @@ function assertSchemaCurrent(committed: string, printed: string): void {
 
 describe('schema.graphql', () => {
   it('is the printed, sorted SDL of the Pothos schema', () => {
-    assertSchemaCurrent(readFileSync(schemaFile, 'utf8'), printSortedSchema());
+    expect(() => assertSchemaCurrent(readFileSync(schemaFile, 'utf8'), printSortedSchema())).not.toThrow();
   });
 
   it('fails, naming npm run schema:print, when it is stale', () => {
@@ -22,7 +22,7 @@ describe('schema.graphql', () => {
     expect(() => assertSchemaCurrent(stale, printed)).toThrow('`npm run schema:print`');
   });
 
-  it('contains the public contract of issues 2 and 4', () => {
+  it('contains the public contract: queries, mutations, DateTime and TokenDelivery', () => {
     const printed = printSortedSchema();
     for (const line of [
       'me: User!',

@@ -1,24 +1,19 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import postgres from 'postgres';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sessions } from '../src/db/schema.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { useStartedApp, withTestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { codes } from './helpers/gql.js';
-import { collectRevocations, connected, eventually, wsClient } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
+import { collectRevocations, connected, wsClient } from './helpers/ws.js';
 
 const MAX = 3;
 
-let t: TestApp;
-let url: string;
-beforeAll(async () => {
-  // A login attempt counts against the account's budget while it is in flight (so parallel guesses
-  // cannot outrun the limit); eight concurrent logins of one account need a larger budget here.
-  t = await createTestApp({ env: { MAX_SESSIONS_PER_USER: String(MAX), LOGIN_MAX_FAILURES_PER_ACCOUNT: '50' } });
-  url = (await t.app.start()).url;
-});
-afterAll(() => t?.close());
+// A login attempt counts against the account's budget while it is in flight (so parallel guesses
+// cannot outrun the limit); eight concurrent logins of one account need a larger budget here.
+const t = useStartedApp({ env: { MAX_SESSIONS_PER_USER: String(MAX), LOGIN_MAX_FAILURES_PER_ACCOUNT: '50' } });
 
 const me = (token: string) => t.gql('{ me { id } }', {}, { token });
 const openSessionsOf = (userId: string) =>
@@ -39,7 +34,7 @@ describe('MAX_SESSIONS_PER_USER', () => {
     // The oldest login is used again: now the second is the least recently used.
     const firstAgain = await refresh(t.gql, first.refreshToken);
 
-    const watcher = wsClient(url, { token: third.accessToken });
+    const watcher = wsClient(t.url, { token: third.accessToken });
     const feed = collectRevocations(watcher);
     await connected(watcher);
     await eventually(() => t.app.revocationFeed.subscriberCount > 0);
@@ -106,16 +101,13 @@ describe('MAX_SESSIONS_PER_USER', () => {
   });
 
   it('with a limit of 1, each login ends the previous session', async () => {
-    const one = await createTestApp({ env: { MAX_SESSIONS_PER_USER: '1' } });
-    try {
+    await withTestApp({ env: { MAX_SESSIONS_PER_USER: '1' } }, async (one) => {
       const email = uniqueEmail();
       const a = await signUp(one.gql, { email });
       const b = await login(one.gql, { email });
       expect(codes(await one.gql('{ me { id } }', {}, { token: a.accessToken }))).toEqual(['SESSION_REVOKED']);
       expect(codes(await one.gql('{ me { id } }', {}, { token: b.accessToken }))).toEqual([]);
-    } finally {
-      await one.close();
-    }
+    });
   });
 
   it('refuses a MAX_SESSIONS_PER_USER that is not a whole number of at least 1', async () => {

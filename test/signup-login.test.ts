@@ -1,26 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { useTestApp } from './helpers/app.js';
 import { refuseInserts } from './helpers/faults.js';
-import { AUTH_FIELDS, login, PASSWORD, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
+import { login, LOGIN, PASSWORD, REFRESH, refresh, SIGN_UP, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { codes, type GqlOptions } from './helpers/gql.js';
 
-const SIGN_UP = `mutation ($email: String!, $password: String!, $deviceName: String) {
-  signUp(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`;
-const LOGIN = `mutation ($email: String!, $password: String!, $deviceName: String) {
-  login(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`;
-const REFRESH = `mutation ($refreshToken: String) { refresh(refreshToken: $refreshToken) { ${AUTH_FIELDS} } }`;
-
-let t: TestApp;
+const t = useTestApp();
 /** The same database behind a proxy: TRUST_PROXY set, so X-Forwarded-For is believed. */
-let proxied: TestApp;
-beforeAll(async () => {
-  t = await createTestApp();
-  proxied = await createTestApp({ env: { TRUST_PROXY: 'true' }, clock: t.clock, database: t.database });
-});
-afterAll(async () => {
-  await proxied?.close();
-  await t?.close();
-});
+const proxied = useTestApp({ env: { TRUST_PROXY: 'true' }, beside: t });
 
 const seconds = (iso: string) => new Date(iso).getTime() / 1000;
 const now = () => t.clock().getTime() / 1000;
@@ -42,7 +28,9 @@ describe('signUp', () => {
     const email = uniqueEmail();
     const payload = await signUp(t.gql, { email: `  ${email.toUpperCase()} ` });
     expect(payload.user.email).toBe(email);
-    await login(t.gql, { email });
+    const loggedIn = await t.gql(LOGIN, { email, password: PASSWORD });
+    expect(codes(loggedIn)).toEqual([]);
+    expect(loggedIn.data!['login'].user.id).toBe(payload.user.id);
   });
 
   it('answers EMAIL_TAKEN for an email that has an account, however it is typed', async () => {
@@ -75,12 +63,13 @@ describe('signUp', () => {
   });
 
   it('accepts passwords of exactly 8 and exactly 256 characters, counted in code points', async () => {
-    await signUp(t.gql, { password: "k7#Lq2!z" });
-    await signUp(t.gql, { password: 'p'.repeat(256) });
+    for (const password of ['k7#Lq2!z', 'p'.repeat(256)]) {
+      expect(codes(await t.gql(SIGN_UP, { email: uniqueEmail(), password }))).toEqual([]);
+    }
     // Eight emoji are sixteen UTF-16 units but eight characters.
     const email = uniqueEmail();
-    await signUp(t.gql, { email, password: '🔑'.repeat(8) });
-    await login(t.gql, { email, password: '🔑'.repeat(8) });
+    expect(codes(await t.gql(SIGN_UP, { email, password: '🔑'.repeat(8) }))).toEqual([]);
+    expect(codes(await t.gql(LOGIN, { email, password: '🔑'.repeat(8) }))).toEqual([]);
   });
 });
 

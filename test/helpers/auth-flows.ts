@@ -35,28 +35,33 @@ async function expectPayload(gql: Gql, query: string, variables: Record<string, 
   return result.data![field] as Payload;
 }
 
+export const SIGN_UP = `mutation ($email: String!, $password: String!, $deviceName: String) {
+  signUp(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`;
+export const LOGIN = `mutation ($email: String!, $password: String!, $deviceName: String) {
+  login(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`;
+
+/** Signs up (a new unique email unless given), throwing unless it succeeds: for a test's setup. */
 export function signUp(gql: Gql, input: { email?: string; password?: string; deviceName?: string } = {}) {
-  return expectPayload(
-    gql,
-    `mutation ($email: String!, $password: String!, $deviceName: String) {
-      signUp(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`,
-    { email: input.email ?? uniqueEmail(), password: input.password ?? PASSWORD, deviceName: input.deviceName },
-    'signUp',
-  );
+  const variables = { email: input.email ?? uniqueEmail(), password: input.password ?? PASSWORD, deviceName: input.deviceName };
+  return expectPayload(gql, SIGN_UP, variables, 'signUp');
 }
 
+/** Logs in, throwing unless it succeeds: for a test's setup. */
 export function login(gql: Gql, input: { email: string; password?: string; deviceName?: string }) {
-  return expectPayload(
-    gql,
-    `mutation ($email: String!, $password: String!, $deviceName: String) {
-      login(email: $email, password: $password, deviceName: $deviceName) { ${AUTH_FIELDS} } }`,
-    { email: input.email, password: input.password ?? PASSWORD, deviceName: input.deviceName },
-    'login',
-  );
+  const variables = { email: input.email, password: input.password ?? PASSWORD, deviceName: input.deviceName };
+  return expectPayload(gql, LOGIN, variables, 'login');
 }
 
 export const REFRESH = `mutation ($refreshToken: String) { refresh(refreshToken: $refreshToken) { ${AUTH_FIELDS} } }`;
 
 export function refresh(gql: Gql, refreshToken: string) {
   return expectPayload(gql, REFRESH, { refreshToken }, 'refresh');
+}
+
+/** One user signed in on two devices, a laptop and a phone. */
+export async function twoDevices(gql: Gql) {
+  const email = uniqueEmail();
+  const laptop = await signUp(gql, { email, deviceName: 'laptop' });
+  const phone = await login(gql, { email, deviceName: 'phone' });
+  return { email, laptop, phone };
 }

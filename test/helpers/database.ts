@@ -38,3 +38,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** A pool of its own on this PostgreSQL database, as a second process has; drop() closes only that pool. */
+export function separatePool(database: TestDatabase, options: { max?: number } = {}): TestDatabase {
+  if (!database.url) throw new Error('a separate pool needs a PostgreSQL database');
+  const handle = connectPostgres(database.url, options);
+  return { handle, url: database.url, drop: () => handle.close() };
+}

@@ -1,5 +1,7 @@
 import { createClient, type Client, type ClientOptions } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { StartedTestApp, TestApp } from './app.js';
+import { eventually } from './eventually.js';
 
 export const SESSION_REVOKED_SUBSCRIPTION = 'subscription { sessionRevoked { sessionId reason revokedAt current } }';
 
@@ -104,11 +106,17 @@ export function connected(client: Client): Promise<void> {
   });
 }
 
-/** Polls a condition with real time (for cross-process effects that have no event to await). */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Connects the clients and waits until the app has registered their subscriptions. */
+export async function subscribed(app: TestApp, ...clients: Client[]): Promise<void> {
+  const before = app.app.revocationFeed.subscriberCount;
+  await Promise.all(clients.map((client) => connected(client)));
+  await eventually(() => app.app.revocationFeed.subscriberCount >= before + clients.length);
+}
+
+/** A client on this app subscribed to sessionRevoked, returned once the app has registered it. */
+export async function watchRevocations(app: StartedTestApp, token: string) {
+  const client = wsClient(app.url, { token });
+  const feed = collectRevocations(client);
+  await subscribed(app, client);
+  return { client, feed };
 }

@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    expect(loadConfig({})).toEqual({
+      env: 'development',
+      port: 4000,
+      host: '0.0.0.0',
+      databaseUrl: undefined,
+      dataDir: './.data',
+      jwtIssuer: 'http://localhost:4000',
+      jwtAudience: 'tidepass',
+      jwtPrivateKey: undefined,
+      jwtVerificationKeys: [],
+      accessTokenTtl: 900,
+      refreshTokenTtl: 2_592_000,
+      sessionIdleTimeout: 604_800,
+      refreshReuseGrace: 10,
+      trustProxy: false,
+      sessionSweepInterval: 30,
+      throttle: {
+        loginFailuresPerAccount: { points: 5, window: 900 },
+        loginFailuresPerIp: { points: 100, window: 3600 },
+        signUpsPerIp: { points: 20, window: 3600 },
+      },
+      maxRequestBodyBytes: 65_536,
+      maxSessionsPerUser: 10,
+      sessionRetention: 2_592_000,
+      authEventRetention: 7_776_000,
+      corsOrigins: [],
+      graphiql: true,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgres://db.example/tidepass',
+      DATA_DIR: '/var/lib/tidepass',
+      JWT_ISSUER: 'https://auth.example',
+      JWT_AUDIENCE: 'example-api',
+      ACCESS_TOKEN_TTL: '300',
+      REFRESH_TOKEN_TTL: '86400',
+      SESSION_IDLE_TIMEOUT: '3600',
+      REFRESH_REUSE_GRACE: '0',
+      TRUST_PROXY: 'true',
+      CORS_ORIGINS: 'https://app.example, http://localhost:5173',
+      GRAPHIQL: 'true',
+    });
+    expect(config).toMatchObject({
+      env: 'production',
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: 'postgres://db.example/tidepass',
+      dataDir: '/var/lib/tidepass',
+      jwtIssuer: 'https://auth.example',
+      jwtAudience: 'example-api',
+      accessTokenTtl: 300,
+      refreshTokenTtl: 86_400,
+      sessionIdleTimeout: 3600,
+      refreshReuseGrace: 0,
+      trustProxy: true,
+      corsOrigins: ['https://app.example', 'http://localhost:5173'],
+      graphiql: true,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('throws one ConfigError that names every bad variable', () => {
+    const bad = {
+      PORT: 'eighty',
+      DATABASE_URL: 'mysql://db.example/tidepass',
+      JWT_PRIVATE_KEY: '{not json',
+      ACCESS_TOKEN_TTL: '-5',
+      REFRESH_TOKEN_TTL: '1.5',
+      SESSION_IDLE_TIMEOUT: '0',
+      REFRESH_REUSE_GRACE: 'soon',
+      TRUST_PROXY: 'maybe',
+      NODE_ENV: 'staging',
+    };
+    let error: unknown;
+    try {
+      loadConfig(bad);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of Object.keys(bad)) expect(message).toMatch(new RegExp(`^  ${name}: `, 'm'));
+    expect(message.split('\n')).toHaveLength(Object.keys(bad).length + 1);
+  });
+
+  it.each([
+    ['an RSA key', { kty: 'RSA', n: 'AQAB', e: 'AQAB', d: 'AQAB' }],
+    ['a P-384 key', { kty: 'EC', crv: 'P-384', x: 'x', y: 'y', d: 'd' }],
+    ['a public key without d', { kty: 'EC', crv: 'P-256', x: 'x', y: 'y' }],
+  ])('refuses %s as JWT_PRIVATE_KEY, in one line', (_name, jwk) => {
+    expect(() => loadConfig({ JWT_PRIVATE_KEY: JSON.stringify(jwk) })).toThrow(
+      /^Invalid configuration:\n {2}JWT_PRIVATE_KEY: must [^\n]+$/,
+    );
+  });
+
+  it.each([
+    ['not JSON', '[{'],
+    ['one key, not an array', JSON.stringify({ kty: 'EC', crv: 'P-256', x: 'x', y: 'y' })],
+    ['a private key', JSON.stringify([{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' }])],
+    ['a P-384 key', JSON.stringify([{ kty: 'EC', crv: 'P-384', x: 'x', y: 'y' }])],
+    ['an empty kid', JSON.stringify([{ kty: 'EC', crv: 'P-256', x: 'x', y: 'y', kid: '' }])],
+  ])('refuses %s as JWT_VERIFICATION_KEYS, in one line', (_name, value) => {
+    expect(() => loadConfig({ JWT_VERIFICATION_KEYS: value })).toThrow(
+      /^Invalid configuration:\n {2}JWT_VERIFICATION_KEYS: [^\n]+$/,
+    );
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ port: 4000, databaseUrl: undefined });
+  });
+});
