@@ -3,7 +3,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../src/auth/crypto.js';
 import { connectPostgres, rowsOf } from '../src/db/client.js';
-import { refreshTokens } from '../src/db/schema.js';
+import { refreshTokens, sessions } from '../src/db/schema.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
@@ -99,6 +99,9 @@ describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () 
     // A connection closed cleanly during its start-up made postgres.js reconnect for the waiting query
     // without end (patches/postgres+3.4.9.patch): the request hung until the database was back.
     ['a proxy accepts connections and closes them at once', () => proxy.drop()],
+    // Each byte restarts the read watchdog and the server has long finished: only the deadline on
+    // every database call (src/db/deadline.ts) ends the wait of a query on a pooled connection.
+    ['the answers arrive a byte at a time', () => proxy.trickle()],
   ] as const)('answers SERVICE_UNAVAILABLE within 5 s while %s, and recovers (PostgreSQL only)', async (_outage, begin) => {
     const email = uniqueEmail();
     await signUp(t.gql, { email });
@@ -108,6 +111,18 @@ describe.skipIf(backend !== 'postgres')('database faults (PostgreSQL only)', () 
     await expectOutageAnswers(user);
     proxy.restore();
     await expectRecovered(user);
+  });
+
+  it('answers a logout SERVICE_UNAVAILABLE within 5 s while the answers arrive a byte at a time (its transaction is bounded too), and writes the end once they flow again (PostgreSQL only)', async () => {
+    const user = await signUp(t.gql);
+    const endedAt = async () =>
+      (await t.app.database.db.select({ endedAt: sessions.endedAt }).from(sessions).where(eq(sessions.id, user.session.id)))[0]!.endedAt;
+
+    proxy.trickle();
+    const logout = await timed(() => t.gql('mutation { logout }', {}, { token: user.accessToken }));
+    expect(codes(logout)).toEqual(['SERVICE_UNAVAILABLE']);
+    proxy.restore();
+    await eventually(async () => (await endedAt()) !== null, 15_000);
   });
 
   it('leaves the family as it was when the connection dies under a rotation: the token works once, no successor is left (PostgreSQL only)', async () => {

@@ -8,6 +8,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
+import { DATABASE_CALL_DEADLINE_MS, withDeadline } from './deadline.js';
 import { watchedSocket } from './read-watchdog.js';
 import * as schema from './schema.js';
 
@@ -105,7 +106,8 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Pos
     // 20 s): after a restart killed the whole pool, requests would wait that long for a connection.
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, POSTGRES_TIMEOUTS.maxReconnectDelay),
   } as postgres.Options<Record<string, never>>);
-  const db = drizzlePostgres(preparedByDefault(client), { schema });
+  const bounded = withDeadline(preparedByDefault(client), DATABASE_CALL_DEADLINE_MS);
+  const db = drizzlePostgres(bounded, { schema });
   return {
     kind: 'postgres',
     client,
@@ -113,7 +115,7 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Pos
     db: db as unknown as Database,
     migrate: () => migrateWithoutTimeouts(url),
     ping: async () => {
-      await client`select 1`;
+      await bounded`select 1`;
     },
     close: () => client.end({ timeout: 5 }),
   };

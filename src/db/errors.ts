@@ -3,13 +3,14 @@
  * sees SERVICE_UNAVAILABLE and may retry) rather than a bug (INTERNAL_SERVER_ERROR).
  */
 
-/** postgres.js's own connection errors, Node's socket errors, and our read watchdog's. */
+/** postgres.js's own connection errors, Node's socket errors, our read watchdog's and call deadline's. */
 const CONNECTION_ERROR_CODES = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_ENDED',
   'CONNECTION_DESTROYED',
   'CONNECT_TIMEOUT',
   'DATABASE_READ_TIMEOUT',
+  'DATABASE_DEADLINE',
   'ECONNREFUSED',
   'ECONNRESET',
   'ECONNABORTED',

@@ -4,7 +4,8 @@ import net from 'node:net';
  * A TCP proxy between the app and PostgreSQL, so that tests can make the database unreachable for
  * this app only, without touching the shared server: `cut` (connections reset, new ones refused),
  * `hang` (connections stay open but nothing gets through: a network partition), `drop` (connections
- * closed cleanly, new ones accepted and closed at once: a load balancer without a backend), `restore`.
+ * closed cleanly, new ones accepted and closed at once: a load balancer without a backend), `trickle`
+ * (the server's bytes arrive one at a time: a degraded link), `restore`.
  */
 export interface TcpProxy {
   readonly port: number;
@@ -16,6 +17,11 @@ export interface TcpProxy {
   hang(): void;
   /** Closes every open connection cleanly (FIN, no reset), and every new one as soon as it is accepted, until `restore`. */
   drop(): void;
+  /**
+   * Passes the server's bytes on one at a time, one every TRICKLE_INTERVAL_MS (open and new
+   * connections alike), until `restore`: every answer arrives, slowly, and never stops arriving.
+   */
+  trickle(): void;
   restore(): void;
   /**
    * Resets the connection whose next client-to-server bytes match, before they reach the server.
@@ -32,7 +38,9 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-type Mode = 'open' | 'cut' | 'hang' | 'drop';
+type Mode = 'open' | 'cut' | 'hang' | 'drop' | 'trickle';
+
+const TRICKLE_INTERVAL_MS = 200;
 
 interface Pair {
   readonly client: net.Socket;
@@ -48,6 +56,16 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
   const pairs = new Set<Pair>();
   const dropped = new Set<net.Socket>();
   const killers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
+  let trickler: NodeJS.Timeout | undefined;
+  const trickleOneByte = () => {
+    for (const pair of pairs) {
+      const first = pair.held.toClient[0];
+      if (!first) continue;
+      pair.client.write(first.subarray(0, 1));
+      if (first.length > 1) pair.held.toClient[0] = first.subarray(1);
+      else pair.held.toClient.shift();
+    }
+  };
 
   const reset = (pair: Pair) => {
     pair.client.resetAndDestroy();
@@ -88,7 +106,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     });
     upstream.on('data', (chunk: Buffer) => {
       if (pair.blackholed) return;
-      if (mode === 'hang') pair.held.toClient.push(chunk);
+      if (mode === 'hang' || mode === 'trickle') pair.held.toClient.push(chunk);
       else client.write(chunk);
     });
     const end = () => {
@@ -126,8 +144,14 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
         pair.server.end();
       }
     },
+    trickle() {
+      mode = 'trickle';
+      trickler ??= setInterval(trickleOneByte, TRICKLE_INTERVAL_MS);
+    },
     restore() {
       mode = 'open';
+      clearInterval(trickler);
+      trickler = undefined;
       for (const pair of pairs) {
         for (const chunk of pair.held.toServer.splice(0)) pair.server.write(chunk);
         for (const chunk of pair.held.toClient.splice(0)) pair.client.write(chunk);
@@ -151,6 +175,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     },
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(trickler);
         for (const pair of [...pairs]) reset(pair);
         for (const socket of dropped) socket.destroy();
         server.close(() => resolve());
