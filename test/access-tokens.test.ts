@@ -68,7 +68,7 @@ function forge(
   options: { key?: CryptoKey | Uint8Array; header?: Record<string, unknown> } = {},
 ): Promise<string> {
   return new SignJWT(payload)
-    .setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'at+jwt', ...options.header } as { alg: string })
+    .setProtectedHeader({ alg: 'ES256', kid: KID, typ: 'at+jwt', ...options.header })
     .sign(options.key ?? ourKey);
 }
 

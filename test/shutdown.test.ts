@@ -100,7 +100,7 @@ describe('the process', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
 
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     let started: { graphiql: string; database: string } | undefined;
     for await (const line of lines) {
       const entry = JSON.parse(line) as { msg: string; graphiql: string; database: string };

@@ -5,7 +5,6 @@ import { useStartedApp } from './helpers/app.js';
 import { twoDevices } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { eventually } from './helpers/eventually.js';
-import { codes } from './helpers/gql.js';
 import { holdLock } from './helpers/locks.js';
 import { collectRevocations, connected, SESSION_REVOKED_SUBSCRIPTION, wsClient } from './helpers/ws.js';
 

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Throttle } from '../src/auth/throttle.js';
 import { rowsOf } from '../src/db/client.js';
 import { throttleCounters } from '../src/db/schema.js';
-import { AuthError } from '../src/errors.js';
+import { type AuthError } from '../src/errors.js';
 import { useTestApp } from './helpers/app.js';
 import { PASSWORD, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';

@@ -15,7 +15,7 @@ describe('WebSocket upgrades and their Origin (cross-site WebSocket hijacking)',
   function handshake(
     origin: string | undefined,
     options: { token?: string; cookie?: string; query?: string } = {},
-  ): Promise<'ack' | number | string | (string | undefined)[]> {
+  ): Promise<number | string | (string | undefined)[]> {
     return new Promise((resolve) => {
       const headers: Record<string, string> = options.cookie ? { cookie: `${COOKIE}=${options.cookie}` } : {};
       const socket = new WebSocket(`${t.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { origin, headers });
@@ -27,7 +27,7 @@ describe('WebSocket upgrades and their Origin (cross-site WebSocket hijacking)',
         socket.send(JSON.stringify({ type: 'connection_init', payload: options.token ? { authorization: `Bearer ${options.token}` } : {} })),
       );
       socket.on('message', (data) => {
-        const message = JSON.parse(String(data)) as { type: string; payload?: { errors?: { extensions?: { code?: string } }[] } };
+        const message = JSON.parse((data as Buffer).toString('utf8')) as { type: string; payload?: { errors?: { extensions?: { code?: string } }[] } };
         if (message.type === 'connection_ack' && options.query) {
           socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: options.query } }));
           return;

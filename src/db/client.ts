@@ -22,7 +22,7 @@ export type Executor = Database | Transaction;
 /** Rows of a raw `execute`: postgres.js answers an array, PGlite an object with `rows`. */
 export function rowsOf<Row>(result: unknown): Row[] {
   if (Array.isArray(result)) return result as Row[];
-  return ((result as { rows?: Row[] }).rows ?? []) as Row[];
+  return ((result as { rows?: Row[] }).rows ?? []);
 }
 
 /** SQL text with $1… parameters and its rows, straight through the driver. */
@@ -112,7 +112,7 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Pos
     kind: 'postgres',
     client,
     url,
-    db: db as unknown as Database,
+    db: db,
     migrate: () => migrateWithoutTimeouts(url),
     ping: async () => {
       await bounded`select 1`;

@@ -26,7 +26,7 @@ type Callback = (sql: postgres.Sql) => unknown;
  */
 export function withDeadline<T extends postgres.Sql>(client: T, deadlineMs: number): T {
   return new Proxy(client, {
-    apply: (target, thisArg, args) => bounded(Reflect.apply(target, thisArg, args), deadlineMs),
+    apply: (target, thisArg, args) => bounded(Reflect.apply(target, thisArg, args) as unknown, deadlineMs),
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (property === 'unsafe') {
@@ -56,7 +56,7 @@ function expiring<T extends postgres.Sql>(tx: T, isExpired: () => boolean): T {
   return new Proxy(tx, {
     apply(target, thisArg, args) {
       refuse();
-      return Reflect.apply(target, thisArg, args);
+      return Reflect.apply(target, thisArg, args) as unknown;
     },
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);

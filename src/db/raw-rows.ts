@@ -25,7 +25,7 @@ export function sessionFromRawRow(row: RawSessionRow): typeof sessions.$inferSel
     lastUsedAt: toDate(row.last_used_at),
     expiresAt: toDate(row.expires_at),
     endedAt: row.ended_at === null ? null : toDate(row.ended_at),
-    endReason: row.end_reason as (typeof sessions.$inferSelect)['endReason'],
+    endReason: row.end_reason,
   };
 }
 

@@ -34,7 +34,7 @@ export function watchedSocket(readTimeoutMs: number) {
     socket.write = ((...args: unknown[]) => {
       if (!timer && !socket.destroyed) arm();
       return write(...args);
-    }) as typeof socket.write;
+    });
     socket.on('data', (chunk: Buffer) => (endsWithReadyForQuery(chunk) ? disarm() : arm()));
     socket.once('close', disarm);
     return socket;

@@ -141,7 +141,7 @@ class FeedSubscription implements AsyncIterableIterator<SessionRevoked>, Expirin
   }
 
   throw(error: unknown): Promise<IteratorResult<SessionRevoked>> {
-    this.return();
+    void this.return();
     return Promise.reject(error);
   }
 

@@ -10,7 +10,7 @@ export function useScopeCacheReleaseOnSubscribe(): Plugin {
   // One object for every subscription: envelop keeps what onSubscribe returns for the subscription's life.
   const afterSubscribe = {
     onSubscribeResult({ args }: { args: { contextValue: unknown } }) {
-      if (args.contextValue) RequestCache.clearForContext(args.contextValue as object);
+      if (args.contextValue) RequestCache.clearForContext(args.contextValue);
     },
   };
   return { onSubscribe: () => afterSubscribe };

@@ -77,7 +77,7 @@ export class Connection implements Expiring {
    * for it (its suspended frame would live as long), a promise reaction does.
    */
   receive(data: RawData): void {
-    this.#onMessage?.(String(data)).catch((error: unknown) => this.owner.failed(this, error));
+    this.#onMessage?.(rawDataToString(data)).catch((error: unknown) => this.owner.failed(this, error));
   }
 }
 
@@ -85,4 +85,10 @@ export class Connection implements Expiring {
 export interface ConnectionOwner {
   expired(connection: Connection): void;
   failed(connection: Connection, error: unknown): void;
+}
+
+/** `ws` hands over a Buffer here (no binaryType set); the other shapes are decoded too rather than stringified as objects. */
+function rawDataToString(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return (data instanceof ArrayBuffer ? Buffer.from(data) : data).toString('utf8');
 }

@@ -1,4 +1,4 @@
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs, type GraphQLSchema } from 'graphql';
 import type { Context, OperationResult, SubscribePayload } from 'graphql-ws';
 import { codedError } from '../graphql/coded-error.js';
 import type { TidepassYoga } from '../graphql/yoga.js';
@@ -55,16 +55,16 @@ export async function prepareOperation(
     connectionParams: ctx.connectionParams ?? {},
     params: payload,
   });
-  let document;
+  let document: DocumentNode;
   try {
-    document = enveloped.parse(payload.query);
+    document = enveloped.parse(payload.query) as DocumentNode;
   } catch (error) {
     return [error instanceof GraphQLError ? error : new GraphQLError('Syntax error')];
   }
-  const errors = enveloped.validate(enveloped.schema, document);
+  const errors = enveloped.validate(enveloped.schema, document) as readonly GraphQLError[];
   if (errors.length > 0) return errors;
   return {
-    schema: enveloped.schema,
+    schema: enveloped.schema as GraphQLSchema,
     operationName: payload.operationName ?? null,
     document,
     variableValues: payload.variables ?? null,

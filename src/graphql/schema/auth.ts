@@ -1,5 +1,5 @@
 import { builder } from '../builder.js';
-import { deliverTokens, logout, refreshTokens, tokenDeliveries, type AuthPayload } from '../token-delivery.js';
+import { deliverTokens, logout, refreshTokens, type tokenDeliveries, type AuthPayload } from '../token-delivery.js';
 import { SessionRef } from './session.js';
 import { UserRef } from './user.js';
 
