@@ -18,11 +18,11 @@ export const DEFAULT_FAULTS: readonly FaultKind[] = ['kill', 'cut', 'listen', 'r
 export interface FaultRecord {
   readonly kind: FaultKind;
   readonly target: string;
-  /** Seconds into the soak when it was injected, and how long until it was over (restored, restarted). */
+  /** Seconds into the load when it was injected, and how long until it was over (restored, restarted). */
   readonly atS: number;
-  readonly lastedS: number;
+  lastedS: number;
   /** What happened: e.g. how many backends were terminated; "skipped: ..." when it could not be injected. */
-  readonly detail: string;
+  detail: string;
 }
 
 export interface FaultDeps {
@@ -39,29 +39,40 @@ export interface FaultDeps {
   readonly holdMs: number;
 }
 
-/** Injects one fault at a time, the kinds in turn, until `until`; returns what it did. */
+/**
+ * Injects one fault at a time, the kinds in turn, until `until`; returns what it did once the last
+ * killed instance is back. A killed instance starts again in the background (a start takes long
+ * on a busy machine) while the next faults go on; no other kill until every instance is up.
+ */
 export async function runFaults(deps: FaultDeps): Promise<FaultRecord[]> {
   const records: FaultRecord[] = [];
+  const restarts: Promise<void>[] = [];
   await sleep(Math.max(0, deps.firstAt - now()));
   for (let turn = 0; now() < deps.until; turn += 1) {
     const kind = deps.kinds[turn % deps.kinds.length]!;
     const started = now();
-    const { target, detail } = await inject(deps, kind);
-    const record: FaultRecord = {
-      kind,
-      target,
-      atS: round((started - deps.startedAt) / 1000),
-      lastedS: round((now() - started) / 1000),
-      detail,
-    };
+    const record: FaultRecord = { kind, target: '-', atS: round((started - deps.startedAt) / 1000), lastedS: 0, detail: '' };
+    const { target, detail, restarting } = await inject(deps, kind);
+    Object.assign(record, { target, detail, lastedS: round((now() - started) / 1000) });
     records.push(record);
-    progress(`  fault ${kind} on ${target}: ${detail} (${record.lastedS} s)`);
+    progress(`  fault ${kind} on ${target}: ${detail}${restarting ? '' : ` (${record.lastedS} s)`}`);
+    if (restarting) {
+      restarts.push(
+        sleep(1000)
+          .then(() => restart(restarting))
+          .then((outcome) => {
+            Object.assign(record, { detail: `${detail}; ${outcome}`, lastedS: round((now() - started) / 1000) });
+            progress(`  ${restarting.name}: ${outcome}`);
+          }),
+      );
+    }
     await sleep(deps.intervalMs);
   }
+  await Promise.all(restarts);
   return records;
 }
 
-async function inject(deps: FaultDeps, kind: FaultKind): Promise<{ target: string; detail: string }> {
+async function inject(deps: FaultDeps, kind: FaultKind): Promise<{ target: string; detail: string; restarting?: Instance }> {
   const up = deps.instances.filter((instance) => instance.up);
   if (kind === 'restart') {
     await deps.cluster.restart();
@@ -80,10 +91,9 @@ async function inject(deps: FaultDeps, kind: FaultKind): Promise<{ target: strin
     case 'listen':
       return { target: instance.name, detail: await terminateListener(deps.cluster, instance) };
     case 'kill':
-      if (up.length < 2) return { target: instance.name, detail: 'skipped: the only instance up' };
+      if (up.length < deps.instances.length) return { target: instance.name, detail: 'skipped: another instance is down' };
       await instance.kill();
-      await sleep(1000);
-      return { target: instance.name, detail: await restart(instance) };
+      return { target: instance.name, detail: 'SIGKILL', restarting: instance };
   }
 }
 
@@ -101,13 +111,13 @@ async function restart(instance: Instance): Promise<string> {
     try {
       const t0 = now();
       await instance.start();
-      return `SIGKILL, restarted in ${round((now() - t0) / 1000)} s${attempt > 1 ? ` (attempt ${attempt})` : ''}`;
+      return `restarted in ${round((now() - t0) / 1000)} s${attempt > 1 ? ` (attempt ${attempt})` : ''}`;
     } catch (error) {
-      progress(`  restart of ${instance.name} failed: ${error instanceof Error ? error.message.split('\n')[0] : error}`);
+      progress(`  start of ${instance.name} failed: ${error instanceof Error ? error.message.split('\n')[0] : error}`);
       await sleep(2000);
     }
   }
-  return 'SIGKILL, NOT restarted (3 attempts failed)';
+  return 'NOT restarted (3 attempts failed)';
 }
 
 const round = (value: number) => Math.round(value * 10) / 10;

@@ -12,8 +12,11 @@ export interface Incarnation {
   readonly stderr: string;
   rssStartKb?: number;
   rssEndKb?: number;
-  /** Set when it exited; `expected` when the soak killed or stopped it. */
-  exit?: { code: number | null; signal: string | null; expected: boolean };
+  /**
+   * Set when it exited; `expected` when the soak killed or stopped it, or when it exited before it
+   * ever answered: a start-up that meets a database fault fails fast by design, and is tried again.
+   */
+  exit?: { code: number | null; signal: string | null; expected: boolean; beforeAnswering?: boolean };
 }
 
 /** A tidepass server (a real process) reaching PostgreSQL through a proxy of its own. */
@@ -135,15 +138,18 @@ export async function createInstance(setup: InstanceSetup): Promise<Instance> {
     child = spawned;
     current = incarnation;
     expectingExit = false;
+    let answered = false;
     exited = new Promise((resolve) =>
       spawned.once('exit', (code, signal) => {
-        incarnation.exit = { code, signal, expected: expectingExit };
+        const beforeAnswering = !answered && !expectingExit;
+        incarnation.exit = { code, signal, expected: expectingExit || beforeAnswering, ...(beforeAnswering ? { beforeAnswering } : {}) };
         if (child === spawned) up = false;
-        if (!expectingExit) setup.onCrash(instance, incarnation);
+        if (!incarnation.exit.expected) setup.onCrash(instance, incarnation);
         resolve();
       }),
     );
     await waitUntilAnswering(url, incarnation);
+    answered = true;
     incarnation.rssStartKb = rssOf(incarnation.pid);
     listenerName = await discoverListener(setup.admin, setup.claimedListeners);
     up = true;

@@ -58,13 +58,6 @@ const STEPS: { weight: number; when?: (live: TrackedSession[], user: User, optio
     when: (_live, user) => !user.passwordUnknown,
     run: (deps, user, session, live) => endOthers(deps, user, session, live.filter((s) => s !== session), 'changePassword'),
   },
-  {
-    weight: 5,
-    run: async (deps, user, session) => {
-      const up = deps.upInstances();
-      if (up.length > 0 && !deps.subscribers.hasOpen(user.id)) deps.subscribers.open(user.id, session.accessToken, pick(up));
-    },
-  },
 ];
 
 /** Runs the workers until `options.until`; resolves when the last operation has answered. */
@@ -101,6 +94,10 @@ async function step(deps: LoadDeps, options: LoadOptions, users: User[]): Promis
   const live = deps.ledger.liveSessionsOf(user.id);
   if (live.length === 0) return login(deps, user);
   const session = pick(live);
+  // Every account has a subscriber listening, on some instance, whenever it can: they hear the ends.
+  // Opening one is this step, so that it is listening before the account's next operation.
+  const up = deps.upInstances();
+  if (up.length > 0 && !deps.subscribers.hasOpen(user.id)) return deps.subscribers.open(user.id, session.accessToken, pick(up));
   // A refresh that went unanswered is retried first, as a client would: its outcome decides the session's fate.
   if (session.refreshUnanswered) return refresh(deps, session);
   const steps = STEPS.filter((s) => !s.when || s.when(live, user, options));

@@ -29,6 +29,8 @@ export interface DeliveryFigures {
   readonly opened: number;
   /** Of those, how many were acknowledged by the server (connection_ack). */
   readonly connected: number;
+  /** The first late or missing deliveries. */
+  readonly examples: { sessionId: string; subscriberOn: string; endKind: string; heardAfterAckMs: number | null }[];
 }
 
 /** WebSocket subscribers of the load's users, and what they heard. */
@@ -88,6 +90,7 @@ export class Subscribers {
     let expected = 0;
     let inTime = 0;
     let late = 0;
+    const examples: DeliveryFigures['examples'] = [];
     for (const session of ledger.ackedEnds()) {
       for (const subscriber of this.#all) {
         if (subscriber.userId !== session.userId || subscriber.connectedAt === undefined) continue;
@@ -95,13 +98,19 @@ export class Subscribers {
         if (subscriber.closedAt !== undefined && subscriber.closedAt < session.endAckedAt! + boundMs) continue;
         expected += 1;
         const arrived = subscriber.events.get(session.id);
-        if (arrived === undefined) continue;
-        if (arrived <= session.endAckedAt! + boundMs) inTime += 1;
-        else late += 1;
+        if (arrived !== undefined && arrived <= session.endAckedAt! + boundMs) {
+          inTime += 1;
+          continue;
+        }
+        if (arrived !== undefined) late += 1;
+        if (examples.length < 10) {
+          const heardAfterAckMs = arrived === undefined ? null : Math.round(arrived - session.endAckedAt!);
+          examples.push({ sessionId: session.id, subscriberOn: subscriber.instance, endKind: session.endKind!, heardAfterAckMs });
+        }
       }
     }
     const opened = this.#all.length;
     const connected = this.#all.filter((s) => s.connectedAt !== undefined).length;
-    return { expected, inTime, late, missing: expected - inTime - late, closesByCode: { ...this.#closesByCode }, opened, connected };
+    return { expected, inTime, late, missing: expected - inTime - late, closesByCode: { ...this.#closesByCode }, opened, connected, examples };
   }
 }
