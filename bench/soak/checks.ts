@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type postgres from 'postgres';
-import type { Requests } from './client.js';
+import type { Requests, SlowRequest } from './client.js';
+import type { FaultRecord } from './faults.js';
 import type { Instance } from './instances.js';
 import type { Ledger, Violation } from './ledger.js';
 import { bump } from './util.js';
@@ -90,6 +91,23 @@ function lines(path: string): string[] {
 
 const first = <T>(items: readonly T[]) => items.slice(0, 10);
 
+/**
+ * Each slow request with the last fault injected before it was answered (on its instance or on
+ * PostgreSQL): tells a request held up by a fault from one held up by a machine short of CPU.
+ */
+export function withLastFault(
+  slow: readonly SlowRequest[],
+  faults: readonly FaultRecord[],
+): (SlowRequest & { lastFault: string })[] {
+  return slow.map((request) => {
+    const answeredS = request.sentAtS + request.ms / 1000;
+    const before = faults.filter((f) => f.atS <= answeredS && (f.target === request.instance || f.target === 'postgresql'));
+    const last = before.at(-1);
+    const lastFault = last ? `${last.kind} on ${last.target} at ${last.atS} s (${last.lastedS} s)` : 'none before it';
+    return { ...request, lastFault };
+  });
+}
+
 /** Every count that must be zero. */
 export function invariants(input: {
   requests: Requests;
@@ -98,11 +116,12 @@ export function invariants(input: {
   logs: InstanceLogs;
   instancesDown: string[];
   harnessErrors: Record<string, number>;
+  faults: readonly FaultRecord[];
 }): Invariant[] {
   const { requests, ledger, database, logs } = input;
   const violations = (list: readonly Violation[]) => first(list);
   return [
-    { name: 'requests without an answer within 5 s', count: requests.slow.length, examples: first(requests.slow) },
+    { name: 'requests without an answer within 5 s', count: requests.slow.length, examples: first(withLastFault(requests.slow, input.faults)) },
     { name: 'crashes other than the injected kills', count: logs.crashes.length, examples: first(logs.crashes) },
     { name: 'unhandled rejections or exceptions (stderr)', count: logs.unhandled.length, examples: first(logs.unhandled) },
     { name: 'unclean stops at the end (SIGTERM exit code not 0)', count: logs.uncleanStops.length, examples: logs.uncleanStops },

@@ -19,6 +19,7 @@ export interface SoakResults {
   readonly seconds: number;
   /** The machine's 1, 5 and 15 minute load averages when the load started and stopped. */
   readonly loadAverage: { readonly atStart: number[]; readonly atEnd: number[] };
+  readonly soakEventLoopDelayMs: { readonly p99: number; readonly max: number };
   readonly settings: Record<string, unknown>;
   readonly passed: boolean;
   readonly invariants: readonly Invariant[];
@@ -66,6 +67,14 @@ export function writeSoakResults(folder: string, results: SoakResults): { json: 
   return { json, markdown };
 }
 
+/** The "## Fault soak" section of a RESULTS.md (up to the next "## " heading), if any. */
+export function soakSectionOf(text: string): string | undefined {
+  const start = text.indexOf(`\n${SECTION_TITLE}\n`);
+  if (start === -1) return undefined;
+  const next = text.indexOf('\n## ', start + 1);
+  return `${text.slice(start + 1, next === -1 ? undefined : next).trimEnd()}\n`;
+}
+
 /** The text with its "## Fault soak" section (up to the next "## " heading) replaced, or appended. */
 export function replaceSection(text: string, section: string): string {
   const start = text.indexOf(`\n${SECTION_TITLE}\n`);
@@ -106,6 +115,7 @@ export function renderSection(r: SoakResults): string {
     `| Refreshes of ended sessions | ${cell(list(r.probes.endedRefreshes as Record<string, number>))} |`,
     `| Subscribers: ends heard within the bound / expected (late, missing) | ${r.subscribers.inTime} / ${r.subscribers.expected} (${r.subscribers.late}, ${r.subscribers.missing}) |`,
     `| Slowest answer | ${Math.round(r.maxAnswerMs)} ms |`,
+    `| The soak's own event-loop delay, p99 / max | ${r.soakEventLoopDelayMs.p99} / ${r.soakEventLoopDelayMs.max} ms |`,
     `| Machine load average (1, 5, 15 min) at start / end of the load | ${r.loadAverage.atStart.join(', ')} / ${r.loadAverage.atEnd.join(', ')} |`,
     `| Sessions the load stopped using, by reason | ${cell(list(r.retired))} |`,
     `| Servers' warn/error log lines | ${cell(list(r.logs.logLines as Record<string, number>))} |`,
