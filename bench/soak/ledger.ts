@@ -25,6 +25,8 @@ export interface Violation {
   readonly instance?: string;
   /** Milliseconds after the end was acknowledged. */
   readonly afterAckMs?: number;
+  /** Seconds into the load when the contradicting request was sent (compare with the faults' times). */
+  readonly atS?: number;
   readonly detail?: string;
 }
 
@@ -33,6 +35,14 @@ export interface Violation {
  * the end compare this with the database.
  */
 export class Ledger {
+  /** The soak clock's reading when the load started: violations' times are counted from it. */
+  constructor(private readonly origin: number) {}
+
+  /** Seconds into the load at soak-clock time `at`. */
+  secondsAt(at: number): number {
+    return Math.round((at - this.origin) / 100) / 10;
+  }
+
   readonly sessions = new Map<string, TrackedSession>();
   readonly #byUser = new Map<string, TrackedSession[]>();
   /** Acknowledged ends by kind (logout, revokeDevice, revokeOtherSessions, changePassword, reuse). */
@@ -79,6 +89,7 @@ export class Ledger {
         sessionId: session.id,
         instance,
         afterAckMs: Math.round(sentAt - session.endAckedAt),
+        atS: this.secondsAt(sentAt),
         detail: session.endKind,
       });
     }
@@ -93,6 +104,7 @@ export class Ledger {
         sessionId: session.id,
         instance,
         afterAckMs: Math.round(sentAt - session.endAckedAt!),
+        atS: this.secondsAt(sentAt),
         detail: session.endKind,
       });
     }

@@ -135,7 +135,13 @@ export async function refresh(
       session.refreshUnanswered = false;
     } else if (answer.code === 'REFRESH_TOKEN_REUSED') {
       // After an unanswered refresh, this is the false theft alarm of a lost response.
-      const kind = how.presented ? 'refresh reuse (replayed)' : session.refreshUnanswered ? 'refresh reuse (lost answer)' : 'refresh reuse';
+      const kind = how.presented
+        ? 'refresh reuse (replayed)'
+        : session.refreshUnanswered
+          ? 'refresh reuse (lost answer)'
+          : how.twice
+            ? 'refresh reuse (concurrent, one past the grace)'
+            : 'refresh reuse';
       if (ctx.ledger.ackEnd(session, kind, answer.sentAt, answer.answeredAt)) ctx.onEndAcknowledged(session);
     } else if (answer.code === 'INVALID_REFRESH_TOKEN') {
       ctx.ledger.retire(session, 'refresh refused a live session');

@@ -75,6 +75,7 @@ export class Probes {
             sessionId: job.session.id,
             instance: job.instance.name,
             afterAckMs: Math.round(sentAt - job.session.endAckedAt!),
+            atS: this.deps.ledger.secondsAt(sentAt),
             detail: job.session.endKind,
           });
         }

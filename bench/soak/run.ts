@@ -108,7 +108,7 @@ async function restartQuietly(instance: Instance): Promise<void> {
 const loadStart = now();
 const loadUntil = loadStart + durationS * 1000;
 const requests = new Requests(loadStart);
-const ledger = new Ledger();
+const ledger = new Ledger(loadStart);
 const subscribers = new Subscribers();
 const upInstances = () => instances.filter((instance) => instance.up);
 const probes = new Probes({ requests, ledger, upInstances, boundMs: BOUND_MS });
