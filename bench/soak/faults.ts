@@ -49,6 +49,9 @@ export async function runFaults(deps: FaultDeps): Promise<FaultRecord[]> {
   const restarts: Promise<void>[] = [];
   await sleep(Math.max(0, deps.firstAt - now()));
   for (let turn = 0; now() < deps.until; turn += 1) {
+    // A kill while a killed instance is still starting would leave one up: the next kind instead.
+    const allUp = deps.instances.every((instance) => instance.up);
+    if (deps.kinds[turn % deps.kinds.length] === 'kill' && !allUp && deps.kinds.length > 1) turn += 1;
     const kind = deps.kinds[turn % deps.kinds.length]!;
     const started = now();
     const record: FaultRecord = { kind, target: '-', atS: round((started - deps.startedAt) / 1000), lastedS: 0, detail: '' };

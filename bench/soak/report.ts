@@ -56,6 +56,12 @@ export function codeVersion(): string {
 
 export const SECTION_TITLE = '## Fault soak';
 
+/** The section again from results/soak.json (after a change to its rendering), without running anything. */
+export function rerenderSoak(folder: string): string {
+  const results = JSON.parse(readFileSync(join(folder, 'results', 'soak.json'), 'utf8')) as SoakResults;
+  return writeSoakResults(folder, results).markdown;
+}
+
 /** results/soak.json, and the "Fault soak" section of RESULTS.md in place of the last one. */
 export function writeSoakResults(folder: string, results: SoakResults): { json: string; markdown: string } {
   mkdirSync(join(folder, 'results'), { recursive: true });
@@ -105,6 +111,12 @@ export function renderSection(r: SoakResults): string {
     '| --- | --- |',
     ...r.invariants.map((i) => `| ${cell(i.name)} | ${i.count > 0 ? `**${i.count}**` : 0} |`),
     '',
+    ...violated.flatMap((i) => [
+      `${i.name}, the first ${Math.min(3, i.examples.length)} (all in results/soak.json):`,
+      '',
+      ...i.examples.slice(0, 3).map((example) => `- \`${JSON.stringify(example)}\``),
+      '',
+    ]),
     '| Figure | Value |',
     '| --- | --- |',
     `| Operations (requests by kind) | ${cell(list(r.operations))} |`,

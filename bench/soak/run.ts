@@ -12,13 +12,13 @@ import { createInstance, type Instance } from './instances.js';
 import { Ledger } from './ledger.js';
 import { runLoad } from './load.js';
 import { Probes } from './probes.js';
-import { codeVersion, machineDescription, writeSoakResults } from './report.js';
+import { codeVersion, machineDescription, rerenderSoak, writeSoakResults } from './report.js';
 import { Subscribers } from './subscribers.js';
 import { bump, now, progress, sleep } from './util.js';
 
 /**
  * npm run soak [-- --quick] [-- --duration SECONDS] [-- --instances N] [-- --faults cut,listen,restart,kill]
- * [-- --out DIR]. Several tidepass processes on a PostgreSQL cluster of the soak's own, a mixed load,
+ * [-- --out DIR] [-- --render]. Several tidepass processes on a PostgreSQL cluster of the soak's own, a mixed load,
  * faults on a schedule; then counts that must be zero (see docs/soak.md). Writes
  * bench/results/soak.json and the "Fault soak" section of bench/RESULTS.md (under DIR with --out).
  * Exit code 1 when an invariant is violated or the soak itself failed.
@@ -39,6 +39,10 @@ const workers = Number(option('--workers') ?? 12);
 const benchFolder = fileURLToPath(new URL('..', import.meta.url));
 const outFolder = option('--out') ? resolve(option('--out')!) : benchFolder;
 if (!(durationS >= 20) || !(instanceCount >= 2) || !(workers >= 1)) throw new Error('--duration >= 20, --instances >= 2, --workers >= 1');
+if (args.includes('--render')) {
+  progress(`rewrote ${rerenderSoak(outFolder)}`);
+  process.exit(0);
+}
 for (const kind of faultKinds) if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault ${kind}: ${FAULT_KINDS.join(', ')}`);
 
 /** A revoked token must be refused everywhere this long after its end was acknowledged. */
