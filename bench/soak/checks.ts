@@ -60,7 +60,8 @@ export function readInstanceLogs(instances: readonly Instance[]): InstanceLogs {
     instance.incarnations.forEach((incarnation, index) => {
       const exit = incarnation.exit;
       const last = index === instance.incarnations.length - 1;
-      if (exit && !exit.expected) logs.crashes.push({ instance: instance.name, pid: incarnation.pid, code: exit.code, signal: exit.signal });
+      if (exit && !exit.expected)
+        logs.crashes.push({ instance: instance.name, pid: incarnation.pid, code: exit.code, signal: exit.signal });
       if (exit && exit.expected && last && exit.code !== 0) {
         logs.uncleanStops.push({ instance: instance.name, code: exit.code, signal: exit.signal });
       }
@@ -83,7 +84,9 @@ export function readInstanceLogs(instances: readonly Instance[]): InstanceLogs {
 
 function lines(path: string): string[] {
   try {
-    return readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '');
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '');
   } catch {
     return [];
   }
@@ -101,7 +104,9 @@ export function withLastFault(
 ): (SlowRequest & { lastFault: string })[] {
   return slow.map((request) => {
     const answeredS = request.sentAtS + request.ms / 1000;
-    const before = faults.filter((f) => f.atS <= answeredS && (f.target === request.instance || f.target === 'postgresql'));
+    const before = faults.filter(
+      (f) => f.atS <= answeredS && (f.target === request.instance || f.target === 'postgresql'),
+    );
     const last = before.at(-1);
     const lastFault = last ? `${last.kind} on ${last.target} at ${last.atS} s (${last.lastedS} s)` : 'none before it';
     return { ...request, lastFault };
@@ -121,16 +126,48 @@ export function invariants(input: {
   const { requests, ledger, database, logs } = input;
   const violations = (list: readonly Violation[]) => first(list);
   return [
-    { name: 'requests without an answer within 5 s', count: requests.slow.length, examples: first(withLastFault(requests.slow, input.faults)) },
+    {
+      name: 'requests without an answer within 5 s',
+      count: requests.slow.length,
+      examples: first(withLastFault(requests.slow, input.faults)),
+    },
     { name: 'crashes other than the injected kills', count: logs.crashes.length, examples: first(logs.crashes) },
-    { name: 'unhandled rejections or exceptions (stderr)', count: logs.unhandled.length, examples: first(logs.unhandled) },
-    { name: 'unclean stops at the end (SIGTERM exit code not 0)', count: logs.uncleanStops.length, examples: logs.uncleanStops },
+    {
+      name: 'unhandled rejections or exceptions (stderr)',
+      count: logs.unhandled.length,
+      examples: first(logs.unhandled),
+    },
+    {
+      name: 'unclean stops at the end (SIGTERM exit code not 0)',
+      count: logs.uncleanStops.length,
+      examples: logs.uncleanStops,
+    },
     { name: 'instances not up at the end', count: input.instancesDown.length, examples: input.instancesDown },
-    { name: 'acknowledged ends not ended in the database (lost)', count: database.lostEnds.length, examples: first(database.lostEnds) },
-    { name: 'ended sessions\' access tokens accepted after the bound', count: ledger.acceptedLate.length, examples: violations(ledger.acceptedLate) },
-    { name: 'sessions with two live refresh tokens (database)', count: database.doubleLive.length, examples: first(database.doubleLive) },
-    { name: 'refresh families forked (seen by the load)', count: ledger.forks.length, examples: violations(ledger.forks) },
-    { name: 'refreshes honoured after their session ended', count: ledger.refreshedAfterEnd.length, examples: violations(ledger.refreshedAfterEnd) },
+    {
+      name: 'acknowledged ends not ended in the database (lost)',
+      count: database.lostEnds.length,
+      examples: first(database.lostEnds),
+    },
+    {
+      name: "ended sessions' access tokens accepted after the bound",
+      count: ledger.acceptedLate.length,
+      examples: violations(ledger.acceptedLate),
+    },
+    {
+      name: 'sessions with two live refresh tokens (database)',
+      count: database.doubleLive.length,
+      examples: first(database.doubleLive),
+    },
+    {
+      name: 'refresh families forked (seen by the load)',
+      count: ledger.forks.length,
+      examples: violations(ledger.forks),
+    },
+    {
+      name: 'refreshes honoured after their session ended',
+      count: ledger.refreshedAfterEnd.length,
+      examples: violations(ledger.refreshedAfterEnd),
+    },
     {
       name: 'soak harness errors (figures suspect)',
       count: Object.values(input.harnessErrors).reduce((a, b) => a + b, 0),

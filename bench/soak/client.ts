@@ -64,7 +64,7 @@ export class Requests {
       const body = (await response.json()) as { data?: T; errors?: { extensions?: { code?: string } }[] };
       outcome = body.errors?.length
         ? { ok: false, code: body.errors[0]!.extensions?.code ?? 'NO_CODE' }
-        : { ok: true, data: body.data as T };
+        : { ok: true, data: body.data };
     } catch (error) {
       const abandoned = error instanceof Error && error.name === 'TimeoutError';
       outcome = { ok: false, code: abandoned ? 'ABANDONED' : 'NETWORK' };

@@ -91,7 +91,20 @@ export async function startCluster(): Promise<Cluster> {
     version,
     admin,
     async restart() {
-      await pgAsync('pg_ctl', ['restart', '-D', data, '-m', 'fast', '-w', '-t', '60', '-l', join(folder, 'server.log'), '-o', options]);
+      await pgAsync('pg_ctl', [
+        'restart',
+        '-D',
+        data,
+        '-m',
+        'fast',
+        '-w',
+        '-t',
+        '60',
+        '-l',
+        join(folder, 'server.log'),
+        '-o',
+        options,
+      ]);
     },
     async stop() {
       await admin.end({ timeout: 2 }).catch(() => {});

@@ -54,7 +54,13 @@ export async function runFaults(deps: FaultDeps): Promise<FaultRecord[]> {
     if (deps.kinds[turn % deps.kinds.length] === 'kill' && !allUp && deps.kinds.length > 1) turn += 1;
     const kind = deps.kinds[turn % deps.kinds.length]!;
     const started = now();
-    const record: FaultRecord = { kind, target: '-', atS: round((started - deps.startedAt) / 1000), lastedS: 0, detail: '' };
+    const record: FaultRecord = {
+      kind,
+      target: '-',
+      atS: round((started - deps.startedAt) / 1000),
+      lastedS: 0,
+      detail: '',
+    };
     const { target, detail, restarting } = await inject(deps, kind);
     Object.assign(record, { target, detail, lastedS: round((now() - started) / 1000) });
     records.push(record);
@@ -75,7 +81,10 @@ export async function runFaults(deps: FaultDeps): Promise<FaultRecord[]> {
   return records;
 }
 
-async function inject(deps: FaultDeps, kind: FaultKind): Promise<{ target: string; detail: string; restarting?: Instance }> {
+async function inject(
+  deps: FaultDeps,
+  kind: FaultKind,
+): Promise<{ target: string; detail: string; restarting?: Instance }> {
   const up = deps.instances.filter((instance) => instance.up);
   if (kind === 'restart') {
     await deps.cluster.restart();
@@ -94,7 +103,8 @@ async function inject(deps: FaultDeps, kind: FaultKind): Promise<{ target: strin
     case 'listen':
       return { target: instance.name, detail: await terminateListener(deps.cluster, instance) };
     case 'kill':
-      if (up.length < deps.instances.length) return { target: instance.name, detail: 'skipped: another instance is down' };
+      if (up.length < deps.instances.length)
+        return { target: instance.name, detail: 'skipped: another instance is down' };
       await instance.kill();
       return { target: instance.name, detail: 'SIGKILL', restarting: instance };
   }
@@ -116,7 +126,9 @@ async function restart(instance: Instance): Promise<string> {
       await instance.start();
       return `restarted in ${round((now() - t0) / 1000)} s${attempt > 1 ? ` (attempt ${attempt})` : ''}`;
     } catch (error) {
-      progress(`  start of ${instance.name} failed: ${error instanceof Error ? error.message.split('\n')[0] : error}`);
+      progress(
+        `  start of ${instance.name} failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+      );
       await sleep(2000);
     }
   }

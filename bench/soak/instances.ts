@@ -57,7 +57,7 @@ const START_TIMEOUT_MS = 90_000;
 /** Only what a server needs from our environment: never the database URLs the soak itself read. */
 function baseEnv(): Record<string, string> {
   const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
-  return Object.fromEntries(keep.flatMap((key) => (process.env[key] ? [[key, process.env[key]!]] : [])));
+  return Object.fromEntries(keep.flatMap((key) => (process.env[key] ? [[key, process.env[key]]] : [])));
 }
 
 export async function createInstance(setup: InstanceSetup): Promise<Instance> {
@@ -128,7 +128,13 @@ export async function createInstance(setup: InstanceSetup): Promise<Instance> {
     // node itself, not npx/tsx's wrapper: the pid is the server's, for SIGKILL and VmRSS.
     const spawned = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: repoRoot,
-      env: { ...baseEnv(), ...setup.env, DATABASE_URL: proxy.urlFor(setup.databaseUrl), PORT: String(port), HOST: '127.0.0.1' },
+      env: {
+        ...baseEnv(),
+        ...setup.env,
+        DATABASE_URL: proxy.urlFor(setup.databaseUrl),
+        PORT: String(port),
+        HOST: '127.0.0.1',
+      },
       stdio: ['ignore', out, err],
     });
     closeSync(out);
@@ -142,7 +148,12 @@ export async function createInstance(setup: InstanceSetup): Promise<Instance> {
     exited = new Promise((resolve) =>
       spawned.once('exit', (code, signal) => {
         const beforeAnswering = !answered && !expectingExit;
-        incarnation.exit = { code, signal, expected: expectingExit || beforeAnswering, ...(beforeAnswering ? { beforeAnswering } : {}) };
+        incarnation.exit = {
+          code,
+          signal,
+          expected: expectingExit || beforeAnswering,
+          ...(beforeAnswering ? { beforeAnswering } : {}),
+        };
         if (child === spawned) up = false;
         if (!incarnation.exit.expected) setup.onCrash(instance, incarnation);
         resolve();
@@ -164,8 +175,10 @@ export async function createInstance(setup: InstanceSetup): Promise<Instance> {
 async function waitUntilAnswering(url: string, incarnation: Incarnation): Promise<void> {
   const deadline = now() + START_TIMEOUT_MS;
   for (;;) {
-    if (incarnation.exit) throw new Error(`exited with ${incarnation.exit.code} before answering:\n${tail(incarnation.stderr)}`);
-    if (now() > deadline) throw new Error(`did not answer within ${START_TIMEOUT_MS / 1000} s:\n${tail(incarnation.stdout)}`);
+    if (incarnation.exit)
+      throw new Error(`exited with ${incarnation.exit.code} before answering:\n${tail(incarnation.stderr)}`);
+    if (now() > deadline)
+      throw new Error(`did not answer within ${START_TIMEOUT_MS / 1000} s:\n${tail(incarnation.stdout)}`);
     try {
       const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
       if (response.ok) return;

@@ -1,5 +1,15 @@
 import type { TrackedSession } from './ledger.js';
-import { endOthers, login, logout, me, refresh, revokeDevice, signUp, type LoadContext, type User } from './operations.js';
+import {
+  endOthers,
+  login,
+  logout,
+  me,
+  refresh,
+  revokeDevice,
+  signUp,
+  type LoadContext,
+  type User,
+} from './operations.js';
 import type { Subscribers } from './subscribers.js';
 import { bump, now, pick, sleep } from './util.js';
 
@@ -24,7 +34,11 @@ export interface LoadDeps extends LoadContext {
 type Step = (deps: LoadDeps, user: User, session: TrackedSession, live: TrackedSession[]) => Promise<void>;
 
 /** Weighted operations on one live session of a user; `when` says whether it applies now. */
-const STEPS: { weight: number; when?: (live: TrackedSession[], user: User, options: LoadOptions) => boolean; run: Step }[] = [
+const STEPS: {
+  weight: number;
+  when?: (live: TrackedSession[], user: User, options: LoadOptions) => boolean;
+  run: Step;
+}[] = [
   { weight: 22, run: (deps, _user, session) => me(deps, session) },
   { weight: 22, run: (deps, _user, session) => refresh(deps, session) },
   { weight: 6, run: (deps, _user, session) => refresh(deps, session, { twice: true }) },
@@ -51,12 +65,25 @@ const STEPS: { weight: number; when?: (live: TrackedSession[], user: User, optio
     weight: 4,
     when: (live) => live.length >= 2,
     run: (deps, user, session, live) =>
-      endOthers(deps, user, session, live.filter((s) => s !== session), 'revokeOtherSessions'),
+      endOthers(
+        deps,
+        user,
+        session,
+        live.filter((s) => s !== session),
+        'revokeOtherSessions',
+      ),
   },
   {
     weight: 3,
     when: (_live, user) => !user.passwordUnknown,
-    run: (deps, user, session, live) => endOthers(deps, user, session, live.filter((s) => s !== session), 'changePassword'),
+    run: (deps, user, session, live) =>
+      endOthers(
+        deps,
+        user,
+        session,
+        live.filter((s) => s !== session),
+        'changePassword',
+      ),
   },
 ];
 
@@ -97,7 +124,8 @@ async function step(deps: LoadDeps, options: LoadOptions, users: User[]): Promis
   // Every account has a subscriber listening, on some instance, whenever it can: they hear the ends.
   // Opening one is this step, so that it is listening before the account's next operation.
   const up = deps.upInstances();
-  if (up.length > 0 && !deps.subscribers.hasOpen(user.id)) return deps.subscribers.open(user.id, session.accessToken, pick(up));
+  if (up.length > 0 && !deps.subscribers.hasOpen(user.id))
+    return deps.subscribers.open(user.id, session.accessToken, pick(up));
   // A refresh that went unanswered is retried first, as a client would: its outcome decides the session's fate.
   if (session.refreshUnanswered) return refresh(deps, session);
   const steps = STEPS.filter((s) => !s.when || s.when(live, user, options));

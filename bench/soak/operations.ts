@@ -112,7 +112,9 @@ export async function refresh(
   if (up.length === 0) return;
   const presented = how.presented ?? session.refreshToken;
   const first = pick(up);
-  const targets = how.twice ? [first, pick(up.filter((i) => i !== first).concat(up.length === 1 ? [first] : []))] : [first];
+  const targets = how.twice
+    ? [first, pick(up.filter((i) => i !== first).concat(up.length === 1 ? [first] : []))]
+    : [first];
   const kind = how.twice ? 'refresh concurrent' : how.presented ? 'refresh replayed' : 'refresh';
   const answers = await Promise.all(
     targets.map(async (instance) => ({
@@ -165,7 +167,13 @@ export async function logout(ctx: LoadContext, session: TrackedSession): Promise
   const instance = target(ctx);
   if (!instance) return;
   const variables = Math.random() < 0.5 ? { refreshToken: session.refreshToken } : {};
-  const answer = await ctx.requests.gql<{ logout: boolean }>(instance, 'logout', LOGOUT, variables, session.accessToken);
+  const answer = await ctx.requests.gql<{ logout: boolean }>(
+    instance,
+    'logout',
+    LOGOUT,
+    variables,
+    session.accessToken,
+  );
   if (answer.ok && answer.data!.logout) {
     if (ctx.ledger.ackEnd(session, 'logout', answer.sentAt, answer.answeredAt)) ctx.onEndAcknowledged(session);
   } else {
@@ -203,10 +211,16 @@ export async function endOthers(
   const password = newPassword();
   const send = (instance: Instance) =>
     how === 'changePassword'
-      ? ctx.requests.gql<{ changePassword?: Payload }>(instance, how, CHANGE_PASSWORD, {
-          currentPassword: user.password,
-          newPassword: password,
-        }, caller.accessToken)
+      ? ctx.requests.gql<{ changePassword?: Payload }>(
+          instance,
+          how,
+          CHANGE_PASSWORD,
+          {
+            currentPassword: user.password,
+            newPassword: password,
+          },
+          caller.accessToken,
+        )
       : ctx.requests.gql<{ changePassword?: Payload }>(instance, how, REVOKE_OTHERS, {}, caller.accessToken);
   const answer = await (how === 'changePassword' ? hashing : direct)(async () => {
     const instance = target(ctx);

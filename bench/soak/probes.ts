@@ -53,7 +53,9 @@ export class Probes {
     const up = this.deps.upInstances();
     if (up.length === 0) return;
     const instance = pick(up);
-    const answer = await this.deps.requests.gql(instance, 'probe refresh', REFRESH, { refreshToken: session.refreshToken });
+    const answer = await this.deps.requests.gql(instance, 'probe refresh', REFRESH, {
+      refreshToken: session.refreshToken,
+    });
     this.deps.ledger.endedRefresh(session, instance.name, answer.sentAt, answer.ok ? 'ok' : answer.code!);
   }
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Invariant } from './checks.js';
+import type { DeliveryFigures } from './subscribers.js';
 import { repoRoot } from './util.js';
 
 /** Everything soak.json holds; RESULTS.md's section is rendered from it. */
@@ -20,7 +21,14 @@ export interface SoakResults {
   /** The machine's 1, 5 and 15 minute load averages when the load started and stopped. */
   readonly loadAverage: { readonly atStart: number[]; readonly atEnd: number[] };
   readonly soakEventLoopDelayMs: { readonly p99: number; readonly max: number };
-  readonly settings: Record<string, unknown>;
+  readonly settings: {
+    readonly instances: number;
+    readonly workers: number;
+    readonly boundMs: number;
+    readonly faultKinds: readonly string[];
+    readonly faultIntervalS: number;
+    readonly refreshReuseGraceS: number;
+  };
   readonly passed: boolean;
   readonly invariants: readonly Invariant[];
   /** Requests sent by kind (the load's operations, then the soak's probes), and their answers. */
@@ -29,13 +37,27 @@ export interface SoakResults {
   readonly maxAnswerMs: number;
   readonly acknowledgedEnds: Record<string, number>;
   readonly faults: { readonly byKind: Record<string, number>; readonly list: readonly unknown[] };
-  readonly probes: Record<string, unknown>;
-  readonly subscribers: Record<string, unknown>;
+  readonly probes: {
+    readonly afterBound: Record<string, number>;
+    readonly finalSweep: Record<string, number>;
+    readonly endedRefreshes: Record<string, number>;
+  };
+  readonly subscribers: DeliveryFigures;
   /** Sessions the load stopped using, and why (answers it could not know the outcome of, and the like). */
   readonly retired: Record<string, number>;
   readonly databaseTotals: Record<string, number>;
-  readonly memory: readonly { instance: string; processes: number; firstStartMiB?: number; lastStartMiB?: number; endMiB?: number }[];
-  readonly logs: Record<string, unknown>;
+  readonly memory: readonly {
+    instance: string;
+    processes: number;
+    firstStartMiB?: number;
+    lastStartMiB?: number;
+    endMiB?: number;
+  }[];
+  readonly logs: {
+    readonly logLines: Record<string, number>;
+    readonly stderrLines: number;
+    readonly folder?: string | undefined;
+  };
 }
 
 export function machineDescription(): string {
@@ -47,7 +69,10 @@ export function machineDescription(): string {
 export function codeVersion(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
-    const changed = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/soak'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+    const changed = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench/soak'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    }).trim();
     return changed ? `${head}+changes` : head;
   } catch {
     return 'unknown';
@@ -105,7 +130,9 @@ export function renderSection(r: SoakResults): string {
     `${r.mode === 'quick' ? '**Quick run** (`--quick`: a smoke run).' : '**Full run.**'} Written by \`${r.command}\` on ${r.startedAt}: ${Math.round(r.loadSeconds)} s of load, ${Math.round(r.seconds)} s in all, at commit ${r.commit}.`,
     `${r.settings.instances} instances on ${r.database}; ${r.settings.workers} clients; ${r.machine}; Node ${r.node}. How to read this: docs/soak.md.`,
     '',
-    violated.length === 0 ? '**Every invariant holds.**' : `**${violated.length} invariant(s) violated**: ${violated.map((i) => i.name).join('; ')}.`,
+    violated.length === 0
+      ? '**Every invariant holds.**'
+      : `**${violated.length} invariant(s) violated**: ${violated.map((i) => i.name).join('; ')}.`,
     '',
     '| Must be 0 | Count |',
     '| --- | --- |',
@@ -122,19 +149,22 @@ export function renderSection(r: SoakResults): string {
     `| Operations (requests by kind) | ${cell(list(r.operations))} |`,
     `| Acknowledged ends (checked in the database and probed) | ${cell(list(r.acknowledgedEnds))} |`,
     `| Faults injected | ${cell(list(r.faults.byKind))} |`,
-    `| Probes of ended sessions' access tokens after the bound | ${cell(list(r.probes.afterBound as Record<string, number>))} |`,
-    `| Final sweep: every ended session on every instance | ${cell(list(r.probes.finalSweep as Record<string, number>))} |`,
-    `| Refreshes of ended sessions | ${cell(list(r.probes.endedRefreshes as Record<string, number>))} |`,
+    `| Probes of ended sessions' access tokens after the bound | ${cell(list(r.probes.afterBound))} |`,
+    `| Final sweep: every ended session on every instance | ${cell(list(r.probes.finalSweep))} |`,
+    `| Refreshes of ended sessions | ${cell(list(r.probes.endedRefreshes))} |`,
     `| Subscribers: ends heard within the bound / expected (late, missing) | ${r.subscribers.inTime} / ${r.subscribers.expected} (${r.subscribers.late}, ${r.subscribers.missing}) |`,
     `| Slowest answer | ${Math.round(r.maxAnswerMs)} ms |`,
     `| The soak's own event-loop delay, p99 / max | ${r.soakEventLoopDelayMs.p99} / ${r.soakEventLoopDelayMs.max} ms |`,
     `| Machine load average (1, 5, 15 min) at start / end of the load | ${r.loadAverage.atStart.join(', ')} / ${r.loadAverage.atEnd.join(', ')} |`,
     `| Sessions the load stopped using, by reason | ${cell(list(r.retired))} |`,
-    `| Servers' warn/error log lines | ${cell(list(r.logs.logLines as Record<string, number>))} |`,
+    `| Servers' warn/error log lines | ${cell(list(r.logs.logLines))} |`,
     '',
     '| Instance | Processes | RSS at first start | RSS at last start | RSS at end |',
     '| --- | --- | --- | --- | --- |',
-    ...r.memory.map((m) => `| ${m.instance} | ${m.processes} | ${m.firstStartMiB ?? '?'} MiB | ${m.lastStartMiB ?? '?'} MiB | ${m.endMiB ?? '?'} MiB |`),
+    ...r.memory.map(
+      (m) =>
+        `| ${m.instance} | ${m.processes} | ${m.firstStartMiB ?? '?'} MiB | ${m.lastStartMiB ?? '?'} MiB | ${m.endMiB ?? '?'} MiB |`,
+    ),
     '',
     `Reproduce: \`npm run soak\` (5 minutes) or \`npm run soak -- --quick\`; see docs/soak.md.`,
     '',

@@ -38,12 +38,14 @@ const faultKinds = (option('--faults')?.split(',') ?? DEFAULT_FAULTS) as FaultKi
 const workers = Number(option('--workers') ?? 12);
 const benchFolder = fileURLToPath(new URL('..', import.meta.url));
 const outFolder = option('--out') ? resolve(option('--out')!) : benchFolder;
-if (!(durationS >= 20) || !(instanceCount >= 2) || !(workers >= 1)) throw new Error('--duration >= 20, --instances >= 2, --workers >= 1');
+if (!(durationS >= 20) || !(instanceCount >= 2) || !(workers >= 1))
+  throw new Error('--duration >= 20, --instances >= 2, --workers >= 1');
 if (args.includes('--render')) {
   progress(`rewrote ${rerenderSoak(outFolder)}`);
   process.exit(0);
 }
-for (const kind of faultKinds) if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault ${kind}: ${FAULT_KINDS.join(', ')}`);
+for (const kind of faultKinds)
+  if (!FAULT_KINDS.includes(kind)) throw new Error(`unknown fault ${kind}: ${FAULT_KINDS.join(', ')}`);
 
 /** A revoked token must be refused everywhere this long after its end was acknowledged. */
 const BOUND_MS = 1000;
@@ -55,15 +57,20 @@ const REFRESH_REUSE_GRACE_S = 2;
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
 // The soak must end whatever hangs: 'exit' handlers kill the servers and remove the cluster.
-setTimeout(() => {
-  progress('the soak did not finish in time; giving up');
-  process.exit(1);
-}, (durationS + 600) * 1000).unref();
+setTimeout(
+  () => {
+    progress('the soak did not finish in time; giving up');
+    process.exit(1);
+  },
+  (durationS + 600) * 1000,
+).unref();
 
 const startedAt = new Date().toISOString();
 const t0 = now();
 const logDir = mkdtempSync(join(tmpdir(), 'tidepass-soak-logs-'));
-progress(`${quick ? 'quick' : 'full'} soak: ${durationS} s, ${instanceCount} instances, ${workers} clients, faults ${faultKinds.join(',')}`);
+progress(
+  `${quick ? 'quick' : 'full'} soak: ${durationS} s, ${instanceCount} instances, ${workers} clients, faults ${faultKinds.join(',')}`,
+);
 const cluster = await startCluster();
 progress(`PostgreSQL ${cluster.version} on port ${cluster.port} (a private cluster)`);
 
@@ -79,7 +86,9 @@ const env = {
   LOGIN_MAX_FAILURES_PER_IP: '1000000',
 };
 const harnessErrors: Record<string, number> = {};
-process.on('unhandledRejection', (error) => bump(harnessErrors, `unhandled: ${error instanceof Error ? error.message : error}`));
+process.on('unhandledRejection', (error) =>
+  bump(harnessErrors, `unhandled: ${error instanceof Error ? error.message : String(error)}`),
+);
 const claimedListeners = new Set<string>();
 let ending = false;
 const instances: Instance[] = [];
@@ -93,7 +102,9 @@ for (let i = 0; i < instanceCount; i += 1) {
     admin: cluster.admin,
     claimedListeners,
     onCrash: (crashed, incarnation) => {
-      progress(`  CRASH: ${crashed.name} (pid ${incarnation.pid}) exited with ${incarnation.exit?.code ?? incarnation.exit?.signal}`);
+      progress(
+        `  CRASH: ${crashed.name} (pid ${incarnation.pid}) exited with ${incarnation.exit?.code ?? incarnation.exit?.signal}`,
+      );
       // Brought back, so that the soak goes on; the crash is counted at the end.
       if (!ending) setTimeout(() => void restartQuietly(crashed), 2000);
     },
@@ -106,7 +117,9 @@ for (let i = 0; i < instanceCount; i += 1) {
 
 async function restartQuietly(instance: Instance): Promise<void> {
   if (instance.up || instance.starting || ending) return;
-  await instance.start().catch((error: unknown) => progress(`  restart of ${instance.name} failed: ${String(error).split('\n')[0]}`));
+  await instance
+    .start()
+    .catch((error: unknown) => progress(`  restart of ${instance.name} failed: ${String(error).split('\n')[0]}`));
 }
 
 const loadStart = now();
@@ -173,17 +186,37 @@ const written = writeSoakResults(outFolder, {
   seconds: (now() - t0) / 1000,
   loadAverage,
   // If the soak's own event loop stalled, its timings (the 5 s bound) are inflated by as much.
-  soakEventLoopDelayMs: { p99: Math.round(soakLoopDelay.percentile(99) / 1e6), max: Math.round(soakLoopDelay.max / 1e6) },
-  settings: { instances: instanceCount, workers, boundMs: BOUND_MS, faultKinds, faultIntervalS: FAULT_INTERVAL_MS / 1000, refreshReuseGraceS: REFRESH_REUSE_GRACE_S },
+  soakEventLoopDelayMs: {
+    p99: Math.round(soakLoopDelay.percentile(99) / 1e6),
+    max: Math.round(soakLoopDelay.max / 1e6),
+  },
+  settings: {
+    instances: instanceCount,
+    workers,
+    boundMs: BOUND_MS,
+    faultKinds,
+    faultIntervalS: FAULT_INTERVAL_MS / 1000,
+    refreshReuseGraceS: REFRESH_REUSE_GRACE_S,
+  },
   passed,
   invariants: checked,
   operations: Object.fromEntries(Object.entries(requests.sent).filter(([kind]) => !probeKinds.includes(kind))),
   answers: requests.outcomes,
   maxAnswerMs: requests.maxMs,
   acknowledgedEnds: ledger.endsByKind,
-  faults: { byKind: faults.reduce<Record<string, number>>((counts, f) => (bump(counts, f.detail.startsWith('skipped') ? `${f.kind} (skipped)` : f.kind), counts), {}), list: faults },
-  probes: { afterBound: ledger.probeOutcomes, finalSweep: probes.finalOutcomes, endedRefreshes: ledger.endedRefreshOutcomes },
-  subscribers: { ...deliveries },
+  faults: {
+    byKind: faults.reduce<Record<string, number>>(
+      (counts, f) => (bump(counts, f.detail.startsWith('skipped') ? `${f.kind} (skipped)` : f.kind), counts),
+      {},
+    ),
+    list: faults,
+  },
+  probes: {
+    afterBound: ledger.probeOutcomes,
+    finalSweep: probes.finalOutcomes,
+    endedRefreshes: ledger.endedRefreshOutcomes,
+  },
+  subscribers: deliveries,
   retired: ledger.retiredByReason,
   databaseTotals: database.totals,
   memory: instances.map((instance) => ({
@@ -196,7 +229,8 @@ const written = writeSoakResults(outFolder, {
   logs: { logLines: logs.logLines, stderrLines: logs.stderrLines, folder: passed ? undefined : logDir },
 });
 
-for (const invariant of checked) progress(`${invariant.count === 0 ? '  ok  ' : '  FAIL'} ${invariant.name}: ${invariant.count}`);
+for (const invariant of checked)
+  progress(`${invariant.count === 0 ? '  ok  ' : '  FAIL'} ${invariant.name}: ${invariant.count}`);
 progress(`wrote ${written.json} and ${written.markdown}`);
 if (passed) rmSync(logDir, { recursive: true, force: true });
 else progress(`servers' logs kept in ${logDir}`);

@@ -105,12 +105,26 @@ export class Subscribers {
         if (arrived !== undefined) late += 1;
         if (examples.length < 10) {
           const heardAfterAckMs = arrived === undefined ? null : Math.round(arrived - session.endAckedAt!);
-          examples.push({ sessionId: session.id, subscriberOn: subscriber.instance, endKind: session.endKind!, heardAfterAckMs });
+          examples.push({
+            sessionId: session.id,
+            subscriberOn: subscriber.instance,
+            endKind: session.endKind!,
+            heardAfterAckMs,
+          });
         }
       }
     }
     const opened = this.#all.length;
     const connected = this.#all.filter((s) => s.connectedAt !== undefined).length;
-    return { expected, inTime, late, missing: expected - inTime - late, closesByCode: { ...this.#closesByCode }, opened, connected, examples };
+    return {
+      expected,
+      inTime,
+      late,
+      missing: expected - inTime - late,
+      closesByCode: { ...this.#closesByCode },
+      opened,
+      connected,
+      examples,
+    };
   }
 }
