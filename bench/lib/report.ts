@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, release, platform } from 'node:os';
 import { join } from 'node:path';
+import { replaceSection, soakSectionOf } from '../soak/report.js';
 import type { ScenarioOutcome } from './results.js';
 
 export interface RunInfo {
@@ -54,7 +55,10 @@ export function writeResults(folder: string, info: RunInfo, outcomes: ScenarioOu
   const json = join(folder, 'results', 'latest.json');
   writeFileSync(json, JSON.stringify({ ...info, scenarios: outcomes }, null, 2) + '\n');
   const markdown = join(folder, 'RESULTS.md');
-  writeFileSync(markdown, renderMarkdown(info, outcomes, analysisOf(folder, info)));
+  // The fault soak (npm run soak) keeps its own section in the same file: carried over as it is.
+  const soak = existsSync(markdown) ? soakSectionOf(readFileSync(markdown, 'utf8')) : undefined;
+  const rendered = renderMarkdown(info, outcomes, analysisOf(folder, info));
+  writeFileSync(markdown, soak ? replaceSection(rendered, soak) : rendered);
   return { json, markdown };
 }
 
