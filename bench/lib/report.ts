@@ -119,6 +119,6 @@ export function renderMarkdown(info: RunInfo, outcomes: ScenarioOutcome[], analy
   const notes = outcomes.flatMap((o) => o.figures.filter((f) => f.note).map((f) => `- ${f.scenario}: ${f.note}`));
   if (notes.length > 0) lines.push('', '## Notes', '', ...new Set(notes));
   if (analysis) lines.push('', analysis);
-  lines.push('', 'Reproduce: see "Benchmarks" in the README (`npm run bench`, `npm run bench -- --quick`).', '');
+  lines.push('', 'Reproduce: see bench/README.md (`npm run bench`, `npm run bench -- --quick`).', '');
   return lines.join('\n');
 }
