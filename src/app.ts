@@ -15,6 +15,7 @@ import { createPostgresBus } from './events/postgres-bus.js';
 import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import type { RevocationBus, SessionRevoked } from './events/revocation-bus.js';
 import { RevocationFeed } from './events/revocation-feed.js';
+import { createRevocationStream, type RevocationStream } from './feed/revocation-stream.js';
 import { createYogaServer, type TidepassYoga } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { createHttpServer } from './transport/http.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   readonly pendingEndTimer?: RetryTimer;
   /** How many such ends are kept at most (default 10,000); tests lower it. */
   readonly pendingEndCapacity?: number;
+  /** GET /revocations: heartbeat interval (ms, default 15,000) and unsent bytes before a client is cut; tests lower them. */
+  readonly revocationStream?: { readonly heartbeatMs?: number; readonly maxBufferedBytes?: number };
 }
 
 export interface App {
@@ -45,6 +48,8 @@ export interface App {
   readonly bus: RevocationBus;
   readonly auth: AuthService;
   readonly revocationFeed: RevocationFeed;
+  /** GET /revocations, the stream of session ends for other services. */
+  readonly revocationStream: RevocationStream;
   /** Open authenticated WebSocket connections. */
   readonly socketCount: number;
   /** Queries and mutations executing over WebSocket connections (stopped by their clients included). */
@@ -151,7 +156,21 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     corsOrigins: config.corsOrigins,
     pageDirectory: options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
   });
-  const http = createHttpServer(yoga);
+  const revocationStream = createRevocationStream({
+    keys: config.revocationFeedKeys,
+    maxClients: config.revocationFeedMaxClients,
+    bus,
+    db: database.db,
+    clock,
+    logger,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    accessTokenTtl: config.accessTokenTtl,
+    windowSeconds: revocations.windowSeconds,
+    isSynchronised: () => revocations.synchronised,
+    ...options.revocationStream,
+  });
+  const http = createHttpServer(yoga, revocationStream.handle);
   const ws = attachWebSocketTransport({
     server: http.server,
     yoga,
@@ -201,6 +220,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     bus,
     auth,
     revocationFeed,
+    revocationStream,
     get socketCount() {
       return ws.socketCount;
     },
@@ -231,6 +251,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
         // HTTP first, synchronously: from this moment no connection is accepted and every answer
         // still to come says `Connection: close`, however soon it is written.
         const httpClosed = http.close(SHUTDOWN_GRACE_MS);
+        revocationStream.close();
         await ws.close();
         revocationFeed.close();
         await httpClosed;
