@@ -132,3 +132,76 @@ describe('refusal after each kind of end', () => {
     expect(await verifier.verify(idle.accessToken)).toEqual({ ok: false, code: 'TOKEN_EXPIRED' });
   });
 });
+
+describe('keys and availability', () => {
+  async function privateJwk(kid: string) {
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    return { private: { ...(await exportJWK(privateKey)), kid }, public: { ...(await exportJWK(publicKey)), kid } };
+  }
+
+  it("picks up a new signing key (a kid it has not seen) without a restart, and still accepts the previous key's tokens", async () => {
+    const [first, next] = [await privateJwk('first'), await privateJwk('next')];
+    const before = await tidepass({ env: { JWT_PRIVATE_KEY: JSON.stringify(first.private) } });
+    const { verifier, route } = await verifierOf(before, { jwksCooldown: 0 });
+    const old = await signUp(before.gql);
+    expect((await verifier.verify(old.accessToken)).ok).toBe(true);
+
+    // The rotation's step: the next key signs, the previous one is still published until its tokens expire.
+    await before.stop();
+    const after = await tidepass({
+      clock: before.clock,
+      env: { JWT_PRIVATE_KEY: JSON.stringify(next.private), JWT_VERIFICATION_KEYS: JSON.stringify([first.public]) },
+    });
+    route.switchTo(after.url);
+    const current = await signUp(after.gql);
+    await eventually(async () => (await verifier.verify(current.accessToken)).ok);
+    expect(await verifier.verify(current.accessToken)).toMatchObject({ ok: true, claims: { sessionId: current.session.id } });
+    expect((await verifier.verify(old.accessToken)).ok).toBe(true);
+  });
+
+  it('fails closed once the feed has been down longer than maxStaleness, and recovers on reconnect without missing an end', async () => {
+    let monotonic = 0;
+    const before = await tidepass();
+    const { verifier, route } = await verifierOf(before, { maxStaleness: 5_000, monotonic: () => monotonic });
+    const email = uniqueEmail();
+    const kept = await signUp(before.gql, { email });
+    const ended = await login(before.gql, { email });
+    expect((await verifier.verify(ended.accessToken)).ok).toBe(true);
+
+    await before.stop();
+    await eventually(() => !verifier.stats().feedSynced);
+    monotonic += 5_000;
+    expect((await verifier.verify(kept.accessToken)).ok).toBe(true);
+    monotonic += 1;
+    expect(await verifier.verify(kept.accessToken)).toEqual({ ok: false, code: 'VERIFIER_UNAVAILABLE' });
+
+    // Committed while the verifier cannot hear: it must arrive after the reconnection.
+    const after = await tidepass({ clock: before.clock });
+    await mutate(after, 'mutation { logout }', ended.accessToken);
+    route.switchTo(after.url);
+    await refusedWith(verifier, ended.accessToken, 'SESSION_REVOKED');
+    expect((await verifier.verify(kept.accessToken)).ok).toBe(true);
+  });
+
+  it('holds an end only while a token of its session could pass, and caches at most cacheSize tokens', async () => {
+    // A year ahead: the ends of this file's other tests are far outside the window.
+    const app = await tidepass({ clock: fakeClock(new Date(Date.now() + 365 * 86_400_000)) });
+    const { verifier } = await verifierOf(app, { cacheSize: 3 });
+    const email = uniqueEmail();
+    const laptop = await signUp(app.gql, { email });
+    const phones = await Promise.all([1, 2, 3].map(() => login(app.gql, { email })));
+    let token = laptop.accessToken;
+    let refreshToken = laptop.refreshToken;
+    for (let i = 0; i < 6; i += 1) {
+      expect((await verifier.verify(token)).ok).toBe(true);
+      ({ accessToken: token, refreshToken } = await refresh(app.gql, refreshToken));
+    }
+    expect(verifier.stats().cachedTokens).toBe(3);
+    await mutate(app, 'mutation { revokeOtherSessions }', token);
+    await eventually(() => verifier.stats().revokedSessions === phones.length);
+    app.clock.advance(900 + 30);
+    expect(verifier.stats().revokedSessions).toBe(phones.length);
+    app.clock.advance(1);
+    expect(verifier.stats().revokedSessions).toBe(0);
+  });
+});

@@ -60,6 +60,11 @@ export class FeedClient {
     void this.#run();
   }
 
+  /** Connected and caught up: the snapshot or replay of the current connection has been received. */
+  get synced(): boolean {
+    return this.#synced;
+  }
+
   get lastEventId(): string | undefined {
     return this.#lastEventId;
   }

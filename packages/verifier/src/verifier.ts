@@ -18,6 +18,8 @@ export interface VerifierStats {
   /** Ended sessions held (only while a token of theirs could still pass). */
   readonly revokedSessions: number;
   readonly cachedTokens: number;
+  /** Connected to the feed and caught up with it. */
+  readonly feedSynced: boolean;
   /** Milliseconds the feed has been down; 0 when caught up, Infinity before the first snapshot. */
   readonly feedDownFor: number;
 }
@@ -125,7 +127,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     },
     stats() {
       revoked.prune();
-      return { revokedSessions: revoked.size, cachedTokens: cache.size, feedDownFor: feed.downFor() };
+      return { revokedSessions: revoked.size, cachedTokens: cache.size, feedSynced: feed.synced, feedDownFor: feed.downFor() };
     },
     async close() {
       closed = true;
