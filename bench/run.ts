@@ -11,6 +11,7 @@ import { machineDescription, mergeWithEarlier, rerender, writeResults } from './
 import type { ScenarioOutcome } from './lib/results.js';
 import { spawnServer } from './lib/server.js';
 import { authOverhead } from './scenarios/auth-overhead.js';
+import { downstream } from './scenarios/downstream.js';
 import { login } from './scenarios/login.js';
 import { propagation } from './scenarios/propagation.js';
 import { rotation } from './scenarios/rotation.js';
@@ -45,7 +46,7 @@ if (args.includes('--render')) {
   progress(`rewrote ${rerender(outFolder)}`);
   process.exit(0);
 }
-const scenarios: Scenario[] = [authOverhead, rotation, login, propagation, subscribers].filter(
+const scenarios: Scenario[] = [authOverhead, rotation, login, propagation, subscribers, downstream].filter(
   (scenario) => !only || only.has(scenario.id),
 );
 

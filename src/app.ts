@@ -22,6 +22,7 @@ import { createInProcessBus } from './events/in-process-bus.js';
 import { createPostgresBus } from './events/postgres-bus.js';
 import type { RevocationBus, SessionRevoked } from './events/revocation-bus.js';
 import { RevocationFeed } from './events/revocation-feed.js';
+import { createRevocationStream, type RevocationStream } from './feed/revocation-stream.js';
 import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import { createYogaServer, type TidepassYoga } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
@@ -42,6 +43,8 @@ export interface AppOptions {
   readonly pendingEndTimer?: RetryTimer;
   /** How many such ends are kept at most (default 10,000); tests lower it. */
   readonly pendingEndCapacity?: number;
+  /** GET /revocations: heartbeat interval (ms, default 15,000) and unsent bytes before a client is cut; tests lower them. */
+  readonly revocationStream?: { readonly heartbeatMs?: number; readonly maxBufferedBytes?: number };
 }
 
 export interface App {
@@ -54,6 +57,8 @@ export interface App {
   readonly bus: RevocationBus;
   readonly auth: AuthService;
   readonly revocationFeed: RevocationFeed;
+  /** GET /revocations, the stream of session ends for other services. */
+  readonly revocationStream: RevocationStream;
   /** Open authenticated WebSocket connections. */
   readonly socketCount: number;
   /** Queries and mutations executing over WebSocket connections (stopped by their clients included). */
@@ -92,7 +97,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
   const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger });
   const { auth } = domain;
-  const { yoga, http, ws } = buildApi({ config, options, auth, revocationFeed, keys, database, bus, clock, logger, expiries });
+  const { yoga, http, ws, revocationStream } = buildApi({
+    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries },
+  });
   await bus.start();
   const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
   const stop = shutdownOnce({
@@ -101,6 +108,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     http,
     ws,
     revocationFeed,
+    revocationStream,
     bus,
     expiries,
     ownedDatabase: options.database ? undefined : database,
@@ -114,6 +122,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     bus,
     auth,
     revocationFeed,
+    revocationStream,
     get socketCount() {
       return ws.socketCount;
     },
@@ -143,6 +152,7 @@ function buildApi(input: {
   options: AppOptions;
   auth: AuthService;
   revocationFeed: RevocationFeed;
+  revocations: RevocationSet;
   keys: SigningKeys;
   database: DatabaseHandle;
   bus: RevocationBus;
@@ -165,7 +175,21 @@ function buildApi(input: {
     corsOrigins: config.corsOrigins,
     pageDirectory: input.options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
   });
-  const http = createHttpServer(yoga);
+  const revocationStream = createRevocationStream({
+    keys: config.revocationFeedKeys,
+    maxClients: config.revocationFeedMaxClients,
+    bus: input.bus,
+    db: input.database.db,
+    clock,
+    logger,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    accessTokenTtl: config.accessTokenTtl,
+    windowSeconds: input.revocations.windowSeconds,
+    isSynchronised: () => input.revocations.synchronised,
+    ...input.options.revocationStream,
+  });
+  const http = createHttpServer(yoga, revocationStream.handle);
   const ws = attachWebSocketTransport({
     server: http.server,
     yoga,
@@ -177,7 +201,7 @@ function buildApi(input: {
     trustProxy: config.trustProxy,
     expiries: input.expiries,
   });
-  return { yoga, http, ws };
+  return { yoga, http, ws, revocationStream };
 }
 
 /** Sessions, their store and the families of use cases, with what they share. */

@@ -96,6 +96,16 @@ const origins = z.string().transform((text, ctx) => {
   return [...new Set(list)];
 });
 
+/** Keys of the services allowed to read GET /revocations; long enough that guessing one is hopeless. */
+const feedKeys = z.string().transform((text, ctx) => {
+  const list = text.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (list.some((key) => key.length < 32)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of keys of at least 32 characters each' });
+    return z.NEVER;
+  }
+  return [...new Set(list)];
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce
@@ -146,6 +156,8 @@ const envSchema = z.object({
   AUTH_EVENT_RETENTION: seconds(7_776_000),
   CORS_ORIGINS: origins.default([]),
   GRAPHIQL: z.stringbool({ error: 'must be true or false' }).optional(),
+  REVOCATION_FEED_KEYS: feedKeys.default([]),
+  REVOCATION_FEED_MAX_CLIENTS: count(100),
 });
 
 export interface Config {
@@ -176,6 +188,10 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** GraphiQL and introspection: on outside production unless GRAPHIQL=false, off in production unless GRAPHIQL=true. */
   readonly graphiql: boolean;
+  /** Keys of GET /revocations (the revocation stream for other services); none: no such endpoint. */
+  readonly revocationFeedKeys: readonly string[];
+  /** Connections to GET /revocations served at once by this instance. */
+  readonly revocationFeedMaxClients: number;
 }
 
 export class ConfigError extends Error {
@@ -227,5 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authEventRetention: v.AUTH_EVENT_RETENTION,
     corsOrigins: Object.freeze(v.CORS_ORIGINS),
     graphiql: v.GRAPHIQL ?? v.NODE_ENV !== 'production',
+    revocationFeedKeys: Object.freeze(v.REVOCATION_FEED_KEYS),
+    revocationFeedMaxClients: v.REVOCATION_FEED_MAX_CLIENTS,
   });
 }

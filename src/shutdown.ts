@@ -2,6 +2,7 @@ import type { DatabaseHandle } from './db/client.js';
 import type { Deadlines, Expiring } from './deadlines.js';
 import type { RevocationBus } from './events/revocation-bus.js';
 import type { RevocationFeed } from './events/revocation-feed.js';
+import type { RevocationStream } from './feed/revocation-stream.js';
 import type { PendingEnds } from './auth/pending-ends.js';
 import type { HttpServer } from './transport/http.js';
 import type { WebSocketTransport } from './transport/ws.js';
@@ -15,6 +16,7 @@ export interface RunningParts {
   readonly http: HttpServer;
   readonly ws: WebSocketTransport;
   readonly revocationFeed: RevocationFeed;
+  readonly revocationStream: RevocationStream;
   readonly bus: RevocationBus;
   readonly expiries: Deadlines<Expiring>;
   /** Absent when the database was handed in: its owner closes it. */
@@ -34,6 +36,7 @@ async function shutdown(parts: RunningParts): Promise<void> {
   // HTTP first, synchronously: from this moment no connection is accepted and every answer still to
   // come says `Connection: close`, however soon it is written.
   const httpClosed = parts.http.close(SHUTDOWN_GRACE_MS);
+  parts.revocationStream.close();
   await parts.ws.close();
   parts.revocationFeed.close();
   await httpClosed;

@@ -30,6 +30,8 @@ describe('configuration', () => {
       authEventRetention: 7_776_000,
       corsOrigins: [],
       graphiql: true,
+      revocationFeedKeys: [],
+      revocationFeedMaxClients: 100,
     });
   });
 
@@ -49,6 +51,8 @@ describe('configuration', () => {
       TRUST_PROXY: 'true',
       CORS_ORIGINS: 'https://app.example, http://localhost:5173',
       GRAPHIQL: 'true',
+      REVOCATION_FEED_KEYS: ' feed-key-of-service-a-0123456789abcdef , feed-key-of-service-b-0123456789abcdef',
+      REVOCATION_FEED_MAX_CLIENTS: '20',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -65,6 +69,8 @@ describe('configuration', () => {
       trustProxy: true,
       corsOrigins: ['https://app.example', 'http://localhost:5173'],
       graphiql: true,
+      revocationFeedKeys: ['feed-key-of-service-a-0123456789abcdef', 'feed-key-of-service-b-0123456789abcdef'],
+      revocationFeedMaxClients: 20,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -1,4 +1,4 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TidepassYoga } from '../graphql/yoga.js';
 
@@ -9,7 +9,10 @@ export interface HttpServer {
   close(graceMs: number): Promise<void>;
 }
 
-export function createHttpServer(yoga: TidepassYoga): HttpServer {
+/** Answers a request itself (true) or leaves it to yoga (false): for streams yoga should not buffer. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export function createHttpServer(yoga: TidepassYoga, route?: RouteHandler): HttpServer {
   let closing = false;
   const inFlight = new Set<ServerResponse>();
   const server = createServer((req, res) => {
@@ -20,6 +23,7 @@ export function createHttpServer(yoga: TidepassYoga): HttpServer {
       if (closing) server.closeIdleConnections();
     });
     if (closing) res.shouldKeepAlive = false;
+    if (route?.(req, res)) return;
     void yoga(req, res);
   });
   return {
