@@ -7,7 +7,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  globalIgnores(['dist/', 'coverage/', 'drizzle/', 'bench/results/', 'bench/baselines/']),
+  globalIgnores(['dist/', 'coverage/', 'drizzle/', 'bench/results/', 'bench/baselines/', '**/dist/', 'examples/', 'packages/*/vitest.config.ts']),
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -54,7 +54,7 @@ export default defineConfig(
   {
     // Tests read GraphQL and JSON answers as `any` on purpose (test/helpers/gql.ts): their expect()
     // calls check the shape, so the no-unsafe-* rules would only add casts.
-    files: ['test/**/*.ts'],
+    files: ['test/**/*.ts', 'packages/*/test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',

@@ -6,7 +6,7 @@ import { testConfig } from './helpers/app.js';
 import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { FEED_KEY, openFeed, OTHER_FEED_KEY, readSse, startFeedApp, type FeedApp } from './helpers/feed.js';
-import { eventually } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -120,12 +120,12 @@ describe('GET /revocations: what it sends', () => {
     const first = await startFeedApp({ database });
     const email = uniqueEmail();
     const [a, b, c, d] = [await signUp(first.gql, { email }), ...(await Promise.all([1, 2, 3].map(() => login(first.gql, { email }))))];
-    await logout(first, a!.accessToken);
+    await logout(first, a.accessToken);
     first.clock.advance(120);
     await logout(first, b!.accessToken);
     const before = await subscribe(first.url);
     await eventually(() => before.events.some((e) => e.event === 'ready'));
-    const lastId = before.revoked().filter((end) => end.userId === a!.user.id).at(-1)!.id!;
+    const lastId = before.revoked().filter((end) => end.userId === a.user.id).at(-1)!.id!;
     await before.cancel();
 
     // While the service is away: two ends, then the instance restarts.
@@ -138,7 +138,7 @@ describe('GET /revocations: what it sends', () => {
 
     const after = await subscribe(second.url, { lastEventId: lastId });
     await eventually(() => after.events.some((e) => e.event === 'ready'));
-    const replayed = after.revoked().filter((end) => end.userId === a!.user.id).map((end) => end.sessionId);
+    const replayed = after.revoked().filter((end) => end.userId === a.user.id).map((end) => end.sessionId);
     expect(replayed).toEqual([b!.session.id, c!.session.id, d!.session.id]);
   });
 

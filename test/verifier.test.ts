@@ -6,7 +6,7 @@ import { fakeClock } from './helpers/clock.js';
 import { createTestDatabase, type TestDatabase } from './helpers/database.js';
 import { FEED_KEY, startFeedApp, switchableFetch, type FeedApp } from './helpers/feed.js';
 import { codes } from './helpers/gql.js';
-import { eventually } from './helpers/ws.js';
+import { eventually } from './helpers/eventually.js';
 
 /** @tidepass/verifier (packages/verifier) against a real tidepass, through its port. */
 

@@ -118,6 +118,6 @@ export function switchableFetch(initial: string) {
       target = url;
     },
     fetch: ((input: string | URL | Request, init?: RequestInit) =>
-      fetch(String(input).replace(base, target), init)) as typeof fetch,
+      fetch((input instanceof Request ? input.url : input.toString()).replace(base, target), init)) as typeof fetch,
   };
 }

@@ -74,7 +74,7 @@ function toClaims(payload: JWTPayload): Claims | null {
     tokenId: jti,
     issuedAt: new Date(iat * 1000),
     expiresAt: new Date(exp * 1000),
-    ...(amr !== undefined && { amr: Object.freeze([...(amr as string[])]) }),
+    ...(amr !== undefined && { amr: Object.freeze([...(amr)]) }),
     ...(authTime !== undefined && { authTime: new Date(authTime * 1000) }),
     payload: Object.freeze({ ...payload }),
   };

@@ -150,7 +150,7 @@ async function loadKeysUntilDone(keys: KeyStore, settings: ResolvedOptions, clos
     try {
       return await keys.load();
     } catch (error) {
-      if (closed()) throw new Error('the verifier was closed');
+      if (closed()) throw new Error('the verifier was closed', { cause: error });
       settings.onError(new Error(`fetching the key set failed: ${error instanceof Error ? error.message : String(error)}`));
     }
     const delay = Math.min(settings.reconnect.max, settings.reconnect.initial * 2 ** attempt);

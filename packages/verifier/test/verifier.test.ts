@@ -41,7 +41,7 @@ describe('token rules (the same as tidepass)', () => {
     expect(result).toMatchObject({ ok: true, claims: { userId: sub, sessionId: sid, amr: ['pwd'], authTime: new Date(1_700_000_000_000) } });
   });
 
-  it.each([
+  it.each<[string, { header?: Record<string, unknown>; claims?: Record<string, unknown> }]>([
     ['no typ at+jwt', { header: { typ: 'JWT' } }],
     ['another issuer', { claims: { iss: 'https://elsewhere' } }],
     ['another audience', { claims: { aud: 'other' } }],
