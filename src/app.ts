@@ -270,7 +270,6 @@ async function revocationBus(input: {
           heartbeatMs: input.options.listenHeartbeatMs ?? LISTEN_HEARTBEAT_MS,
           onDesynchronised: () => revocations.markDesynchronised(),
           onResynchronise: () => revocations.loadFrom(database.db),
-          onOwnEvents: (events) => events.forEach((event) => revocations.add(event.sessionId, event.revokedAt)),
         })
       : createInProcessBus({
           onListenerError: (error) => logger.error('revocation listener failed', { error }),

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import type { Transaction } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { ListenerSet } from './listeners.js';
+import { DeliveredEnds, ListenerSet } from './listeners.js';
 import type { RevocationBus, SessionRevoked } from './revocation-bus.js';
 import { fromWire, REVOCATION_CHANNEL, toWire } from './revocation-wire.js';
 
@@ -23,12 +23,6 @@ export interface PostgresBusOptions {
    */
   readonly onResynchronise: () => Promise<readonly SessionRevoked[] | void>;
   /**
-   * This instance's own notifications coming back. Its listeners already had these events from
-   * deliverLocally, unless the commit's acknowledgement was lost (the transaction committed but the
-   * caller saw an error and never delivered): the revocation set takes them again, idempotently.
-   */
-  readonly onOwnEvents?: (events: readonly SessionRevoked[]) => void;
-  /**
    * How often the idle LISTEN connection is probed; a probe still unanswered at the next one means
    * the connection is dead. One that died without a FIN (a dropped route, a frozen peer) is
    * otherwise silent forever while notifications go unheard.
@@ -46,6 +40,10 @@ export const listenApplicationName = (instanceId: string) => `tidepass-listen ${
  */
 export function createPostgresBus(options: PostgresBusOptions): RevocationBus & { readonly listening: boolean } {
   const listeners = new ListenerSet((error) => options.logger.error('revocation listener failed', { error }));
+  const delivered = new DeliveredEnds();
+  const deliver = (events: readonly SessionRevoked[]) => {
+    for (const event of events) if (delivered.isNew(event)) listeners.emit(event);
+  };
   let stopped = false;
   let listening = false;
   let reconnectAttempt = 0;
@@ -82,8 +80,9 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
   function receive(payload: string): void {
     const received = fromWire(payload);
     if (!received) return options.logger.warn('ignored a malformed revocation notification');
-    if (received.announcer === options.instanceId) return options.onOwnEvents?.(received.events);
-    for (const event of received.events) listeners.emit(event);
+    // This instance's own come back too: already delivered after commit, unless the commit's
+    // acknowledgement was lost (committed, yet the caller saw an error): then this is the only news.
+    deliver(received.events);
   }
 
   let heartbeat: NodeJS.Timeout | undefined;
@@ -124,9 +123,8 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     reconnectAttempt = 0;
     // Sessions that ended while this instance was deaf: a subscriber whose session ended then must
     // still be told and have its socket closed. Not at start-up, when nobody has subscribed yet and
-    // everything in the window would count as "missed". (A notification that lands between the
-    // reload's query and this can deliver an event twice; listeners take that.)
-    if (how.afterGap) for (const event of missed ?? []) listeners.emit(event);
+    // everything in the window would count as "missed".
+    if (how.afterGap) deliver(missed ?? []);
   }
 
   function scheduleListen(): void {
@@ -159,7 +157,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
         sql`select pg_notify(${REVOCATION_CHANNEL}, payload) from (values ${sql.join(payloads, sql`, `)}) as chunks (payload)`,
       );
     },
-    deliverLocally: (events) => events.forEach((event) => listeners.emit(event)),
+    deliverLocally: deliver,
     subscribe: (listener) => listeners.add(listener),
     async start() {
       await listen({ afterGap: false });

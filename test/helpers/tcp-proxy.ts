@@ -29,6 +29,11 @@ export interface TcpProxy {
    */
   killOnClientData(match: (chunk: Buffer) => boolean): Promise<void>;
   /**
+   * Resets the connection whose next server-to-client bytes match, before they reach the client: the
+   * server did the work (a COMMIT's acknowledgement, say), the client never hears so. Resolves once it happened.
+   */
+  killOnServerData(match: (chunk: Buffer) => boolean): Promise<void>;
+  /**
    * Silently drops everything, both ways and for good, on the open connections whose first
    * client bytes (the startup message, which names the application) match: a dead route, no FIN.
    * Returns how many connections it froze; new connections are not affected.
@@ -56,6 +61,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
   const pairs = new Set<Pair>();
   const dropped = new Set<net.Socket>();
   const killers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
+  const replyKillers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
   let trickler: NodeJS.Timeout | undefined;
   const trickleOneByte = () => {
     for (const pair of pairs) {
@@ -106,6 +112,13 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     });
     upstream.on('data', (chunk: Buffer) => {
       if (pair.blackholed) return;
+      const killer = replyKillers.find((k) => k.match(chunk));
+      if (killer) {
+        replyKillers.splice(replyKillers.indexOf(killer), 1);
+        reset(pair);
+        killer.done();
+        return;
+      }
       if (mode === 'hang' || mode === 'trickle') pair.held.toClient.push(chunk);
       else client.write(chunk);
     });
@@ -159,6 +172,9 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     },
     killOnClientData(match) {
       return new Promise((resolve) => killers.push({ match, done: resolve }));
+    },
+    killOnServerData(match) {
+      return new Promise((resolve) => replyKillers.push({ match, done: resolve }));
     },
     blackhole(matchStartup) {
       let frozen = 0;
