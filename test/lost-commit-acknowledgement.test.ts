@@ -13,7 +13,7 @@ const REVOKE_DEVICE = 'mutation ($id: ID!) { revokeDevice(sessionId: $id) }';
 const COMMIT_ACKNOWLEDGED = Buffer.from('COMMIT\0');
 
 /** The acknowledgement travels on the pool's connection, the notification on LISTEN's: PostgreSQL only. */
-describe.skipIf(backend !== 'postgres')("an end whose COMMIT acknowledgement was lost (PostgreSQL only)", () => {
+describe.skipIf(backend !== 'postgres')('an end whose COMMIT acknowledgement was lost (PostgreSQL only)', () => {
   const base = useTestApp();
 
   /** An instance that reaches the database through a proxy, which can lose one reply. */
@@ -21,7 +21,10 @@ describe.skipIf(backend !== 'postgres')("an end whose COMMIT acknowledgement was
     const target = new URL(base.database.url!);
     const proxy = await createTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const handle = connectPostgres(proxy.urlFor(base.database.url!));
-    const c = await createTestApp({ database: { handle, url: handle.url, drop: () => handle.close() }, clock: base.clock });
+    const c = await createTestApp({
+      database: { handle, url: handle.url, drop: () => handle.close() },
+      clock: base.clock,
+    });
     const { url } = await c.app.start();
     const close = async () => {
       await c.close();
