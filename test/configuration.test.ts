@@ -24,6 +24,7 @@ describe('configuration', () => {
         loginFailuresPerIp: { points: 100, window: 3600 },
         signUpsPerIp: { points: 20, window: 3600 },
       },
+      listenProbeTimeoutMs: 1500,
       maxRequestBodyBytes: 65_536,
       maxSessionsPerUser: 10,
       sessionRetention: 2_592_000,

@@ -39,6 +39,11 @@ export interface TcpProxy {
    * Returns how many connections it froze; new connections are not affected.
    */
   blackhole(matchStartup: (startup: Buffer) => boolean): number;
+  /**
+   * Silently drops everything, both ways and for good, on the connection whose next client bytes
+   * match (they never reach the server): a query sent on a connection that then stops answering.
+   */
+  freezeOnClientData(match: (chunk: Buffer) => boolean): void;
   readonly openConnections: number;
   close(): Promise<void>;
 }
@@ -62,6 +67,7 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
   const dropped = new Set<net.Socket>();
   const killers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
   const replyKillers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
+  const freezers: ((chunk: Buffer) => boolean)[] = [];
   let trickler: NodeJS.Timeout | undefined;
   const trickleOneByte = () => {
     for (const pair of pairs) {
@@ -100,6 +106,12 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     client.on('data', (chunk: Buffer) => {
       pair.startup ??= chunk;
       if (pair.blackholed) return;
+      const freezer = freezers.find((match) => match(chunk));
+      if (freezer) {
+        freezers.splice(freezers.indexOf(freezer), 1);
+        pair.blackholed = true;
+        return;
+      }
       const killer = killers.find((k) => k.match(chunk));
       if (killer) {
         killers.splice(killers.indexOf(killer), 1);
@@ -175,6 +187,9 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     },
     killOnServerData(match) {
       return new Promise((resolve) => replyKillers.push({ match, done: resolve }));
+    },
+    freezeOnClientData(match) {
+      freezers.push(match);
     },
     blackhole(matchStartup) {
       let frozen = 0;
