@@ -135,6 +135,9 @@ const envSchema = z.object({
   LOGIN_IP_WINDOW: seconds(3600),
   SIGNUP_MAX_PER_IP: count(20),
   SIGNUP_IP_WINDOW: seconds(3600),
+  LOGIN_MAX_FAILURES_ACCOUNT_WIDE: count(20),
+  LOGIN_ACCOUNT_WIDE_WINDOW: seconds(3600),
+  LOGIN_KNOWN_ADDRESS_TTL: seconds(7_776_000),
   LISTEN_PROBE_TIMEOUT_MS: z.coerce
     .number({ error: 'must be a whole number of milliseconds' })
     .int('must be a whole number of milliseconds')
@@ -228,6 +231,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginFailuresPerAccount: { points: v.LOGIN_MAX_FAILURES_PER_ACCOUNT, window: v.LOGIN_ACCOUNT_WINDOW },
       loginFailuresPerIp: { points: v.LOGIN_MAX_FAILURES_PER_IP, window: v.LOGIN_IP_WINDOW },
       signUpsPerIp: { points: v.SIGNUP_MAX_PER_IP, window: v.SIGNUP_IP_WINDOW },
+      loginFailuresAccountWide: { points: v.LOGIN_MAX_FAILURES_ACCOUNT_WIDE, window: v.LOGIN_ACCOUNT_WIDE_WINDOW },
+      knownAddressTtl: v.LOGIN_KNOWN_ADDRESS_TTL,
     }),
     listenProbeTimeoutMs: v.LISTEN_PROBE_TIMEOUT_MS,
     maxRequestBodyBytes: v.MAX_REQUEST_BODY_BYTES,

@@ -23,6 +23,8 @@ describe('configuration', () => {
         loginFailuresPerAccount: { points: 5, window: 900 },
         loginFailuresPerIp: { points: 100, window: 3600 },
         signUpsPerIp: { points: 20, window: 3600 },
+        loginFailuresAccountWide: { points: 20, window: 3600 },
+        knownAddressTtl: 7_776_000,
       },
       listenProbeTimeoutMs: 1500,
       maxRequestBodyBytes: 65_536,
