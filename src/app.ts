@@ -37,6 +37,8 @@ export interface AppOptions {
   readonly logger?: Logger;
   /** How often the PostgreSQL LISTEN connection is probed (ms); tests shorten it. */
   readonly listenHeartbeatMs?: number;
+  /** The longest LISTEN and its reload may take (default 5 s); tests shorten it. */
+  readonly listenTimeoutMs?: number;
   /** Where the devices page's build is (default dist/web/); tests point it at an empty folder. */
   readonly pageDirectory?: URL;
   /** Times the retries of session ends kept pending through an outage; tests fire them by hand. */
@@ -79,7 +81,8 @@ export interface App {
   stop(): Promise<void>;
 }
 
-const LISTEN_HEARTBEAT_MS = 5_000;
+/** Probing once a second: a dead LISTEN connection is noticed within a second plus the probe's timeout. */
+const LISTEN_HEARTBEAT_MS = 1_000;
 
 /** The composition root: the only place that creates instances. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -91,7 +94,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const keys = await signingKeys(database, config, clock);
   const revocations = new RevocationSet(config.accessTokenTtl, clock);
   const instanceId = crypto.randomUUID();
-  const bus = await revocationBus({ database, revocations, instanceId, logger, options });
+  const bus = await revocationBus({ database, revocations, instanceId, logger, options, config });
   // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
   const expiries = new Deadlines<Expiring>((item) => item.expire());
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
@@ -283,6 +286,7 @@ async function revocationBus(input: {
   instanceId: string;
   logger: Logger;
   options: AppOptions;
+  config: Config;
 }): Promise<RevocationBus> {
   const { database, revocations, logger } = input;
   const bus =
@@ -292,9 +296,10 @@ async function revocationBus(input: {
           instanceId: input.instanceId,
           logger,
           heartbeatMs: input.options.listenHeartbeatMs ?? LISTEN_HEARTBEAT_MS,
+          probeTimeoutMs: input.config.listenProbeTimeoutMs,
+          listenTimeoutMs: input.options.listenTimeoutMs,
           onDesynchronised: () => revocations.markDesynchronised(),
           onResynchronise: () => revocations.loadFrom(database.db),
-          onOwnEvents: (events) => events.forEach((event) => revocations.add(event.sessionId, event.revokedAt)),
         })
       : createInProcessBus({
           onListenerError: (error) => logger.error('revocation listener failed', { error }),

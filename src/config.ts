@@ -145,6 +145,15 @@ const envSchema = z.object({
   LOGIN_IP_WINDOW: seconds(3600),
   SIGNUP_MAX_PER_IP: count(20),
   SIGNUP_IP_WINDOW: seconds(3600),
+  LOGIN_MAX_FAILURES_ACCOUNT_WIDE: count(20),
+  LOGIN_ACCOUNT_WIDE_WINDOW: seconds(3600),
+  LOGIN_KNOWN_ADDRESS_TTL: seconds(7_776_000),
+  LISTEN_PROBE_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(100, 'must be at least 100')
+    .max(2000, 'must be at most 2000: until then a dead LISTEN connection goes unnoticed')
+    .default(1500),
   MAX_REQUEST_BODY_BYTES: count(65_536),
   MAX_SESSIONS_PER_USER: z.coerce
     .number({ error: 'must be a whole number' })
@@ -178,6 +187,8 @@ export interface Config {
   readonly trustProxy: boolean;
   readonly sessionSweepInterval: number;
   readonly throttle: ThrottleLimits;
+  /** How long a probe of the LISTEN connection may go unanswered before the instance counts itself unsynchronised. */
+  readonly listenProbeTimeoutMs: number;
   readonly maxRequestBodyBytes: number;
   readonly maxSessionsPerUser: number;
   /** Seconds an ended session (and a spent refresh token) is kept before the retention sweeper deletes it. */
@@ -236,7 +247,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       loginFailuresPerAccount: { points: v.LOGIN_MAX_FAILURES_PER_ACCOUNT, window: v.LOGIN_ACCOUNT_WINDOW },
       loginFailuresPerIp: { points: v.LOGIN_MAX_FAILURES_PER_IP, window: v.LOGIN_IP_WINDOW },
       signUpsPerIp: { points: v.SIGNUP_MAX_PER_IP, window: v.SIGNUP_IP_WINDOW },
+      loginFailuresAccountWide: { points: v.LOGIN_MAX_FAILURES_ACCOUNT_WIDE, window: v.LOGIN_ACCOUNT_WIDE_WINDOW },
+      knownAddressTtl: v.LOGIN_KNOWN_ADDRESS_TTL,
     }),
+    listenProbeTimeoutMs: v.LISTEN_PROBE_TIMEOUT_MS,
     maxRequestBodyBytes: v.MAX_REQUEST_BODY_BYTES,
     maxSessionsPerUser: v.MAX_SESSIONS_PER_USER,
     sessionRetention: v.SESSION_RETENTION,

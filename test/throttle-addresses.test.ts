@@ -35,12 +35,16 @@ describe('which addresses share a budget', () => {
     expect(codes(await loginFrom(t.gql, spelledOut, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
   });
 
-  it('keeps separate budgets for neighbouring IPv6 /64s', async () => {
+  it('counts the /64s of one IPv6 /56 against one budget too, and keeps neighbouring /56s apart', async () => {
     const { user } = await signUp(t.gql);
     const prefix = newPrefix();
-    await failFiveTimes(`${prefix}1::a`, user.email);
-    expect(codes(await loginFrom(t.gql, `${prefix}1::b`, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
-    expect((await loginFrom(t.gql, `${prefix}2::a`, user.email, PASSWORD)).errors).toBeUndefined();
+    // Five /64s of one /56 (2001:db8:n:00xx::/56), one failure each: within each /64's budget.
+    for (let i = 1; i <= 5; i += 1) {
+      expect(codes(await loginFrom(t.gql, `${prefix}${i}::a`, user.email, 'wrong password'))).toEqual(['INVALID_CREDENTIALS']);
+    }
+    expect(codes(await loginFrom(t.gql, `${prefix}ff::a`, user.email, PASSWORD))).toEqual(['RATE_LIMITED']);
+    // The next /56 (2001:db8:n:01xx::/56) is someone else.
+    expect((await loginFrom(t.gql, `${prefix}100::a`, user.email, PASSWORD)).errors).toBeUndefined();
   });
 
   it('counts an IPv4-mapped IPv6 address as its IPv4 address, and two IPv4 addresses apart', async () => {

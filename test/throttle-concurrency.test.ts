@@ -80,6 +80,8 @@ describe('the throttle under concurrent takers', () => {
         loginFailuresPerAccount: { points: 5, window: 900 },
         loginFailuresPerIp: { points: pointsPerIp, window: 3600 },
         signUpsPerIp: { points: 2, window: 3600 },
+        loginFailuresAccountWide: { points: 1000, window: 3600 },
+        knownAddressTtl: 3600,
       },
     });
   }

@@ -1,7 +1,7 @@
-import { lt } from 'drizzle-orm';
+import { and, eq, gt, lt } from 'drizzle-orm';
 import ipaddr from 'ipaddr.js';
 import { rawQuery, type Database, type RawQuery } from '../db/client.js';
-import { throttleCounters } from '../db/schema.js';
+import { knownLoginAddresses, throttleCounters } from '../db/schema.js';
 import { AuthError } from '../errors.js';
 import { sha256Hex } from './crypto.js';
 
@@ -10,6 +10,10 @@ export interface ThrottleLimits {
   readonly loginFailuresPerAccount: { readonly points: number; readonly window: number };
   readonly loginFailuresPerIp: { readonly points: number; readonly window: number };
   readonly signUpsPerIp: { readonly points: number; readonly window: number };
+  /** Failures against one account from every address it was never signed into from. */
+  readonly loginFailuresAccountWide: { readonly points: number; readonly window: number };
+  /** Seconds an address stays known to an account after its last successful sign-in. */
+  readonly knownAddressTtl: number;
 }
 
 /**
@@ -26,6 +30,8 @@ export class Throttle {
   readonly #accountFailures: Budget;
   readonly #ipFailures: Budget;
   readonly #signUps: Budget;
+  readonly #accountWideFailures: Budget;
+  readonly #knownAddressTtlMs: number;
   readonly #db: Database;
   readonly #query: RawQuery;
 
@@ -35,27 +41,53 @@ export class Throttle {
     this.#accountFailures = budget('login-account', deps.limits.loginFailuresPerAccount);
     this.#ipFailures = budget('login-ip', deps.limits.loginFailuresPerIp);
     this.#signUps = budget('signup-ip', deps.limits.signUpsPerIp);
+    this.#accountWideFailures = budget('login-account-wide', deps.limits.loginFailuresAccountWide);
+    this.#knownAddressTtlMs = deps.limits.knownAddressTtl * 1000;
   }
 
   /**
-   * Takes one point from the IP's and from the account-and-IP's failure budgets, both or neither, or
-   * throws RATE_LIMITED. Call `succeeded` on the returned attempt when the password was right.
+   * Takes one point from each failure budget the attempt counts against, all or none, or throws
+   * RATE_LIMITED: the address's and the account-and-address's (an IPv6 client's by its /64 and its
+   * /56), and the account-wide one unless this address signed into the account before: spending
+   * that one from many addresses cannot lock out its owner. Call `succeeded` when the password was right.
    */
   async beginPasswordCheck(input: { email: string; ip: string | null }): Promise<PasswordCheckAttempt> {
-    const ipKey = ipKeyOf(input.ip);
+    // The time of the request, read before any await: concurrent checks of one moment count as one.
+    const now = Date.now();
+    const addresses = addressKeysOf(input.ip);
     // The email is counted whether or not it has an account (no enumeration), and stored hashed.
-    const accountKey = sha256Hex(`${input.email}\n${ipKey}`);
-    // Both or neither: an attempt refused for the account is not a failure of this IP, nor the reverse.
-    const [ipPoint, accountPoint] = await this.#take([
-      { budget: this.#ipFailures, key: ipKey },
-      { budget: this.#accountFailures, key: accountKey },
-    ]);
+    const accountKeys = addresses.map((address) => sha256Hex(`${input.email}\n${address}`));
+    const known = await this.#isKnown(accountKeys[0]!);
+    const points = await this.#take([
+      ...addresses.map((key) => ({ budget: this.#ipFailures, key })),
+      ...accountKeys.map((key) => ({ budget: this.#accountFailures, key })),
+      ...(known ? [] : [{ budget: this.#accountWideFailures, key: sha256Hex(input.email) }]),
+    ], now);
+    const [thisAccountAndAddress] = points.splice(addresses.length, 1);
     return {
-      // A success clears the account's counter and is not counted as a failure of the IP: one
-      // statement, so that a failure leaves both points for `abandoned` to give back.
-      succeeded: () => this.#giveBack([ipPoint!], [accountPoint!.key]),
-      abandoned: () => this.#giveBack([ipPoint!, accountPoint!], []),
+      // A success clears the account-and-address counter and is no failure for the other budgets:
+      // one statement, so that a failure leaves every point for `abandoned` to give back.
+      succeeded: async () => {
+        await Promise.all([this.#giveBack(points, [thisAccountAndAddress!.key]), this.#remember(accountKeys[0]!)]);
+      },
+      abandoned: () => this.#giveBack([...points, thisAccountAndAddress!], []),
     };
+  }
+
+  async #isKnown(accountKey: string): Promise<boolean> {
+    const rows = await this.#db
+      .select({ key: knownLoginAddresses.key })
+      .from(knownLoginAddresses)
+      .where(and(eq(knownLoginAddresses.key, accountKey), gt(knownLoginAddresses.expire, new Date())));
+    return rows.length > 0;
+  }
+
+  async #remember(accountKey: string): Promise<void> {
+    const expire = new Date(Date.now() + this.#knownAddressTtlMs);
+    await this.#db
+      .insert(knownLoginAddresses)
+      .values({ key: accountKey, expire })
+      .onConflictDoUpdate({ target: knownLoginAddresses.key, set: { expire } });
   }
 
   /** One sign-up from this IP, or RATE_LIMITED. */
@@ -63,9 +95,10 @@ export class Throttle {
     await this.#take([{ budget: this.#signUps, key: ipKeyOf(ip) }]);
   }
 
-  /** Deletes counters that expired more than an hour ago. */
+  /** Deletes counters that expired more than an hour ago, and addresses no longer known. */
   async sweepExpired(now: Date): Promise<void> {
     await this.#db.delete(throttleCounters).where(lt(throttleCounters.expire, new Date(now.getTime() - 3_600_000)));
+    await this.#db.delete(knownLoginAddresses).where(lt(knownLoginAddresses.expire, now));
   }
 
   /**
@@ -73,8 +106,7 @@ export class Throttle {
    * (drizzle/0006_throttle_counters.sql); RATE_LIMITED with the retryAfter of the budget that
    * frees up last when any is spent.
    */
-  async #take(takes: readonly { budget: Budget; key: string }[]): Promise<TakenPoint[]> {
-    const now = Date.now();
+  async #take(takes: readonly { budget: Budget; key: string }[], now = Date.now()): Promise<TakenPoint[]> {
     const keys = takes.map(({ budget, key }) => `${budget.prefix}:${key}`);
     const rows = await this.#query<TakeRow>('select * from throttle_take($1::text[], $2::bigint[], $3::integer[], $4::bigint[])', [
       keys,
@@ -196,10 +228,20 @@ function sum(counts: readonly number[]): number {
  * IPv6 address, since the key is the parsed address, not the text.
  */
 export function ipKeyOf(ip: string | null): string {
-  if (ip === null) return 'unknown';
-  if (!ipaddr.isValid(ip)) return `unparsed:${ip}`;
+  return addressKeysOf(ip)[0]!;
+}
+
+/**
+ * The budgets an address counts against: its own key (ipKeyOf), and for IPv6 its /56 too, what a
+ * household or small site is routinely given: a /48 holds 65,536 /64s but only 256 /56s.
+ */
+function addressKeysOf(ip: string | null): string[] {
+  if (ip === null) return ['unknown'];
+  if (!ipaddr.isValid(ip)) return [`unparsed:${ip}`];
   const address = ipaddr.process(ip);
-  if (address.kind() === 'ipv4') return address.toString();
-  const prefix = new ipaddr.IPv6([...(address as ipaddr.IPv6).parts.slice(0, 4), 0, 0, 0, 0]);
-  return `${prefix.toRFC5952String()}/64`;
+  if (address.kind() === 'ipv4') return [address.toString()];
+  const parts = (address as ipaddr.IPv6).parts;
+  const prefix64 = new ipaddr.IPv6([...parts.slice(0, 4), 0, 0, 0, 0]);
+  const prefix56 = new ipaddr.IPv6([...parts.slice(0, 3), parts[3]! & 0xff00, 0, 0, 0, 0]);
+  return [`${prefix64.toRFC5952String()}/64`, `${prefix56.toRFC5952String()}/56`];
 }

@@ -100,6 +100,8 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Pos
     connection: {
       statement_timeout: POSTGRES_TIMEOUTS.statement,
       idle_in_transaction_session_timeout: POSTGRES_TIMEOUTS.idleInTransaction,
+      // This app announces every end it makes itself: drizzle/0011's trigger announces only ends made by hand.
+      'tidepass.announces_ends': 'on',
     },
     socket: watchedSocket(POSTGRES_TIMEOUTS.read),
     // postgres.js's default grows with every connection lost since the last success (3^n / 100 s, up to

@@ -113,6 +113,21 @@ export const throttleCounters = pgTable(
 );
 
 /**
+ * Addresses that signed into an account before (src/auth/throttle.ts): they are exempt from the
+ * account-wide failure budget, so that an attacker spending it cannot lock the owner out.
+ */
+export const knownLoginAddresses = pgTable(
+  'known_login_addresses',
+  {
+    /** A SHA-256 of the email and the address's budget key (an IPv4 address or IPv6 /64), never the email itself. */
+    key: text('key').primaryKey(),
+    /** Known until then (a success moves it on); the sweeper deletes rows past it. */
+    expire: at('expire').notNull(),
+  },
+  (t) => [index('known_login_addresses_expire_idx').on(t.expire)],
+);
+
+/**
  * Append-only audit log of authentication events (a trigger refuses UPDATE and DELETE; only the
  * retention sweeper may delete old rows). No foreign keys on purpose: the log outlives the sessions
  * the retention sweeper deletes and the users who are deleted, and a cascade would be a DELETE.

@@ -1,5 +1,5 @@
-import { ListenerSet } from './listeners.js';
-import type { RevocationBus } from './revocation-bus.js';
+import { DeliveredEnds, ListenerSet } from './listeners.js';
+import type { RevocationBus, SessionRevoked } from './revocation-bus.js';
 import { fromWire } from './revocation-wire.js';
 
 export interface InProcessBusOptions {
@@ -14,14 +14,19 @@ export interface InProcessBusOptions {
 /** For one process (the embedded database): local delivery after commit is all there is. */
 export function createInProcessBus(options: InProcessBusOptions): RevocationBus {
   const listeners = new ListenerSet(options.onListenerError);
+  const delivered = new DeliveredEnds();
+  const deliver = (events: readonly SessionRevoked[]) => {
+    for (const event of events) if (delivered.isNew(event)) listeners.emit(event);
+  };
   let unlisten: (() => Promise<void>) | undefined;
   return {
     announce: async () => {},
-    deliverLocally: (events) => events.forEach((event) => listeners.emit(event)),
+    deliverLocally: deliver,
     subscribe: (listener) => listeners.add(listener),
     async start() {
       unlisten = await options.listenToDatabase?.((payload) => {
-        fromWire(payload)?.events.forEach((event) => listeners.emit(event));
+        const received = fromWire(payload);
+        if (received) deliver(received.events);
       });
     },
     async stop() {

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import type { Transaction } from '../db/client.js';
 import type { Logger } from '../logger.js';
-import { ListenerSet } from './listeners.js';
+import { DeliveredEnds, ListenerSet } from './listeners.js';
 import type { RevocationBus, SessionRevoked } from './revocation-bus.js';
 import { fromWire, REVOCATION_CHANNEL, toWire } from './revocation-wire.js';
 
@@ -10,6 +10,7 @@ export { REVOCATION_CHANNEL } from './revocation-wire.js';
 /** NOTIFY payloads are limited to 8000 bytes; one event is about 120. */
 const EVENTS_PER_NOTIFY = 40;
 const RECONNECT_DELAYS_MS = [100, 250, 500, 1000, 2000, 5000];
+const LISTEN_TIMEOUT_MS = 5_000;
 
 export interface PostgresBusOptions {
   readonly url: string;
@@ -22,18 +23,15 @@ export interface PostgresBusOptions {
    * were missed; after a gap, this instance's listeners (subscribers, sockets) get them as if live.
    */
   readonly onResynchronise: () => Promise<readonly SessionRevoked[] | void>;
-  /**
-   * This instance's own notifications coming back. Its listeners already had these events from
-   * deliverLocally, unless the commit's acknowledgement was lost (the transaction committed but the
-   * caller saw an error and never delivered): the revocation set takes them again, idempotently.
-   */
-  readonly onOwnEvents?: (events: readonly SessionRevoked[]) => void;
-  /**
-   * How often the idle LISTEN connection is probed; a probe still unanswered at the next one means
-   * the connection is dead. One that died without a FIN (a dropped route, a frozen peer) is
-   * otherwise silent forever while notifications go unheard.
-   */
+  /** How often the idle LISTEN connection is probed (`select 1`); 0 turns probing off. */
   readonly heartbeatMs?: number;
+  /**
+   * A probe unanswered this long means the connection is dead: one that died without a FIN (a dropped
+   * route, a frozen peer) is otherwise silent forever while notifications go unheard.
+   */
+  readonly probeTimeoutMs: number;
+  /** The longest LISTEN, and the reload after it, may take before the connection is given up. */
+  readonly listenTimeoutMs?: number;
 }
 
 /** The LISTEN connection's application_name: lets operators (and tests) tell which instance it is. */
@@ -46,6 +44,10 @@ export const listenApplicationName = (instanceId: string) => `tidepass-listen ${
  */
 export function createPostgresBus(options: PostgresBusOptions): RevocationBus & { readonly listening: boolean } {
   const listeners = new ListenerSet((error) => options.logger.error('revocation listener failed', { error }));
+  const delivered = new DeliveredEnds();
+  const deliver = (events: readonly SessionRevoked[]) => {
+    for (const event of events) if (delivered.isNew(event)) listeners.emit(event);
+  };
   let stopped = false;
   let listening = false;
   let reconnectAttempt = 0;
@@ -82,8 +84,16 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
   function receive(payload: string): void {
     const received = fromWire(payload);
     if (!received) return options.logger.warn('ignored a malformed revocation notification');
-    if (received.announcer === options.instanceId) return options.onOwnEvents?.(received.events);
-    for (const event of received.events) listeners.emit(event);
+    // This instance's own come back too: already delivered after commit, unless the commit's
+    // acknowledgement was lost (committed, yet the caller saw an error): then this is the only news.
+    deliver(received.events);
+  }
+
+  /** The client is dead or hung: a new one replaces it (an ended postgres.js client cannot be reused). */
+  function replaceClient(): void {
+    const dead = client;
+    client = connect();
+    void dead.end({ timeout: 0 }).catch(() => {});
   }
 
   let heartbeat: NodeJS.Timeout | undefined;
@@ -92,22 +102,19 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
   function startHeartbeat(): void {
     if (!options.heartbeatMs || heartbeat) return;
     heartbeat = setInterval(() => {
-      if (!listening || stopped) return;
-      if (probing === client) {
-        // Unanswered for a whole interval: a dead route or a frozen peer. An ended postgres.js
-        // client cannot be reused: drop it and LISTEN again on a new one.
-        options.logger.warn('revocation LISTEN connection did not answer; reconnecting');
-        const dead = client;
-        probing = undefined;
-        client = connect();
-        void dead.end({ timeout: 0 }).catch(() => {});
-        lost();
-        return;
-      }
-      const probed = client;
-      probing = probed;
+      if (!listening || stopped || probing) return;
+      const probed = (probing = client);
       // A probe that fails was on a connection that closed: onclose handles that.
+      const overdue = setTimeout(() => {
+        if (probing !== probed || probed !== client || stopped) return;
+        // Unsynchronised at once: requests check the database until LISTEN is back and reloaded.
+        options.logger.warn('revocation LISTEN connection did not answer; reconnecting');
+        probing = undefined;
+        replaceClient();
+        lost();
+      }, options.probeTimeoutMs);
       const answered = () => {
+        clearTimeout(overdue);
         if (probing === probed) probing = undefined;
       };
       probed.unsafe('select 1').then(answered, answered);
@@ -115,18 +122,25 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
     heartbeat.unref();
   }
 
+  /** LISTEN and reload within the timeout; a connection that answers neither is given up. */
   async function listen(how: { afterGap: boolean }): Promise<void> {
-    await client.unsafe(`listen ${REVOCATION_CHANNEL}`);
-    // LISTEN first, then reload: whatever commits from now on arrives as a notification,
-    // and whatever committed before is in the reload.
-    const missed = await options.onResynchronise();
-    listening = true;
-    reconnectAttempt = 0;
-    // Sessions that ended while this instance was deaf: a subscriber whose session ended then must
-    // still be told and have its socket closed. Not at start-up, when nobody has subscribed yet and
-    // everything in the window would count as "missed". (A notification that lands between the
-    // reload's query and this can deliver an event twice; listeners take that.)
-    if (how.afterGap) for (const event of missed ?? []) listeners.emit(event);
+    const timeoutMs = options.listenTimeoutMs ?? LISTEN_TIMEOUT_MS;
+    const listened = client;
+    try {
+      await within(timeoutMs, listened.unsafe(`listen ${REVOCATION_CHANNEL}`));
+      // LISTEN first, then reload: whatever commits from now on arrives as a notification,
+      // and whatever committed before is in the reload.
+      const missed = await within(timeoutMs, options.onResynchronise());
+      listening = true;
+      reconnectAttempt = 0;
+      // Sessions that ended while this instance was deaf: a subscriber whose session ended then must
+      // still be told and have its socket closed. Not at start-up, when nobody has subscribed yet and
+      // everything in the window would count as "missed".
+      if (how.afterGap) deliver(missed ?? []);
+    } catch (error) {
+      if (error instanceof ListenTimeout && listened === client) replaceClient();
+      throw error;
+    }
   }
 
   function scheduleListen(): void {
@@ -159,11 +173,17 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
         sql`select pg_notify(${REVOCATION_CHANNEL}, payload) from (values ${sql.join(payloads, sql`, `)}) as chunks (payload)`,
       );
     },
-    deliverLocally: (events) => events.forEach((event) => listeners.emit(event)),
+    deliverLocally: deliver,
     subscribe: (listener) => listeners.add(listener),
     async start() {
-      await listen({ afterGap: false });
       startHeartbeat();
+      try {
+        await listen({ afterGap: false });
+      } catch (error) {
+        // Start all the same, unsynchronised (checking the database per request), and keep trying.
+        options.logger.warn('revocation LISTEN failed at start-up; retrying', { error });
+        lost();
+      }
     },
     async stop() {
       stopped = true;
@@ -172,4 +192,16 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
       await client.end({ timeout: 2 });
     },
   };
+}
+
+class ListenTimeout extends Error {
+  override readonly name = 'ListenTimeout';
+}
+
+function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ListenTimeout(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -32,6 +32,7 @@ export interface TestAppOptions {
   database?: TestDatabase;
   logger?: Logger;
   listenHeartbeatMs?: number;
+  listenTimeoutMs?: number;
   pageDirectory?: URL;
   pendingEndTimer?: AppOptions['pendingEndTimer'];
   pendingEndCapacity?: number;
@@ -46,6 +47,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     clock,
     logger: options.logger ?? silentLogger,
     listenHeartbeatMs: options.listenHeartbeatMs,
+    listenTimeoutMs: options.listenTimeoutMs,
     pageDirectory: options.pageDirectory,
     pendingEndTimer: options.pendingEndTimer,
     pendingEndCapacity: options.pendingEndCapacity,

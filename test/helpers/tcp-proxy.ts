@@ -29,11 +29,21 @@ export interface TcpProxy {
    */
   killOnClientData(match: (chunk: Buffer) => boolean): Promise<void>;
   /**
+   * Resets the connection whose next server-to-client bytes match, before they reach the client: the
+   * server did the work (a COMMIT's acknowledgement, say), the client never hears so. Resolves once it happened.
+   */
+  killOnServerData(match: (chunk: Buffer) => boolean): Promise<void>;
+  /**
    * Silently drops everything, both ways and for good, on the open connections whose first
    * client bytes (the startup message, which names the application) match: a dead route, no FIN.
    * Returns how many connections it froze; new connections are not affected.
    */
   blackhole(matchStartup: (startup: Buffer) => boolean): number;
+  /**
+   * Silently drops everything, both ways and for good, on the connection whose next client bytes
+   * match (they never reach the server): a query sent on a connection that then stops answering.
+   */
+  freezeOnClientData(match: (chunk: Buffer) => boolean): void;
   readonly openConnections: number;
   close(): Promise<void>;
 }
@@ -56,6 +66,8 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
   const pairs = new Set<Pair>();
   const dropped = new Set<net.Socket>();
   const killers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
+  const replyKillers: { match: (chunk: Buffer) => boolean; done: () => void }[] = [];
+  const freezers: ((chunk: Buffer) => boolean)[] = [];
   let trickler: NodeJS.Timeout | undefined;
   const trickleOneByte = () => {
     for (const pair of pairs) {
@@ -94,6 +106,12 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     client.on('data', (chunk: Buffer) => {
       pair.startup ??= chunk;
       if (pair.blackholed) return;
+      const freezer = freezers.find((match) => match(chunk));
+      if (freezer) {
+        freezers.splice(freezers.indexOf(freezer), 1);
+        pair.blackholed = true;
+        return;
+      }
       const killer = killers.find((k) => k.match(chunk));
       if (killer) {
         killers.splice(killers.indexOf(killer), 1);
@@ -106,6 +124,13 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     });
     upstream.on('data', (chunk: Buffer) => {
       if (pair.blackholed) return;
+      const killer = replyKillers.find((k) => k.match(chunk));
+      if (killer) {
+        replyKillers.splice(replyKillers.indexOf(killer), 1);
+        reset(pair);
+        killer.done();
+        return;
+      }
       if (mode === 'hang' || mode === 'trickle') pair.held.toClient.push(chunk);
       else client.write(chunk);
     });
@@ -159,6 +184,12 @@ export async function createTcpProxy(target: { host: string; port: number }): Pr
     },
     killOnClientData(match) {
       return new Promise((resolve) => killers.push({ match, done: resolve }));
+    },
+    killOnServerData(match) {
+      return new Promise((resolve) => replyKillers.push({ match, done: resolve }));
+    },
+    freezeOnClientData(match) {
+      freezers.push(match);
     },
     blackhole(matchStartup) {
       let frozen = 0;
