@@ -96,6 +96,9 @@ const origins = z.string().transform((text, ctx) => {
   return [...new Set(list)];
 });
 
+const MAX_ACCESS_TOKEN_TTL = 3600;
+const MAX_REFRESH_REUSE_GRACE = 60;
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce
@@ -114,13 +117,16 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('tidepass'),
   JWT_PRIVATE_KEY: privateJwk.optional(),
   JWT_VERIFICATION_KEYS: publicJwks.default([]),
-  ACCESS_TOKEN_TTL: seconds(900),
+  // Each ended session is held in every instance's memory for this long, and a stolen token lives as long.
+  ACCESS_TOKEN_TTL: seconds(900).pipe(z.number().max(MAX_ACCESS_TOKEN_TTL, `must be at most ${MAX_ACCESS_TOKEN_TTL} (one hour)`)),
   REFRESH_TOKEN_TTL: seconds(2_592_000),
   SESSION_IDLE_TIMEOUT: seconds(604_800),
   REFRESH_REUSE_GRACE: z.coerce
     .number({ error: 'must be a whole number of seconds' })
     .int('must be a whole number of seconds')
     .min(0, 'must be 0 or more')
+    // Inside the window a spent token still counts as a lost response rather than a theft.
+    .max(MAX_REFRESH_REUSE_GRACE, `must be at most ${MAX_REFRESH_REUSE_GRACE}: a longer window lets a stolen spent token pass as a retry`)
     .default(10),
   TRUST_PROXY: z.stringbool({ error: 'must be true or false' }).default(false),
   SESSION_SWEEP_INTERVAL: z.coerce
@@ -200,6 +206,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw invalidConfiguration([...firstIssues].map(([name, message]) => [String(name), message] as const));
   }
   const v = parsed.data;
+  const conflicts = crossCheck(v);
+  if (conflicts.length > 0) throw invalidConfiguration(conflicts);
   return Object.freeze({
     env: v.NODE_ENV,
     port: v.PORT,
@@ -228,4 +236,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: Object.freeze(v.CORS_ORIGINS),
     graphiql: v.GRAPHIQL ?? v.NODE_ENV !== 'production',
   });
+}
+
+/** Values valid alone but not together: each a line naming the variable to change. */
+function crossCheck(v: z.infer<typeof envSchema>): [name: string, message: string][] {
+  const problems: [string, string][] = [];
+  if (v.SESSION_RETENTION < v.REFRESH_TOKEN_TTL) {
+    // A spent refresh token deleted while it could still be presented would be "unknown", not "reused".
+    problems.push([
+      'SESSION_RETENTION',
+      `must be at least REFRESH_TOKEN_TTL (${v.REFRESH_TOKEN_TTL}): spent refresh tokens must be kept as long as they can be presented, or reuse goes undetected`,
+    ]);
+  }
+  return problems;
 }

@@ -118,4 +118,24 @@ describe('configuration', () => {
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ port: 4000, databaseUrl: undefined });
   });
+
+  it.each([
+    [{ ACCESS_TOKEN_TTL: '3601' }, 'ACCESS_TOKEN_TTL: must be at most 3600'],
+    [{ REFRESH_REUSE_GRACE: '61' }, 'REFRESH_REUSE_GRACE: must be at most 60'],
+    [{ REFRESH_TOKEN_TTL: '86400', SESSION_RETENTION: '86399' }, 'SESSION_RETENTION: must be at least REFRESH_TOKEN_TTL (86400)'],
+  ])('refuses %o at start-up, in one line', (env, line) => {
+    let message = '';
+    try {
+      loadConfig(env);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split('\n')).toEqual(['Invalid configuration:', expect.stringContaining(`  ${line}`)]);
+  });
+
+  it('accepts the bounds themselves', () => {
+    expect(
+      loadConfig({ ACCESS_TOKEN_TTL: '3600', REFRESH_REUSE_GRACE: '60', REFRESH_TOKEN_TTL: '86400', SESSION_RETENTION: '86400' }),
+    ).toMatchObject({ accessTokenTtl: 3600, refreshReuseGrace: 60, sessionRetention: 86_400 });
+  });
 });
