@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PrivateJwk, PublicJwk } from './auth/keys.js';
 import type { ThrottleLimits } from './auth/throttle.js';
+import { parseTrustProxy, TRUST_PROXY_MESSAGE, type TrustProxy } from './graphql/trusted-proxies.js';
 
 export type { PrivateJwk, PublicJwk };
 
@@ -128,7 +129,15 @@ const envSchema = z.object({
     // Inside the window a spent token still counts as a lost response rather than a theft.
     .max(MAX_REFRESH_REUSE_GRACE, `must be at most ${MAX_REFRESH_REUSE_GRACE}: a longer window lets a stolen spent token pass as a retry`)
     .default(10),
-  TRUST_PROXY: z.stringbool({ error: 'must be true or false' }).default(false),
+  TRUST_PROXY: z
+    .string()
+    .transform((text, ctx) => {
+      const trust = parseTrustProxy(text);
+      if (trust) return trust;
+      ctx.addIssue({ code: 'custom', message: TRUST_PROXY_MESSAGE });
+      return z.NEVER;
+    })
+    .default({ kind: 'none' }),
   SESSION_SWEEP_INTERVAL: z.coerce
     .number({ error: 'must be a whole number of seconds' })
     .int('must be a whole number of seconds')
@@ -169,7 +178,8 @@ export interface Config {
   readonly refreshTokenTtl: number;
   readonly sessionIdleTimeout: number;
   readonly refreshReuseGrace: number;
-  readonly trustProxy: boolean;
+  /** Whose X-Forwarded-For entries are believed. */
+  readonly trustProxy: TrustProxy;
   readonly sessionSweepInterval: number;
   readonly throttle: ThrottleLimits;
   readonly maxRequestBodyBytes: number;

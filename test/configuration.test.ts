@@ -17,7 +17,7 @@ describe('configuration', () => {
       refreshTokenTtl: 2_592_000,
       sessionIdleTimeout: 604_800,
       refreshReuseGrace: 10,
-      trustProxy: false,
+      trustProxy: { kind: 'none' },
       sessionSweepInterval: 30,
       throttle: {
         loginFailuresPerAccount: { points: 5, window: 900 },
@@ -62,7 +62,7 @@ describe('configuration', () => {
       refreshTokenTtl: 86_400,
       sessionIdleTimeout: 3600,
       refreshReuseGrace: 0,
-      trustProxy: true,
+      trustProxy: { kind: 'hops', count: 1 },
       corsOrigins: ['https://app.example', 'http://localhost:5173'],
       graphiql: true,
     });

@@ -18,6 +18,7 @@ import { bearerFromConnectionParams, clientInfo } from './caller.js';
 import { useVariableErrorCode } from './coded-error.js';
 import { useRequestLog } from './request-log.js';
 import { useScopeCacheReleaseOnSubscribe } from './scope-cache.js';
+import { proxyCheck, type TrustProxy } from './trusted-proxies.js';
 import { useJwks, useReadiness } from './service-endpoints.js';
 
 /**
@@ -39,7 +40,7 @@ export interface YogaDeps {
   readonly jwks: JSONWebKeySet;
   readonly logger: Logger;
   readonly ping: () => Promise<void>;
-  readonly trustProxy: boolean;
+  readonly trustProxy: TrustProxy;
   readonly development: boolean;
   /** GraphiQL at /graphql, and introspection: off means both. */
   readonly graphiql: boolean;
@@ -54,6 +55,7 @@ export interface YogaDeps {
 const GRAPHQL_ENDPOINT = '/graphql';
 
 export function createYogaServer(deps: YogaDeps): TidepassYoga {
+  const trustedProxy = proxyCheck(deps.trustProxy);
   const refreshCookies = createRefreshCookies({ clock: deps.clock, corsOrigins: deps.corsOrigins });
   return createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),
@@ -79,7 +81,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
         authorization: connectionParams
           ? bearerFromConnectionParams(connectionParams)
           : request.headers.get('authorization'),
-        client: client ?? clientInfo(request?.headers, req, deps.trustProxy),
+        client: client ?? clientInfo(request?.headers, req, trustedProxy),
         refreshCookie: refreshCookies.jarFor(connectionParams ? undefined : request),
       }),
     plugins: [
