@@ -97,6 +97,18 @@ const origins = z.string().transform((text, ctx) => {
   return [...new Set(list)];
 });
 
+const KEY_ENCRYPTION_KEY_MESSAGE = 'must be 32 random bytes as base64url (43 characters), e.g. from `openssl rand 32 | basenc --base64url`';
+
+/** 32 bytes as base64url: AES-256's key. Strict, so that a typo is not silently a different key. */
+const keyEncryptionKey = z.string().transform((text, ctx) => {
+  const bytes = Buffer.from(text, 'base64url');
+  if (!/^[A-Za-z0-9_-]{43}=?$/.test(text) || bytes.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: KEY_ENCRYPTION_KEY_MESSAGE });
+    return z.NEVER;
+  }
+  return new Uint8Array(bytes);
+});
+
 const MAX_ACCESS_TOKEN_TTL = 3600;
 const MAX_REFRESH_REUSE_GRACE = 60;
 
@@ -118,6 +130,7 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('tidepass'),
   JWT_PRIVATE_KEY: privateJwk.optional(),
   JWT_VERIFICATION_KEYS: publicJwks.default([]),
+  KEY_ENCRYPTION_KEY: keyEncryptionKey.optional(),
   // Each ended session is held in every instance's memory for this long, and a stolen token lives as long.
   ACCESS_TOKEN_TTL: seconds(900).pipe(z.number().max(MAX_ACCESS_TOKEN_TTL, `must be at most ${MAX_ACCESS_TOKEN_TTL} (one hour)`)),
   REFRESH_TOKEN_TTL: seconds(2_592_000),
@@ -174,6 +187,8 @@ export interface Config {
   readonly jwtPrivateKey: PrivateJwk | undefined;
   /** Public keys also accepted and published (key rotation). */
   readonly jwtVerificationKeys: readonly PublicJwk[];
+  /** Seals the signing key stored in the database (AES-256-GCM); required in production without JWT_PRIVATE_KEY. */
+  readonly keyEncryptionKey: Uint8Array | undefined;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
   readonly sessionIdleTimeout: number;
@@ -228,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtAudience: v.JWT_AUDIENCE,
     jwtPrivateKey: v.JWT_PRIVATE_KEY,
     jwtVerificationKeys: Object.freeze(v.JWT_VERIFICATION_KEYS),
+    keyEncryptionKey: v.KEY_ENCRYPTION_KEY,
     accessTokenTtl: v.ACCESS_TOKEN_TTL,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL,
     sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
@@ -256,6 +272,13 @@ function crossCheck(v: z.infer<typeof envSchema>): [name: string, message: strin
     problems.push([
       'SESSION_RETENTION',
       `must be at least REFRESH_TOKEN_TTL (${v.REFRESH_TOKEN_TTL}): spent refresh tokens must be kept as long as they can be presented, or reuse goes undetected`,
+    ]);
+  }
+  if (v.NODE_ENV === 'production' && !v.JWT_PRIVATE_KEY && !v.KEY_ENCRYPTION_KEY) {
+    // Whoever reads the database (a replica, a backup, a reporting role) could otherwise mint tokens.
+    problems.push([
+      'KEY_ENCRYPTION_KEY',
+      'must be set in production unless JWT_PRIVATE_KEY is: it encrypts the signing key stored in the database',
     ]);
   }
   return problems;

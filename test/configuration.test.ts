@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
+const KEK = Buffer.alloc(32, 7).toString('base64url');
+
 describe('configuration', () => {
   it('has the documented defaults', () => {
     expect(loadConfig({})).toEqual({
@@ -13,6 +15,7 @@ describe('configuration', () => {
       jwtAudience: 'tidepass',
       jwtPrivateKey: undefined,
       jwtVerificationKeys: [],
+      keyEncryptionKey: undefined,
       accessTokenTtl: 900,
       refreshTokenTtl: 2_592_000,
       sessionIdleTimeout: 604_800,
@@ -47,6 +50,7 @@ describe('configuration', () => {
       SESSION_IDLE_TIMEOUT: '3600',
       REFRESH_REUSE_GRACE: '0',
       TRUST_PROXY: 'true',
+      KEY_ENCRYPTION_KEY: KEK,
       CORS_ORIGINS: 'https://app.example, http://localhost:5173',
       GRAPHIQL: 'true',
     });
@@ -63,6 +67,7 @@ describe('configuration', () => {
       sessionIdleTimeout: 3600,
       refreshReuseGrace: 0,
       trustProxy: { kind: 'hops', count: 1 },
+      keyEncryptionKey: new Uint8Array(32).fill(7),
       corsOrigins: ['https://app.example', 'http://localhost:5173'],
       graphiql: true,
     });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { createTestApp, useTestApp, withTestApp, type TestApp } from './helpers/app.js';
+import { createTestApp, TEST_KEY_ENCRYPTION_KEY, useTestApp, withTestApp, type TestApp } from './helpers/app.js';
 import { PAGE_ENV, SERVER } from './helpers/page-post.js';
 
 /** The devices page, its assets and GraphiQL: what is served, with which headers, and where. */
@@ -130,8 +130,9 @@ describe('GraphiQL and introspection in production', () => {
   });
 
   it('turns GraphiQL off in production unless GRAPHIQL=true, and on elsewhere unless GRAPHIQL=false', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).graphiql).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true' }).graphiql).toBe(true);
+    const production = { NODE_ENV: 'production', KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
+    expect(loadConfig(production).graphiql).toBe(false);
+    expect(loadConfig({ ...production, GRAPHIQL: 'true' }).graphiql).toBe(true);
     expect(loadConfig({}).graphiql).toBe(true);
     expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe(false);
     expect(() => loadConfig({ GRAPHIQL: 'sometimes' })).toThrow(/GRAPHIQL: must be true or false/);
