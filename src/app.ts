@@ -159,7 +159,7 @@ function buildApi(input: {
     logger,
     ping: input.database.ping,
     trustProxy: config.trustProxy,
-    development: config.env === 'development',
+    errorDetails: config.errorDetails,
     graphiql: config.graphiql,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
     clock,

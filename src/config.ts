@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PrivateJwk, PublicJwk } from './auth/keys.js';
 import type { ThrottleLimits } from './auth/throttle.js';
+import type { Audience } from './graphql/conveniences.js';
 import { parseTrustProxy, TRUST_PROXY_MESSAGE, type TrustProxy } from './graphql/trusted-proxies.js';
 
 export type { PrivateJwk, PublicJwk };
@@ -205,8 +206,13 @@ export interface Config {
   readonly authEventRetention: number;
   /** Exact origins (besides our own) allowed to call with credentials, the refresh cookie included. */
   readonly corsOrigins: readonly string[];
-  /** GraphiQL and introspection: on outside production unless GRAPHIQL=false, off in production unless GRAPHIQL=true. */
-  readonly graphiql: boolean;
+  /**
+   * An unexpected error's details and field suggestions: everyone with NODE_ENV=development, loopback
+   * clients only with NODE_ENV unset, nobody otherwise.
+   */
+  readonly errorDetails: Audience;
+  /** GraphiQL and introspection: GRAPHIQL=true everyone, false nobody; unset, as errorDetails but loopback with NODE_ENV=test. */
+  readonly graphiql: Audience;
 }
 
 export class ConfigError extends Error {
@@ -260,8 +266,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionRetention: v.SESSION_RETENTION,
     authEventRetention: v.AUTH_EVENT_RETENTION,
     corsOrigins: Object.freeze(v.CORS_ORIGINS),
-    graphiql: v.GRAPHIQL ?? v.NODE_ENV !== 'production',
+    ...conveniences(v, present['NODE_ENV'] !== undefined),
   });
+}
+
+/** Development conveniences for everyone only when asked for: an unset NODE_ENV is a laptop's, or a forgotten setting. */
+function conveniences(v: z.infer<typeof envSchema>, nodeEnvSet: boolean): { errorDetails: Audience; graphiql: Audience } {
+  const development: Audience = v.NODE_ENV === 'development' && nodeEnvSet ? 'everyone' : 'loopback';
+  const errorDetails: Audience = v.NODE_ENV === 'development' ? development : 'nobody';
+  const graphiql: Audience = v.GRAPHIQL === undefined ? (v.NODE_ENV === 'production' ? 'nobody' : development) : v.GRAPHIQL ? 'everyone' : 'nobody';
+  return { errorDetails, graphiql };
 }
 
 /** Values valid alone but not together: each a line naming the variable to change. */

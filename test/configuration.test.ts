@@ -32,7 +32,8 @@ describe('configuration', () => {
       sessionRetention: 2_592_000,
       authEventRetention: 7_776_000,
       corsOrigins: [],
-      graphiql: true,
+      errorDetails: 'loopback',
+      graphiql: 'loopback',
     });
   });
 
@@ -69,7 +70,8 @@ describe('configuration', () => {
       trustProxy: { kind: 'hops', count: 1 },
       keyEncryptionKey: new Uint8Array(32).fill(7),
       corsOrigins: ['https://app.example', 'http://localhost:5173'],
-      graphiql: true,
+      errorDetails: 'nobody',
+      graphiql: 'everyone',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
