@@ -3,10 +3,11 @@ import { AccountReads } from './auth/accounts.js';
 import { Authenticator } from './auth/authentication.js';
 import { CredentialUseCases } from './auth/credentials.js';
 import { TokenIssuer } from './auth/issued-tokens.js';
-import { InvalidVerificationKey, loadSigningKeys, type SigningKeys } from './auth/keys.js';
+import { InvalidVerificationKey, loadSigningKeys, SigningKeyLocked, type SigningKeys } from './auth/keys.js';
 import { withOutagesAsUnavailable } from './auth/outages.js';
 import { PendingEnds, type RetryTimer } from './auth/pending-ends.js';
 import { sweepRetention, type RetentionSweep } from './auth/retention.js';
+import { SecretBox } from './auth/secret-box.js';
 import { RevocationSet } from './auth/revocations.js';
 import { authServiceOf, type AuthService } from './auth/service.js';
 import { SessionUseCases } from './auth/session-use-cases.js';
@@ -171,7 +172,7 @@ function buildApi(input: {
     logger,
     ping: input.database.ping,
     trustProxy: config.trustProxy,
-    development: config.env === 'development',
+    errorDetails: config.errorDetails,
     graphiql: config.graphiql,
     maxRequestBodyBytes: config.maxRequestBodyBytes,
     clock,
@@ -265,16 +266,18 @@ function buildDomain(input: {
   };
 }
 
-/** A bad JWT_VERIFICATION_KEYS entry is a configuration error: the app does not start. */
+/** A bad JWT_VERIFICATION_KEYS entry, or a stored key KEY_ENCRYPTION_KEY does not open, is a configuration error: the app does not start. */
 async function signingKeys(database: DatabaseHandle, config: Config, clock: Clock): Promise<SigningKeys> {
   try {
     return await loadSigningKeys(database.db, {
       privateJwk: config.jwtPrivateKey,
       verificationJwks: config.jwtVerificationKeys,
       clock,
+      secretBox: config.keyEncryptionKey && new SecretBox(config.keyEncryptionKey),
     });
   } catch (error) {
     if (error instanceof InvalidVerificationKey) throw invalidConfiguration([['JWT_VERIFICATION_KEYS', error.message]]);
+    if (error instanceof SigningKeyLocked) throw invalidConfiguration([['KEY_ENCRYPTION_KEY', error.message]]);
     throw error;
   }
 }

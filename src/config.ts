@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import type { PrivateJwk, PublicJwk } from './auth/keys.js';
 import type { ThrottleLimits } from './auth/throttle.js';
+import type { Audience } from './graphql/conveniences.js';
+import { parseTrustProxy, TRUST_PROXY_MESSAGE, type TrustProxy } from './graphql/trusted-proxies.js';
+import { count, feedKeys, keyEncryptionKey, MAX_ACCESS_TOKEN_TTL, MAX_REFRESH_REUSE_GRACE, origins, privateJwk, publicJwks, seconds } from './config-values.js';
 
 export type { PrivateJwk, PublicJwk };
 
@@ -9,102 +12,6 @@ export type { PrivateJwk, PublicJwk };
  * stops the process with one clear line per problem instead of surfacing in a request.
  */
 
-const seconds = (fallback: number) =>
-  z.coerce
-    .number({ error: 'must be a whole number of seconds' })
-    .int('must be a whole number of seconds')
-    .positive('must be positive')
-    .default(fallback);
-
-const count = (fallback: number) =>
-  z.coerce
-    .number({ error: 'must be a whole number' })
-    .int('must be a whole number')
-    .positive('must be positive')
-    .default(fallback);
-
-/** A variable holding JSON, parsed; `message` when it is not JSON. */
-const json = (message: string) =>
-  z.string().transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    }
-  });
-
-const privateJwk = json('must be a private JWK as JSON').pipe(
-  z.looseObject(
-    {
-      kty: z.literal('EC', 'must be an EC key (kty "EC")'),
-      crv: z.literal('P-256', 'must be on curve P-256 (ES256)'),
-      x: z.string({ error: 'must contain the public part "x"' }),
-      y: z.string({ error: 'must contain the public part "y"' }),
-      d: z.string({ error: 'must contain the private part "d"' }),
-      kid: z.string().optional(),
-    },
-    { error: 'must be a private JWK as JSON' },
-  ),
-);
-
-const PUBLIC_JWKS_MESSAGE = 'must be a JSON array of public EC P-256 JWKs (kty, crv, x, y, optional kid)';
-
-/**
- * Public keys accepted and published beside the signing key: what rotating it needs (the next key
- * published before it signs, the previous one kept until its tokens have expired). Public only: a
- * private part here would be a secret where none is expected, so it is refused rather than dropped.
- */
-const publicJwks = json(PUBLIC_JWKS_MESSAGE).pipe(
-  z
-    .array(
-      z
-        .looseObject(
-          {
-            kty: z.literal('EC', 'each key must be an EC key (kty "EC")'),
-            crv: z.literal('P-256', 'each key must be on curve P-256 (ES256)'),
-            x: z.string({ error: 'each key must contain "x"' }),
-            y: z.string({ error: 'each key must contain "y"' }),
-            kid: z.string().min(1, 'a kid must not be empty').optional(),
-          },
-          { error: PUBLIC_JWKS_MESSAGE },
-        )
-        .refine((jwk) => !('d' in jwk), 'must hold public keys only: remove "d" (the private part)'),
-      { error: PUBLIC_JWKS_MESSAGE },
-    )
-    .max(10, 'at most 10 keys'),
-);
-
-const ORIGINS_MESSAGE = 'must be a comma-separated list of exact origins such as https://app.example.com (no path, no *)';
-
-/** Exact origins only: a wildcard or a path would widen who may send credentialed requests. */
-const origins = z.string().transform((text, ctx) => {
-  const list = text.split(',').map((entry) => entry.trim()).filter(Boolean);
-  for (const entry of list) {
-    let origin: string | null = null;
-    try {
-      const url = new URL(entry);
-      if ((url.protocol === 'http:' || url.protocol === 'https:') && !entry.includes('*')) origin = url.origin;
-    } catch {
-      // not a URL: reported below
-    }
-    if (origin !== entry) {
-      ctx.addIssue({ code: 'custom', message: ORIGINS_MESSAGE });
-      return z.NEVER;
-    }
-  }
-  return [...new Set(list)];
-});
-
-/** Keys of the services allowed to read GET /revocations; long enough that guessing one is hopeless. */
-const feedKeys = z.string().transform((text, ctx) => {
-  const list = text.split(',').map((entry) => entry.trim()).filter(Boolean);
-  if (list.some((key) => key.length < 32)) {
-    ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of keys of at least 32 characters each' });
-    return z.NEVER;
-  }
-  return [...new Set(list)];
-});
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -124,15 +31,27 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('tidepass'),
   JWT_PRIVATE_KEY: privateJwk.optional(),
   JWT_VERIFICATION_KEYS: publicJwks.default([]),
-  ACCESS_TOKEN_TTL: seconds(900),
+  KEY_ENCRYPTION_KEY: keyEncryptionKey.optional(),
+  // Each ended session is held in every instance's memory for this long, and a stolen token lives as long.
+  ACCESS_TOKEN_TTL: seconds(900).pipe(z.number().max(MAX_ACCESS_TOKEN_TTL, `must be at most ${MAX_ACCESS_TOKEN_TTL} (one hour)`)),
   REFRESH_TOKEN_TTL: seconds(2_592_000),
   SESSION_IDLE_TIMEOUT: seconds(604_800),
   REFRESH_REUSE_GRACE: z.coerce
     .number({ error: 'must be a whole number of seconds' })
     .int('must be a whole number of seconds')
     .min(0, 'must be 0 or more')
+    // Inside the window a spent token still counts as a lost response rather than a theft.
+    .max(MAX_REFRESH_REUSE_GRACE, `must be at most ${MAX_REFRESH_REUSE_GRACE}: a longer window lets a stolen spent token pass as a retry`)
     .default(10),
-  TRUST_PROXY: z.stringbool({ error: 'must be true or false' }).default(false),
+  TRUST_PROXY: z
+    .string()
+    .transform((text, ctx) => {
+      const trust = parseTrustProxy(text);
+      if (trust) return trust;
+      ctx.addIssue({ code: 'custom', message: TRUST_PROXY_MESSAGE });
+      return z.NEVER;
+    })
+    .default({ kind: 'none' }),
   SESSION_SWEEP_INTERVAL: z.coerce
     .number({ error: 'must be a whole number of seconds' })
     .int('must be a whole number of seconds')
@@ -180,11 +99,14 @@ export interface Config {
   readonly jwtPrivateKey: PrivateJwk | undefined;
   /** Public keys also accepted and published (key rotation). */
   readonly jwtVerificationKeys: readonly PublicJwk[];
+  /** Seals the signing key stored in the database (AES-256-GCM); required in production without JWT_PRIVATE_KEY. */
+  readonly keyEncryptionKey: Uint8Array | undefined;
   readonly accessTokenTtl: number;
   readonly refreshTokenTtl: number;
   readonly sessionIdleTimeout: number;
   readonly refreshReuseGrace: number;
-  readonly trustProxy: boolean;
+  /** Whose X-Forwarded-For entries are believed. */
+  readonly trustProxy: TrustProxy;
   readonly sessionSweepInterval: number;
   readonly throttle: ThrottleLimits;
   /** How long a probe of the LISTEN connection may go unanswered before the instance counts itself unsynchronised. */
@@ -197,12 +119,17 @@ export interface Config {
   readonly authEventRetention: number;
   /** Exact origins (besides our own) allowed to call with credentials, the refresh cookie included. */
   readonly corsOrigins: readonly string[];
-  /** GraphiQL and introspection: on outside production unless GRAPHIQL=false, off in production unless GRAPHIQL=true. */
-  readonly graphiql: boolean;
   /** Keys of GET /revocations (the revocation stream for other services); none: no such endpoint. */
   readonly revocationFeedKeys: readonly string[];
   /** Connections to GET /revocations served at once by this instance. */
   readonly revocationFeedMaxClients: number;
+  /**
+   * An unexpected error's details and field suggestions: everyone with NODE_ENV=development, loopback
+   * clients only with NODE_ENV unset, nobody otherwise.
+   */
+  readonly errorDetails: Audience;
+  /** GraphiQL and introspection: GRAPHIQL=true everyone, false nobody; unset, as errorDetails but loopback with NODE_ENV=test. */
+  readonly graphiql: Audience;
 }
 
 export class ConfigError extends Error {
@@ -227,6 +154,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw invalidConfiguration([...firstIssues].map(([name, message]) => [String(name), message] as const));
   }
   const v = parsed.data;
+  const conflicts = crossCheck(v);
+  if (conflicts.length > 0) throw invalidConfiguration(conflicts);
   return Object.freeze({
     env: v.NODE_ENV,
     port: v.PORT,
@@ -237,6 +166,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtAudience: v.JWT_AUDIENCE,
     jwtPrivateKey: v.JWT_PRIVATE_KEY,
     jwtVerificationKeys: Object.freeze(v.JWT_VERIFICATION_KEYS),
+    keyEncryptionKey: v.KEY_ENCRYPTION_KEY,
     accessTokenTtl: v.ACCESS_TOKEN_TTL,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL,
     sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
@@ -256,8 +186,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sessionRetention: v.SESSION_RETENTION,
     authEventRetention: v.AUTH_EVENT_RETENTION,
     corsOrigins: Object.freeze(v.CORS_ORIGINS),
-    graphiql: v.GRAPHIQL ?? v.NODE_ENV !== 'production',
     revocationFeedKeys: Object.freeze(v.REVOCATION_FEED_KEYS),
     revocationFeedMaxClients: v.REVOCATION_FEED_MAX_CLIENTS,
+    ...conveniences(v, present['NODE_ENV'] !== undefined),
   });
+}
+
+/** Development conveniences for everyone only when asked for: an unset NODE_ENV is a laptop's, or a forgotten setting. */
+function conveniences(v: z.infer<typeof envSchema>, nodeEnvSet: boolean): { errorDetails: Audience; graphiql: Audience } {
+  const development: Audience = v.NODE_ENV === 'development' && nodeEnvSet ? 'everyone' : 'loopback';
+  const errorDetails: Audience = v.NODE_ENV === 'development' ? development : 'nobody';
+  const graphiql: Audience = v.GRAPHIQL === undefined ? (v.NODE_ENV === 'production' ? 'nobody' : development) : v.GRAPHIQL ? 'everyone' : 'nobody';
+  return { errorDetails, graphiql };
+}
+
+/** Values valid alone but not together: each a line naming the variable to change. */
+function crossCheck(v: z.infer<typeof envSchema>): [name: string, message: string][] {
+  const problems: [string, string][] = [];
+  if (v.SESSION_RETENTION < v.REFRESH_TOKEN_TTL) {
+    // A spent refresh token deleted while it could still be presented would be "unknown", not "reused".
+    problems.push([
+      'SESSION_RETENTION',
+      `must be at least REFRESH_TOKEN_TTL (${v.REFRESH_TOKEN_TTL}): spent refresh tokens must be kept as long as they can be presented, or reuse goes undetected`,
+    ]);
+  }
+  if (v.NODE_ENV === 'production' && !v.JWT_PRIVATE_KEY && !v.KEY_ENCRYPTION_KEY) {
+    // Whoever reads the database (a replica, a backup, a reporting role) could otherwise mint tokens.
+    problems.push([
+      'KEY_ENCRYPTION_KEY',
+      'must be set in production unless JWT_PRIVATE_KEY is: it encrypts the signing key stored in the database',
+    ]);
+  }
+  return problems;
 }

@@ -11,7 +11,10 @@ async function main(): Promise<void> {
   logger.info('started', {
     page: `${url}/`,
     graphql: `${url}/graphql`,
-    graphiql: config.graphiql ? `${url}/graphql` : 'off',
+    graphiql: config.graphiql === 'nobody' ? 'off' : `${url}/graphql`,
+    // Who gets GraphiQL and introspection, and an unexpected error's details: everyone, loopback or nobody.
+    graphiqlFor: config.graphiql,
+    errorDetailsFor: config.errorDetails,
     database: app.database.kind === 'postgres' ? 'postgresql (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`,
   });
 

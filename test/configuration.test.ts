@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
 
+const KEK = Buffer.alloc(32, 7).toString('base64url');
+
 describe('configuration', () => {
   it('has the documented defaults', () => {
     expect(loadConfig({})).toEqual({
@@ -13,11 +15,12 @@ describe('configuration', () => {
       jwtAudience: 'tidepass',
       jwtPrivateKey: undefined,
       jwtVerificationKeys: [],
+      keyEncryptionKey: undefined,
       accessTokenTtl: 900,
       refreshTokenTtl: 2_592_000,
       sessionIdleTimeout: 604_800,
       refreshReuseGrace: 10,
-      trustProxy: false,
+      trustProxy: { kind: 'none' },
       sessionSweepInterval: 30,
       throttle: {
         loginFailuresPerAccount: { points: 5, window: 900 },
@@ -32,7 +35,8 @@ describe('configuration', () => {
       sessionRetention: 2_592_000,
       authEventRetention: 7_776_000,
       corsOrigins: [],
-      graphiql: true,
+      errorDetails: 'loopback',
+      graphiql: 'loopback',
       revocationFeedKeys: [],
       revocationFeedMaxClients: 100,
     });
@@ -52,6 +56,7 @@ describe('configuration', () => {
       SESSION_IDLE_TIMEOUT: '3600',
       REFRESH_REUSE_GRACE: '0',
       TRUST_PROXY: 'true',
+      KEY_ENCRYPTION_KEY: KEK,
       CORS_ORIGINS: 'https://app.example, http://localhost:5173',
       GRAPHIQL: 'true',
       REVOCATION_FEED_KEYS: ' feed-key-of-service-a-0123456789abcdef , feed-key-of-service-b-0123456789abcdef',
@@ -69,9 +74,11 @@ describe('configuration', () => {
       refreshTokenTtl: 86_400,
       sessionIdleTimeout: 3600,
       refreshReuseGrace: 0,
-      trustProxy: true,
+      trustProxy: { kind: 'hops', count: 1 },
+      keyEncryptionKey: new Uint8Array(32).fill(7),
       corsOrigins: ['https://app.example', 'http://localhost:5173'],
-      graphiql: true,
+      errorDetails: 'nobody',
+      graphiql: 'everyone',
       revocationFeedKeys: ['feed-key-of-service-a-0123456789abcdef', 'feed-key-of-service-b-0123456789abcdef'],
       revocationFeedMaxClients: 20,
     });
@@ -126,5 +133,25 @@ describe('configuration', () => {
 
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ port: 4000, databaseUrl: undefined });
+  });
+
+  it.each([
+    [{ ACCESS_TOKEN_TTL: '3601' }, 'ACCESS_TOKEN_TTL: must be at most 3600'],
+    [{ REFRESH_REUSE_GRACE: '61' }, 'REFRESH_REUSE_GRACE: must be at most 60'],
+    [{ REFRESH_TOKEN_TTL: '86400', SESSION_RETENTION: '86399' }, 'SESSION_RETENTION: must be at least REFRESH_TOKEN_TTL (86400)'],
+  ])('refuses %o at start-up, in one line', (env, line) => {
+    let message = '';
+    try {
+      loadConfig(env);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message.split('\n')).toEqual(['Invalid configuration:', expect.stringContaining(`  ${line}`)]);
+  });
+
+  it('accepts the bounds themselves', () => {
+    expect(
+      loadConfig({ ACCESS_TOKEN_TTL: '3600', REFRESH_REUSE_GRACE: '60', REFRESH_TOKEN_TTL: '86400', SESSION_RETENTION: '86400' }),
+    ).toMatchObject({ accessTokenTtl: 3600, refreshReuseGrace: 60, sessionRetention: 86_400 });
   });
 });

@@ -6,9 +6,10 @@ import { PASSWORD, REFRESH, signUp, uniqueEmail } from './helpers/auth-flows.js'
 import { postRaw, type RawAnswer } from './helpers/bad-input.js';
 
 /**
- * What error answers reveal depending on NODE_ENV. The README: NODE_ENV defaults to development, and
- * only development shows an unexpected error's details (and field suggestions); production hides
- * them. Every other test runs with NODE_ENV=test, so the default itself is checked here.
+ * What error answers reveal depending on NODE_ENV. NODE_ENV=development shows an unexpected error's
+ * details (and field suggestions) to everyone; with NODE_ENV unset only clients on this machine get
+ * them (development-conveniences.test.ts, on real sockets), and a request in process has no socket,
+ * so here it is answered as production answers. Every other test runs with NODE_ENV=test.
  */
 
 // An empty variable is an unset one (loadConfig), as with `NODE_ENV= npm start`.
@@ -46,10 +47,10 @@ describe('with NODE_ENV unset', () => {
     expect(unset.app.config.env).toBe('development');
   });
 
-  it('answers every expected failure exactly as development does: its code and documented fields, no stack or original error', async () => {
+  it('answers every expected failure of a client not on this machine exactly as production does: its code and documented fields, no stack', async () => {
     for (const [body, token, code] of await catalogue()) {
       const answer = await post(unset, body, token);
-      const same = await post(development, body, token);
+      const same = await post(production, body, token);
       expect({ status: answer.status, body: answer.body }, body.query).toEqual({ status: same.status, body: same.body });
       expect(answer.status).toBeLessThan(500);
       expect(answer.body?.errors?.map((error) => error.extensions?.code)).toEqual([code]);
@@ -60,9 +61,10 @@ describe('with NODE_ENV unset', () => {
     }
   });
 
-  it('suggests field names as development does, and production does not', async () => {
+  it('suggests field names to everyone with NODE_ENV=development only', async () => {
     const query = { query: '{ mee { id } }' };
-    expect((await post(unset, query)).text).toMatch(/did you mean/i);
+    expect((await post(development, query)).text).toMatch(/did you mean/i);
+    expect((await post(unset, query)).text).not.toMatch(/did you mean/i);
     expect((await post(production, query)).text).not.toMatch(/did you mean/i);
   });
 });
@@ -82,14 +84,14 @@ describe('in production', () => {
 });
 
 describe('an unexpected error', () => {
-  it("shows its message (never the failed query's values) with NODE_ENV unset, as development does, and nothing in production", async () => {
+  it("shows its message (never the failed query's values) with NODE_ENV=development, and nothing in production or to a client elsewhere with NODE_ENV unset", async () => {
     const session = await signUp(unset.gql);
     // A fault no code path expects: every insert into refresh_tokens fails. Added last: the apps share the database.
     await refuseInserts(unset.app.database.db, 'refresh_tokens');
     const tokenHash = createHash('sha256').update(session.refreshToken).digest('hex');
     const body = { query: REFRESH, variables: { refreshToken: session.refreshToken } };
 
-    const shown = await post(unset, body);
+    const shown = await post(development, body);
     expect(shown.body?.errors?.[0]?.extensions).toMatchObject({
       code: 'INTERNAL_SERVER_ERROR',
       originalError: { message: expect.stringContaining('refused by a test trigger') },
@@ -101,6 +103,8 @@ describe('an unexpected error', () => {
       { message: 'Unexpected error.', locations: expect.any(Array), path: ['refresh'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
     ]);
     expect(hidden.text).not.toMatch(/refused by a test trigger|refresh_tokens/);
+    const elsewhere = await post(unset, body);
+    expect(elsewhere.body?.errors).toEqual(hidden.body?.errors);
   });
 });
 

@@ -6,7 +6,8 @@ import { expectRefusal, readAnswer } from './helpers/bad-input.js';
 import { codes } from './helpers/gql.js';
 import { connected, wsClient } from './helpers/ws.js';
 
-const t = useStartedApp();
+// GRAPHIQL=true: introspection for every client, as tools need (otherwise loopback clients only).
+const t = useStartedApp({ env: { GRAPHIQL: 'true' } });
 
 function post(body: unknown) {
   return Promise.resolve(

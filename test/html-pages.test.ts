@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { createTestApp, useTestApp, withTestApp, type TestApp } from './helpers/app.js';
+import { createTestApp, TEST_KEY_ENCRYPTION_KEY, useTestApp, withTestApp, type TestApp } from './helpers/app.js';
 import { PAGE_ENV, SERVER } from './helpers/page-post.js';
 
 /** The devices page, its assets and GraphiQL: what is served, with which headers, and where. */
 
-const t = useTestApp({ env: PAGE_ENV });
+// GRAPHIQL=true: in process there is no loopback socket, and GraphiQL is otherwise served to loopback clients only.
+const t = useTestApp({ env: { ...PAGE_ENV, GRAPHIQL: 'true' } });
 
 const get = (app: TestApp, path: string, accept = 'text/html') =>
   app.app.yoga.fetch(`${SERVER}${path}`, { headers: { accept } });
@@ -84,7 +85,7 @@ describe('HTML responses', () => {
     }
   });
 
-  it('serves GraphiQL on GET /graphql to a browser outside production', async () => {
+  it('serves GraphiQL on GET /graphql to a browser with GRAPHIQL=true', async () => {
     const response = await get(t, '/graphql');
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
@@ -129,11 +130,13 @@ describe('GraphiQL and introspection in production', () => {
     });
   });
 
-  it('turns GraphiQL off in production unless GRAPHIQL=true, and on elsewhere unless GRAPHIQL=false', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).graphiql).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true' }).graphiql).toBe(true);
-    expect(loadConfig({}).graphiql).toBe(true);
-    expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe(false);
+  it('turns GraphiQL off in production unless GRAPHIQL=true, on for everyone with NODE_ENV=development, and for loopback clients otherwise', () => {
+    const production = { NODE_ENV: 'production', KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
+    expect(loadConfig(production).graphiql).toBe('nobody');
+    expect(loadConfig({ ...production, GRAPHIQL: 'true' }).graphiql).toBe('everyone');
+    expect(loadConfig({}).graphiql).toBe('loopback');
+    expect(loadConfig({ NODE_ENV: 'development' }).graphiql).toBe('everyone');
+    expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe('nobody');
     expect(() => loadConfig({ GRAPHIQL: 'sometimes' })).toThrow(/GRAPHIQL: must be true or false/);
   });
 });

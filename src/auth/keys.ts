@@ -1,5 +1,5 @@
 import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { asc } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import {
   calculateJwkThumbprint,
   createLocalJWKSet,
@@ -13,6 +13,7 @@ import {
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { signingKeys } from '../db/schema.js';
+import { SecretBox, SecretBoxError } from './secret-box.js';
 
 export const SIGNING_ALGORITHM = 'ES256';
 
@@ -82,14 +83,46 @@ async function withExtraKeys(ours: JWK[], extraKeys: readonly PublicJwk[]): Prom
   return keys;
 }
 
+/** The stored signing key cannot be opened: missing or wrong KEY_ENCRYPTION_KEY. */
+export class SigningKeyLocked extends Error {
+  override readonly name = 'SigningKeyLocked';
+}
+
+/** A stored private key: sealed by the SecretBox, or (from before encryption, or without a key) a JWK. */
+type StoredPrivateKey = { readonly sealed: string } | JWK;
+
+const sealContext = (kid: string) => `signing_keys.private_jwk:${kid}`;
+
+function sealed(stored: unknown): string | undefined {
+  const value = (stored as { sealed?: unknown } | null)?.sealed;
+  return SecretBox.isSealed(value) ? value : undefined;
+}
+
+function openPrivateKey(stored: unknown, kid: string, box: SecretBox | undefined): JWK {
+  const value = sealed(stored);
+  if (value === undefined) return stored as JWK;
+  if (!box) throw new SigningKeyLocked('must be set: the signing key stored in the database is encrypted');
+  try {
+    return JSON.parse(box.open(value, sealContext(kid))) as JWK;
+  } catch (error) {
+    if (error instanceof SecretBoxError) throw new SigningKeyLocked('does not open the signing key stored in the database');
+    throw error;
+  }
+}
+
+function storedForm(jwk: JWK, kid: string, box: SecretBox | undefined): StoredPrivateKey {
+  return box ? { sealed: box.seal(JSON.stringify(jwk), sealContext(kid)) } : jwk;
+}
+
 /**
  * JWT_PRIVATE_KEY when given; otherwise the key stored in the database, generated on first start,
  * so that restarts (and other instances on the same database) keep accepting issued tokens. Either
- * way, the public keys of JWT_VERIFICATION_KEYS are accepted and published too.
+ * way, the public keys of JWT_VERIFICATION_KEYS are accepted and published too. With a SecretBox the
+ * stored key is sealed, and one stored in plain text before is sealed in place at start-up.
  */
 export async function loadSigningKeys(
   db: Database,
-  options: { privateJwk: PrivateJwk | undefined; verificationJwks: readonly PublicJwk[]; clock: Clock },
+  options: { privateJwk: PrivateJwk | undefined; verificationJwks: readonly PublicJwk[]; clock: Clock; secretBox?: SecretBox | undefined },
 ): Promise<SigningKeys> {
   if (options.privateJwk) {
     const jwk = options.privateJwk as JWK;
@@ -97,6 +130,7 @@ export async function loadSigningKeys(
     return fromPrivateJwk(jwk, kid, [publicPart(jwk, kid)], options.verificationJwks);
   }
 
+  const box = options.secretBox;
   let stored = await db.select().from(signingKeys).orderBy(asc(signingKeys.createdAt), asc(signingKeys.kid));
   if (stored.length === 0) {
     const { privateKey } = await generateKeyPair(SIGNING_ALGORITHM, { extractable: true });
@@ -105,15 +139,28 @@ export async function loadSigningKeys(
     // Two instances starting at once may both generate; everyone then signs with the oldest.
     await db
       .insert(signingKeys)
-      .values({ kid, privateJwk: jwk, publicJwk: publicPart(jwk, kid), createdAt: options.clock() })
+      .values({ kid, privateJwk: storedForm(jwk, kid, box), publicJwk: publicPart(jwk, kid), createdAt: options.clock() })
       .onConflictDoNothing();
     stored = await db.select().from(signingKeys).orderBy(asc(signingKeys.createdAt), asc(signingKeys.kid));
   }
+  if (box) await sealPlainKeys(db, stored, box);
   const active = stored[0]!;
   return fromPrivateJwk(
-    active.privateJwk as JWK,
+    openPrivateKey(active.privateJwk, active.kid, box),
     active.kid,
     stored.map((row) => row.publicJwk as JWK),
     options.verificationJwks,
   );
+}
+
+/** Keys stored in plain text (before KEY_ENCRYPTION_KEY was set) sealed where they are. */
+async function sealPlainKeys(db: Database, rows: readonly { kid: string; privateJwk: unknown }[], box: SecretBox): Promise<void> {
+  for (const row of rows) {
+    if (sealed(row.privateJwk) !== undefined) continue;
+    // Only while it is still the plain key: another instance sealing it at the same time wins once.
+    await db
+      .update(signingKeys)
+      .set({ privateJwk: storedForm(row.privateJwk as JWK, row.kid, box) })
+      .where(and(eq(signingKeys.kid, row.kid), sql`${signingKeys.privateJwk} ->> 'd' is not null`));
+  }
 }

@@ -163,9 +163,10 @@ async function migrateWithoutTimeouts(url: string): Promise<void> {
 /** `dataDir` undefined means in memory (tests); otherwise a folder that persists across restarts. */
 export async function openPglite(dataDir?: string): Promise<PgliteHandle> {
   if (dataDir) {
-    // The database holds password hashes and the signing key: readable by this user only.
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-    chmodSync(dataDir, 0o700);
+    // The database holds password hashes and the signing key: a folder we create is this user's only.
+    // One that already existed keeps the permissions its owner chose (a shared volume, a group's mount).
+    const created = mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (created !== undefined) chmodSync(dataDir, 0o700);
   }
   const client = await PGlite.create(dataDir ? { dataDir } : {});
   const db = drizzlePglite(client, { schema });

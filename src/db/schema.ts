@@ -84,6 +84,7 @@ export const refreshTokens = pgTable(
 /** ES256 signing keys generated on first start when JWT_PRIVATE_KEY is not given. */
 export const signingKeys = pgTable('signing_keys', {
   kid: text('kid').primaryKey(),
+  /** `{ sealed: "v1.…" }` (auth/secret-box.ts) under KEY_ENCRYPTION_KEY; a plain JWK only without one. */
   privateJwk: jsonb('private_jwk').notNull(),
   publicJwk: jsonb('public_jwk').notNull(),
   createdAt: at('created_at').notNull(),

@@ -1,23 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import type { ClientInfo } from '../auth/sessions.js';
+import { forwardedClient, type ProxyCheck } from './trusted-proxies.js';
 
 /**
- * The client's address: the socket's, or behind a proxy (TRUST_PROXY) the last X-Forwarded-For hop,
- * the one our own proxy appended; earlier hops are whatever the client claimed.
+ * The client's address: the socket's, or behind trusted proxies (TRUST_PROXY) the X-Forwarded-For
+ * entry that the outermost trusted proxy appended (see trusted-proxies.ts).
  */
-export function clientInfo(
-  headers: Headers | undefined,
-  req: IncomingMessage | undefined,
-  trustProxy: boolean,
-): ClientInfo {
+export function clientInfo(headers: Headers | undefined, req: IncomingMessage | undefined, trusted: ProxyCheck): ClientInfo {
   const header = (name: string): string | null => {
     if (headers) return headers.get(name);
     const value = req?.headers[name];
     return Array.isArray(value) ? value.join(', ') : (value ?? null);
   };
-  const forwarded = trustProxy ? header('x-forwarded-for') : null;
-  const fromProxy = forwarded?.split(',').map((hop) => hop.trim()).filter(Boolean).at(-1);
-  const ip = fromProxy ?? req?.socket.remoteAddress ?? null;
+  const ip = forwardedClient(req?.socket.remoteAddress, header('x-forwarded-for'), trusted);
   return { userAgent: header('user-agent'), ip: ip?.slice(0, 64) ?? null };
 }
 

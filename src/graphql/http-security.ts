@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { codedError } from './coded-error.js';
+import type { AudienceCheck } from './conveniences.js';
 
 /** The custom header yoga's CSRF prevention accepts; a cross-site form or image cannot send it. */
 export const CSRF_HEADER = 'x-graphql-yoga-csrf';
@@ -86,11 +88,11 @@ export function useCsrfPrevention(): Plugin {
   };
 }
 
-/** Introspection refused (GRAPHQL_VALIDATION_FAILED), for production without GRAPHIQL=true. */
-export function useNoIntrospection(): Plugin {
+/** Introspection refused (GRAPHQL_VALIDATION_FAILED) to requests outside GRAPHIQL's audience. */
+export function useNoIntrospection(allowed: AudienceCheck): Plugin<{ request?: Request; req?: IncomingMessage }> {
   return {
-    onValidate({ addValidationRule }) {
-      addValidationRule(NoSchemaIntrospectionCustomRule);
+    onValidate({ addValidationRule, context }) {
+      if (!allowed(context.request, context.req)) addValidationRule(NoSchemaIntrospectionCustomRule);
     },
   };
 }

@@ -1,4 +1,3 @@
-import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
@@ -29,15 +28,14 @@ const asValidationError = {
   onReject: [(context: ValidationContext | null, error: GraphQLError) => context?.reportError(error)],
 };
 
-/** graphql-armor's validation rules and parse limit; field suggestions hidden outside development. */
-export function useDocumentLimits(options: { hideSuggestions: boolean }): Plugin[] {
+/** graphql-armor's validation rules and parse limit. */
+export function useDocumentLimits(): Plugin[] {
   return [
     // A parse error (GRAPHQL_PARSE_FAILED), raised while lexing: a huge document is never fully read.
     maxTokensPlugin({ n: documentLimits.tokens }),
     maxDepthPlugin({ n: documentLimits.depth, ...asValidationError }),
     maxAliasesPlugin({ n: documentLimits.aliases, ...asValidationError }),
     maxDirectivesPlugin({ n: documentLimits.directives, ...asValidationError }),
-    ...(options.hideSuggestions ? [blockFieldSuggestionsPlugin()] : []),
   ] as Plugin[];
 }
 

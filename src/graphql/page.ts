@@ -1,6 +1,8 @@
+import type { IncomingMessage } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../logger.js';
+import type { AudienceCheck } from './conveniences.js';
 import { formatCsp, type ContentSecurityPolicy } from './http-security.js';
 
 /**
@@ -126,7 +128,7 @@ const START = `YogaGraphiQL.renderYogaGraphiQL(
 );
 `;
 
-export function useGraphiqlAssets(options: { graphqlEndpoint: string }): Plugin {
+export function useGraphiqlAssets(options: { graphqlEndpoint: string; allowed: AudienceCheck }): Plugin<Record<string, unknown>, { req?: IncomingMessage }> {
   let bundle: Promise<GraphiqlBundle> | undefined;
   const script = (body: string) => ({ body, type: 'text/javascript; charset=utf-8' });
   const files = async (name: string): Promise<{ body: string | Uint8Array<ArrayBuffer>; type: string } | undefined> => {
@@ -154,8 +156,9 @@ export function useGraphiqlAssets(options: { graphqlEndpoint: string }): Plugin 
     }
   };
   return {
-    onRequest({ request, url, fetchAPI, endResponse }) {
+    onRequest({ request, url, fetchAPI, endResponse, serverContext }) {
       if (request.method !== 'GET' || !url.pathname.startsWith(GRAPHIQL_ASSETS)) return;
+      if (!options.allowed(request, serverContext.req)) return;
       return files(url.pathname.slice(GRAPHIQL_ASSETS.length)).then((file) => {
         if (!file) return;
         endResponse(

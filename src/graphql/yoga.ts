@@ -18,6 +18,8 @@ import { bearerFromConnectionParams, clientInfo } from './caller.js';
 import { useVariableErrorCode } from './coded-error.js';
 import { useRequestLog } from './request-log.js';
 import { useScopeCacheReleaseOnSubscribe } from './scope-cache.js';
+import { proxyCheck, type TrustProxy } from './trusted-proxies.js';
+import { audienceCheck, ErrorDetails, useFieldSuggestionsFor, type Audience } from './conveniences.js';
 import { useJwks, useReadiness } from './service-endpoints.js';
 
 /**
@@ -39,10 +41,11 @@ export interface YogaDeps {
   readonly jwks: JSONWebKeySet;
   readonly logger: Logger;
   readonly ping: () => Promise<void>;
-  readonly trustProxy: boolean;
-  readonly development: boolean;
-  /** GraphiQL at /graphql, and introspection: off means both. */
-  readonly graphiql: boolean;
+  readonly trustProxy: TrustProxy;
+  /** Who gets an unexpected error's details and field suggestions. */
+  readonly errorDetails: Audience;
+  /** Who gets GraphiQL at /graphql, and introspection. */
+  readonly graphiql: Audience;
   readonly maxRequestBodyBytes: number;
   readonly clock: Clock;
   /** Exact origins allowed cross-origin with credentials (CORS_ORIGINS). */
@@ -54,17 +57,22 @@ export interface YogaDeps {
 const GRAPHQL_ENDPOINT = '/graphql';
 
 export function createYogaServer(deps: YogaDeps): TidepassYoga {
+  const trustedProxy = proxyCheck(deps.trustProxy);
+  const detailsAllowed = audienceCheck(deps.errorDetails);
+  const graphiqlAllowed = audienceCheck(deps.graphiql);
+  const errorDetails = new ErrorDetails();
   const refreshCookies = createRefreshCookies({ clock: deps.clock, corsOrigins: deps.corsOrigins });
   return createYoga<ServerContext, GraphQLContext>({
     schema: buildSchema(),
     graphqlEndpoint: GRAPHQL_ENDPOINT,
     healthCheckEndpoint: '/health',
     landingPage: false,
-    graphiql: deps.graphiql ? GRAPHIQL_OPTIONS : false,
+    graphiql: (request, serverContext) => graphiqlAllowed(request, serverContext?.req) && GRAPHIQL_OPTIONS,
     renderGraphiQL: renderGraphiqlPage,
     // yoga's default CORS reflects any Origin with credentials; useCors allows CORS_ORIGINS only.
     cors: false,
-    maskedErrors: { maskError: maskWith(deps.development), isDev: deps.development },
+    // Masked without details; ErrorDetails puts them back for the requests errorDetails includes.
+    maskedErrors: { maskError: maskWith(errorDetails), isDev: false },
     // The body limit (413 REQUEST_ENTITY_TOO_LARGE) is useStrictRequestFormat's: cheaper than yoga's.
     maxRequestBodySize: false,
     // One operation per request: a batch would multiply what one request can try.
@@ -79,20 +87,23 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
         authorization: connectionParams
           ? bearerFromConnectionParams(connectionParams)
           : request.headers.get('authorization'),
-        client: client ?? clientInfo(request?.headers, req, deps.trustProxy),
+        client: client ?? clientInfo(request?.headers, req, trustedProxy),
         refreshCookie: refreshCookies.jarFor(connectionParams ? undefined : request),
       }),
     plugins: [
       useCors(deps.corsOrigins),
       useSecurityHeaders(),
       usePage({ directory: deps.pageDirectory, logger: deps.logger }),
-      ...(deps.graphiql ? [useGraphiqlAssets({ graphqlEndpoint: GRAPHQL_ENDPOINT })] : [useNoIntrospection()]),
+      ...(deps.graphiql === 'nobody' ? [] : [useGraphiqlAssets({ graphqlEndpoint: GRAPHQL_ENDPOINT, allowed: graphiqlAllowed })]),
+      useNoIntrospection(graphiqlAllowed),
       refreshCookies.plugin,
       useReadiness(deps.ping),
       useJwks(deps.jwks),
       useStrictRequestFormat({ maxBodyBytes: deps.maxRequestBodyBytes }),
       useCsrfPrevention(),
-      ...useDocumentLimits({ hideSuggestions: !deps.development }),
+      ...useDocumentLimits(),
+      useFieldSuggestionsFor(detailsAllowed),
+      errorDetails.plugin(detailsAllowed),
       useRequestLog(deps.logger),
       useVariableErrorCode(),
       useScopeCacheReleaseOnSubscribe(),
@@ -124,7 +135,7 @@ function yogaLogging(logger: Logger): YogaServerOptions<ServerContext, GraphQLCo
 }
 
 /** AuthError becomes a GraphQL error with its code; anything else is masked as INTERNAL_SERVER_ERROR. */
-function maskWith(development: boolean) {
+function maskWith(details: ErrorDetails) {
   return (error: unknown, message: string): Error => {
     const original = originalError(error);
     if (original instanceof AuthError) {
@@ -134,7 +145,8 @@ function maskWith(development: boolean) {
         extensions: { code: original.code, ...original.details },
       });
     }
-    return maskError(withoutQueryValues(error), message, development);
+    const cleaned = withoutQueryValues(error);
+    return details.keep(maskError(cleaned, message, false), maskError(cleaned, message, true));
   };
 }
 

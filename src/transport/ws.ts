@@ -6,6 +6,7 @@ import type { Clock } from '../clock.js';
 import type { Deadlines, Expiring } from '../deadlines.js';
 import type { RevocationBus } from '../events/revocation-bus.js';
 import { clientInfo } from '../graphql/caller.js';
+import { proxyCheck, type TrustProxy } from '../graphql/trusted-proxies.js';
 import type { TidepassYoga } from '../graphql/yoga.js';
 import type { Logger } from '../logger.js';
 import { InitWaits } from './init-wait.js';
@@ -40,7 +41,7 @@ export interface WebSocketTransportDeps {
   /** CORS_ORIGINS: the other origins whose pages may open a socket. */
   corsOrigins: readonly string[];
   /** TRUST_PROXY: the client's address is the last X-Forwarded-For hop. */
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   /** The instance's shared deadlines: each socket's token expiry. */
   expiries: Deadlines<Expiring>;
 }
@@ -55,6 +56,7 @@ export function attachWebSocketTransport(deps: WebSocketTransportDeps): WebSocke
   const registry = new SocketRegistry(deps.expiries);
   const initWaits = new InitWaits();
   const executions = new Executions();
+  const trustedProxy = proxyCheck(deps.trustProxy);
   const keepAlive = new KeepAlive(wss.clients);
   const unsubscribe = registry.closeOnRevocation(deps.bus);
   const protocol = createProtocolServer({ ...deps, registry, initWaits, executions });
@@ -72,7 +74,7 @@ export function attachWebSocketTransport(deps: WebSocketTransportDeps): WebSocke
   }
 
   wss.on('connection', (socket, request) => {
-    const connection = new Connection(socket, clientInfo(undefined, request, deps.trustProxy), owner);
+    const connection = new Connection(socket, clientInfo(undefined, request, trustedProxy), owner);
     initWaits.start(connection);
     const closed = protocol.opened(connection, connection);
     socket.on('error', onSocketError);

@@ -17,9 +17,19 @@ export interface TestApp {
 /** Environment variables as the server would read them; defaults suit tests. */
 export type TestEnv = Record<string, string>;
 
+/** Every test app's KEY_ENCRYPTION_KEY unless a test sets another (or '' for none): apps beside one another share it. */
+export const TEST_KEY_ENCRYPTION_KEY = Buffer.alloc(32, 'tidepass-test').toString('base64url');
+
 export function testConfig(env: TestEnv = {}): Config {
   // Test files sign up many users from one address (in-process requests share the 'unknown' IP).
-  return loadConfig({ NODE_ENV: 'test', PORT: '0', HOST: '127.0.0.1', SIGNUP_MAX_PER_IP: '100000', ...env });
+  return loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    SIGNUP_MAX_PER_IP: '100000',
+    KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
+    ...env,
+  });
 }
 
 export interface TestAppOptions {
