@@ -133,6 +133,15 @@ describe('TokenDelivery COOKIE', () => {
     expect(codesOf(await post(COOKIE_REFRESH, { cookie }))).toEqual(['INVALID_REFRESH_TOKEN']);
   });
 
+  it('logout(refreshToken: "") is logout() without an argument: the cookie\'s session ends with its cookie', async () => {
+    const { cookie, accessToken } = await signUpWithCookie();
+    const answer = await post('mutation { logout(refreshToken: "") }', { cookie });
+    expect(answer.body.data).toEqual({ logout: true });
+    expectCleared(answer);
+    expect(codesOf(await post('{ me { id } }', { token: accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect(codesOf(await post(COOKIE_REFRESH, { cookie }))).toEqual(['INVALID_REFRESH_TOKEN']);
+  });
+
   it('logout() with the access token also clears the cookie', async () => {
     const { cookie, accessToken } = await signUpWithCookie();
     const answer = await post('mutation { logout }', { cookie, token: accessToken });
