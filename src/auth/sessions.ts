@@ -1,5 +1,4 @@
 import type { Clock } from '../clock.js';
-import { recordAuthEvent } from '../db/auth-events.js';
 import type { Database, Transaction } from '../db/client.js';
 import type { LiveWindow } from '../db/live-window.js';
 import type { SessionRecord, SessionSelection, SessionStore } from '../db/session-store.js';
@@ -123,10 +122,9 @@ export class SessionLifecycle {
     const graceStart = now.getTime() - this.deps.policy.refreshReuseGrace * 1000;
     if (presented.spentAt.getTime() > graceStart && presented.successorIsLive) return { kind: 'just-rotated' };
     const { userId, id: sessionId } = presented.session;
-    await recordAuthEvent(this.deps.db, { type: 'REFRESH_TOKEN_REUSED', userId, sessionId, client, at: now });
-    const ended = await this.end({ userId, sessionIds: [sessionId] }, 'REFRESH_TOKEN_REUSE', client);
+    const ended = await this.deps.store.endForReuse({ userId, sessionId }, client, now);
     // Someone else ended it in the meantime: then this token is merely one of an ended session.
-    return ended.length > 0 ? { kind: 'reused' } : { kind: 'invalid' };
+    return ended ? { kind: 'reused' } : { kind: 'invalid' };
   }
 
   /**

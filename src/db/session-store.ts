@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
-import type { AuditedClient } from './auth-events.js';
+import { recordAuthEvent, type AuditedClient } from './auth-events.js';
 import { rawQuery, rowsOf, type Database, type RawQuery, type Transaction } from './client.js';
 import { isDeadlock } from './errors.js';
 import { liveAt, type LiveWindow } from './live-window.js';
@@ -143,6 +143,22 @@ export class SessionStore {
   /** Ends the selected live sessions and tells every instance; requests that come together commit together. */
   end(selection: SessionSelection, reason: RevocationReason, client?: AuditedClient): Promise<SessionRevoked[]> {
     return this.#ends.end(selection, reason, client);
+  }
+
+  /**
+   * Ends a session whose spent token came back (REFRESH_TOKEN_REUSE), its REFRESH_TOKEN_REUSED event in
+   * the same transaction: the log never tells of a theft answered by an end that did not commit.
+   * False (and nothing written) when the session was no longer live.
+   */
+  async endForReuse(session: { userId: string; sessionId: string }, client: AuditedClient, at: Date): Promise<boolean> {
+    return this.#ends.revokingTransaction(async (tx, record) => {
+      await lockUsers(tx, [session.userId]);
+      const ended = await this.#ends.endIn(tx, { userId: session.userId, sessionIds: [session.sessionId] }, 'REFRESH_TOKEN_REUSE');
+      if (ended.length === 0) return false;
+      await recordAuthEvent(tx, { type: 'REFRESH_TOKEN_REUSED', ...session, client, at });
+      await record(ended, client);
+      return true;
+    });
   }
 
   /** Ends sessions past their idle or absolute end (EXPIRED); one instance at a time. */
