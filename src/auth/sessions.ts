@@ -3,6 +3,7 @@ import type { Database, Transaction } from '../db/client.js';
 import type { LiveWindow } from '../db/live-window.js';
 import type { SessionRecord, SessionSelection, SessionStore } from '../db/session-store.js';
 import type { RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
+import { AuthError } from '../errors.js';
 import { isUuid, sha256Hex } from './crypto.js';
 import { isWellFormedRefreshToken, newRefreshToken } from './refresh-tokens.js';
 import type { User } from './users.js';
@@ -77,6 +78,8 @@ export class SessionLifecycle {
     deviceName: string | null;
     client: ClientInfo;
     cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED';
+    /** The users.password_version the login checked the password against; null at sign-up. */
+    passwordVersion: number | null;
     alsoIn?: (tx: Transaction) => Promise<void>;
   }): Promise<StartedSession> {
     const window = this.window();
@@ -91,10 +94,13 @@ export class SessionLifecycle {
         tokenHash: hash,
         cause: input.cause,
         maxLive: this.deps.policy.maxSessionsPerUser,
+        passwordVersion: input.passwordVersion,
         alsoIn: input.alsoIn,
       },
       window,
     );
+    // The password was changed while it was being checked: it is no longer the user's password.
+    if (!session) throw new AuthError('INVALID_CREDENTIALS');
     return { session, refreshToken: token };
   }
 

@@ -10,6 +10,11 @@ export const users = pgTable(
     /** Stored normalised (trimmed, lower case), so the unique index is the uniqueness rule. */
     email: text('email').notNull(),
     passwordHash: text('password_hash').notNull(),
+    /**
+     * Bumped by every change of the password (not by a rehash of the same one): a login creates its
+     * session only if the version it checked the password against is still the user's at commit.
+     */
+    passwordVersion: integer('password_version').notNull().default(0),
     createdAt: at('created_at').notNull(),
   },
   (t) => [uniqueIndex('users_email_key').on(t.email)],
