@@ -21,7 +21,7 @@ async function changePassword(token: string): Promise<void> {
 }
 
 /** Whether a login's session still works: its access token and its refresh token. */
-async function sessionAnswers(login: GqlResult): Promise<{ me: string[]; refresh: string[] }> {
+async function sessionAnswers(login: GqlResult): Promise<Record<'me' | 'refresh', (string | undefined)[]>> {
   const payload = login.data!['login'] as Payload;
   return {
     me: codes(await t.gql('{ me { id } }', {}, { token: payload.accessToken })),
