@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
-import { refreshTokens, users } from '../src/db/schema.js';
+import { openSuccessor } from '../src/auth/sealed-successor.js';
+import { authEvents, refreshTokens, sessions, users } from '../src/db/schema.js';
 import { useTestApp } from './helpers/app.js';
-import { login, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
+import { login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
 import { codes, type Gql } from './helpers/gql.js';
 import { eventually } from './helpers/eventually.js';
@@ -76,6 +77,33 @@ describe('at rest', () => {
   });
 });
 
+describe('the successor kept for a lost response', () => {
+  it('is stored only sealed under its predecessor: no column holds it, nothing stored opens it, and it goes once spent', async () => {
+    const first = await signUp(t.gql);
+    const second = await refresh(t.gql, first.refreshToken);
+    const db = t.database.handle.db;
+    const rowsOf = () => db.select().from(refreshTokens).where(eq(refreshTokens.sessionId, first.session.id));
+    const rows = await rowsOf();
+    const everything = JSON.stringify([rows, await db.select().from(sessions), await db.select().from(authEvents)]);
+    for (const form of [second.refreshToken, Buffer.from(second.refreshToken, 'base64url').toString('hex')]) {
+      expect(everything).not.toContain(form);
+    }
+    const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+    const sealed = rows.find((row) => row.tokenHash === sha256(second.refreshToken))!.sealedForParent!;
+    expect(sealed).toMatch(/^[A-Za-z0-9_-]+$/);
+    // Only the predecessor opens it; what the database holds (hashes, ids) does not.
+    expect(openSuccessor(first.refreshToken, sealed)).toBe(second.refreshToken);
+    for (const stored of [...rows.flatMap((row) => [row.tokenHash, row.id]), first.session.id, sealed]) {
+      expect(openSuccessor(stored, sealed)).toBeNull();
+    }
+    expect(openSuccessor(second.refreshToken, sealed)).toBeNull();
+
+    await refresh(t.gql, second.refreshToken);
+    const spent = (await rowsOf()).find((row) => row.tokenHash === sha256(second.refreshToken))!;
+    expect(spent.sealedForParent).toBeNull();
+  });
+});
+
 describe('reuse detection', () => {
   it('treats a spent token presented after the grace window as theft and ends the whole session', async () => {
     const email = uniqueEmail();
@@ -99,15 +127,37 @@ describe('reuse detection', () => {
     expect(await refreshCodes(t.gql, other.refreshToken)).toEqual([]);
   });
 
-  it('answers REFRESH_TOKEN_ROTATED inside the grace window and revokes nothing', async () => {
+  it('answers a retry inside the grace window (a lost response) with the same successor and a new access token', async () => {
     const first = await signUp(t.gql);
     const second = await refresh(t.gql, first.refreshToken);
     t.clock.advance(9.999);
 
-    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
+    const retried = await refresh(t.gql, first.refreshToken);
+    expect(retried.refreshToken).toBe(second.refreshToken);
+    expect(retried.session.id).toBe(first.session.id);
+    expect(await meCodes(t.gql, retried.accessToken)).toEqual([]);
+    // Again, as long as the successor was never used; nothing revoked, and the successor works.
+    expect((await refresh(t.gql, first.refreshToken)).refreshToken).toBe(second.refreshToken);
     expect(await meCodes(t.gql, second.accessToken)).toEqual([]);
     const third = await refresh(t.gql, second.refreshToken);
     expect(third.session.id).toBe(first.session.id);
+    expect(await meCodes(t.gql, third.accessToken)).toEqual([]);
+  });
+
+  it('answers REFRESH_TOKEN_ROTATED inside the grace window once the successor was used (another tab moved on)', async () => {
+    const first = await signUp(t.gql);
+    const second = await refresh(t.gql, first.refreshToken);
+    t.clock.advance(1);
+    const third = await refresh(t.gql, second.refreshToken);
+    t.clock.advance(1);
+
+    // Tab B still held `first`: nothing to hand it, nothing revoked.
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
+    expect(await meCodes(t.gql, third.accessToken)).toEqual([]);
+    // After the window, the same token is theft, as before.
+    t.clock.advance(REFRESH_REUSE_GRACE);
+    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
+    expect(await meCodes(t.gql, third.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 
   it('treats the immediate predecessor as theft once exactly REFRESH_REUSE_GRACE seconds have passed', async () => {
@@ -124,22 +174,25 @@ describe('reuse detection', () => {
     const first = await signUp(t.gql);
     const second = await refresh(t.gql, first.refreshToken);
     const third = await refresh(t.gql, second.refreshToken);
+    const fourth = await refresh(t.gql, third.refreshToken);
     t.clock.advance(1);
 
+    // Its successor was used, and so was that one's: the family moved on by more than a tab's step.
     expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
-    expect(await refreshCodes(t.gql, third.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
-    expect(await meCodes(t.gql, third.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(await refreshCodes(t.gql, fourth.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(t.gql, fourth.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 
-  it('treats a predecessor whose successor was spent too as theft inside the grace window', async () => {
+  it('answers REFRESH_TOKEN_ROTATED to a retry whose successor came from changePassword (nothing sealed for it)', async () => {
     const first = await signUp(t.gql);
-    const second = await refresh(t.gql, first.refreshToken);
-    // The retry with the predecessor is harmless while its successor is the live token...
+    const changed = await t.gql(
+      'mutation ($p: String!) { changePassword(currentPassword: $p, newPassword: "a brand new passphrase") { refreshToken } }',
+      { p: PASSWORD },
+      { token: first.accessToken },
+    );
+    expect(changed.errors).toBeUndefined();
     expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
-    const third = await refresh(t.gql, second.refreshToken);
-    // ...but not once the family has moved on: `second` is now the predecessor, `first` an ancestor.
-    expect(await refreshCodes(t.gql, first.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
-    expect(await meCodes(t.gql, third.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(await refreshCodes(t.gql, changed.data!['changePassword'].refreshToken)).toEqual([]);
   });
 
   it('has no grace at all when REFRESH_REUSE_GRACE is 0', async () => {
@@ -160,21 +213,23 @@ describe('a stolen refresh token that the thief rotates first', () => {
     return result.data!.refresh as { accessToken: string; refreshToken: string };
   };
 
-  it('answers the owner REFRESH_TOKEN_ROTATED inside the grace window (nothing revoked yet), then REFRESH_TOKEN_REUSED, which ends the family for the thief too', async () => {
+  it('answers the owner inside the grace window as a lost response (nothing revoked yet), then REFRESH_TOKEN_REUSED, which ends the family for the thief too', async () => {
     const owner = await signUp(t.gql);
     // The thief copied the owner's refresh token and spends it first.
     const stolen = await thiefRefresh(owner.refreshToken);
     t.clock.advance(3);
 
     // The owner's next refresh presents the same, now spent, token: within REFRESH_REUSE_GRACE of its
-    // spending and its successor live, it looks like a lost response, as the README says.
-    expect(await refreshCodes(t.gql, owner.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
+    // spending and its successor never used, it is a lost response: the owner gets that successor too.
+    expect((await refresh(t.gql, owner.refreshToken)).refreshToken).toBe(stolen.refreshToken);
     expect(await meCodes(t.gql, stolen.accessToken)).toEqual([]);
-    // Trying again inside the window changes nothing ...
+    // The thief moves on first; the owner's retry inside the window then gets nothing ...
+    const moved = await thiefRefresh(stolen.refreshToken);
     expect(await refreshCodes(t.gql, owner.refreshToken)).toEqual(['REFRESH_TOKEN_ROTATED']);
 
-    // ... but once the window has passed, the same token is theft: the whole session ends.
+    // ... and once the window has passed, the same token is theft: the whole session ends.
     t.clock.advance(REFRESH_REUSE_GRACE);
+    expect(await meCodes(t.gql, moved.accessToken)).toEqual([]);
     expect(await refreshCodes(t.gql, owner.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
     expect(await refreshCodes(t.gql, stolen.refreshToken)).toEqual(['INVALID_REFRESH_TOKEN']);
     expect(await meCodes(t.gql, stolen.accessToken)).toEqual(['SESSION_REVOKED']);
@@ -182,16 +237,17 @@ describe('a stolen refresh token that the thief rotates first', () => {
     expect(codes(await t.gql(REFRESH, { refreshToken: stolen.refreshToken }, thief))).toEqual(['INVALID_REFRESH_TOKEN']);
   });
 
-  it('answers the owner REFRESH_TOKEN_REUSED at once, and ends the family, when the thief has rotated twice', async () => {
+  it('answers the owner REFRESH_TOKEN_REUSED at once, and ends the family, when the thief has rotated three times', async () => {
     const owner = await signUp(t.gql);
     const once = await thiefRefresh(owner.refreshToken);
     const twice = await thiefRefresh(once.refreshToken);
+    const thrice = await thiefRefresh(twice.refreshToken);
     t.clock.advance(1);
 
-    // The owner's token is no longer the live token's predecessor but an older ancestor: no grace.
+    // The owner's token is an older ancestor, not a step behind another tab: no grace.
     expect(await refreshCodes(t.gql, owner.refreshToken)).toEqual(['REFRESH_TOKEN_REUSED']);
-    expect(codes(await t.gql(REFRESH, { refreshToken: twice.refreshToken }, thief))).toEqual(['INVALID_REFRESH_TOKEN']);
-    expect(await meCodes(t.gql, twice.accessToken)).toEqual(['SESSION_REVOKED']);
+    expect(codes(await t.gql(REFRESH, { refreshToken: thrice.refreshToken }, thief))).toEqual(['INVALID_REFRESH_TOKEN']);
+    expect(await meCodes(t.gql, thrice.accessToken)).toEqual(['SESSION_REVOKED']);
   });
 
   it('ends the family when the thief comes back with the token after the owner rotated it', async () => {
@@ -205,17 +261,17 @@ describe('a stolen refresh token that the thief rotates first', () => {
 });
 
 describe('concurrency', () => {
-  it('gives exactly one success to 20 simultaneous refreshes with one token', async () => {
+  it('rotates once for 20 simultaneous refreshes with one token: all get the same successor', async () => {
     const first = await signUp(t.gql);
     const results = await Promise.all(Array.from({ length: 20 }, () => t.gql(REFRESH, { refreshToken: first.refreshToken })));
 
-    const winners = results.filter((result) => !result.errors);
-    expect(winners).toHaveLength(1);
-    // The losers are retries of a token spent a moment ago whose successor is live: nothing is revoked.
-    expect(results.flatMap(codes).sort()).toEqual(Array(19).fill('REFRESH_TOKEN_ROTATED'));
-    const winner = winners[0]!.data!.refresh;
-    expect(await meCodes(t.gql, winner.accessToken)).toEqual([]);
-    const next = await refresh(t.gql, winner.refreshToken);
+    // One rotated it; the others are retries of a token spent a moment ago whose successor was never used.
+    expect(results.flatMap(codes)).toEqual([]);
+    const successors = new Set(results.map((result) => result.data!['refresh'].refreshToken as string));
+    expect(successors.size).toBe(1);
+    const rows = await t.database.handle.db.select().from(refreshTokens).where(eq(refreshTokens.sessionId, first.session.id));
+    expect(rows).toHaveLength(2);
+    const next = await refresh(t.gql, [...successors][0]!);
     expect(next.session.id).toBe(first.session.id);
   });
 
@@ -246,7 +302,9 @@ describe('concurrency', () => {
     expect(successes.flatMap(codes)).toEqual([]);
     // Each caller gets its own session back, and a successor of that session.
     expect(successes.map((r) => r.data!.refresh.session.id)).toEqual(live.map((s) => s.session.id));
-    expect(results.slice(30).map(codes)).toEqual([['INVALID_REFRESH_TOKEN'], ['INVALID_REFRESH_TOKEN'], ['REFRESH_TOKEN_ROTATED']]);
+    expect(results.slice(30).map(codes)).toEqual([['INVALID_REFRESH_TOKEN'], ['INVALID_REFRESH_TOKEN'], []]);
+    // The token presented twice was rotated once: the second copy got the same successor.
+    expect(results[32]!.data!.refresh.refreshToken).toBe(successes[0]!.data!.refresh.refreshToken);
     const again = await Promise.all(successes.map((r) => refresh(t.gql, r.data!.refresh.refreshToken)));
     expect(again.map((s) => s.session.id)).toEqual(live.map((s) => s.session.id));
     expect(await meCodes(t.gql, successes[7]!.data!.refresh.accessToken)).toEqual([]);

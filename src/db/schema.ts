@@ -75,6 +75,12 @@ export const refreshTokens = pgTable(
     tokenHash: text('token_hash').notNull(),
     createdAt: at('created_at').notNull(),
     spentAt: at('spent_at'),
+    /**
+     * This token sealed (AES-256-GCM) under a key derived from its parent token, which is never stored:
+     * a retry with the parent whose response was lost gets this token again; the database alone opens
+     * nothing. Cleared once this token is spent.
+     */
+    sealedForParent: text('sealed_for_parent'),
   },
   (t) => [
     uniqueIndex('refresh_tokens_token_hash_key').on(t.tokenHash),
