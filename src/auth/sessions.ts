@@ -43,7 +43,8 @@ export type RotationResult =
   | { readonly kind: 'reused' }
   /**
    * Spent within the grace window, its successor already used and now the predecessor of the live
-   * token: another tab (or a retry) moved on. Nothing is revoked; the client must use what it got since.
+   * token: another tab (or a retry) moved on; or unused but with no sealed copy (changePassword's).
+   * Nothing is revoked; the client must use what it got since.
    */
   | { readonly kind: 'just-rotated' };
 
