@@ -35,9 +35,12 @@ describe('a login racing a password change', () => {
     const laptop = await signUp(t.gql, { email });
     const gate = gateStatement(t.database.handle, /create_session_within_limit/);
     const racing = t.gql(LOGIN, { email, password: PASSWORD });
-    await gate.reached;
-    await changePassword(laptop.accessToken);
-    gate.release();
+    try {
+      await gate.reached;
+      await changePassword(laptop.accessToken);
+    } finally {
+      gate.release();
+    }
     expect(codes(await racing)).toEqual(['INVALID_CREDENTIALS']);
     expect(codes(await t.gql(LOGIN, { email, password: NEW_PASSWORD }))).toEqual([]);
   });
@@ -50,9 +53,12 @@ describe('a login racing a password change', () => {
     await t.app.database.db.execute(sql`update users set password_hash = ${weak} where id = ${laptop.user.id}`);
     const gate = gateStatement(t.database.handle, /^update "users" set "password_hash"/);
     const racing = t.gql(LOGIN, { email, password: PASSWORD });
-    await gate.reached;
-    await changePassword(laptop.accessToken);
-    gate.release();
+    try {
+      await gate.reached;
+      await changePassword(laptop.accessToken);
+    } finally {
+      gate.release();
+    }
     expect(codes(await racing)).toEqual(['INVALID_CREDENTIALS']);
     expect(codes(await t.gql(LOGIN, { email, password: NEW_PASSWORD }))).toEqual([]);
     expect(codes(await t.gql(LOGIN, { email, password: PASSWORD }))).toEqual(['INVALID_CREDENTIALS']);
