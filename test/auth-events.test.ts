@@ -5,6 +5,7 @@ import { recordAuthEvent } from '../src/db/auth-events.js';
 import { authEvents } from '../src/db/schema.js';
 import { useTestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
+import { sessionWritesUnavailable } from './helpers/faults.js';
 import { codes } from './helpers/gql.js';
 
 const t = useTestApp({ env: { TRUST_PROXY: 'true' } });
@@ -73,6 +74,28 @@ describe('myAuthEvents', () => {
       { type: 'LOGIN_SUCCEEDED', sessionId: phone.session.id, reason: null, ip: '203.0.113.2', userAgent: 'phone-app' },
       { type: 'LOGIN_FAILED', sessionId: null, reason: null, ip: '198.51.100.7', userAgent: 'attacker' },
       { type: 'SIGNED_UP', sessionId: laptopTokens.session.id, reason: null, ip: '203.0.113.1', userAgent: 'laptop-browser' },
+    ]);
+  });
+
+  it('records REFRESH_TOKEN_REUSED only with the end of the session: a reuse whose end fails leaves no event', async () => {
+    const email = uniqueEmail();
+    const first = await signUp(t.gql, { email });
+    await refresh(t.gql, first.refreshToken);
+    t.clock.advance(60);
+    const restore = await sessionWritesUnavailable(t.app.database.db);
+    try {
+      expect(codes(await t.gql(REFRESH, { refreshToken: first.refreshToken }))).toEqual(['SERVICE_UNAVAILABLE']);
+    } finally {
+      await restore();
+    }
+    const reader = await login(t.gql, { email });
+    expect((await eventsOf(reader.accessToken)).map((event) => event.type)).not.toContain('REFRESH_TOKEN_REUSED');
+
+    expect(codes(await t.gql(REFRESH, { refreshToken: first.refreshToken }))).toEqual(['REFRESH_TOKEN_REUSED']);
+    const events = (await eventsOf(reader.accessToken)).filter((event) => event.sessionId === first.session.id);
+    expect(events.slice(0, 2).map(({ type, reason }) => ({ type, reason }))).toEqual([
+      { type: 'SESSION_REVOKED', reason: 'REFRESH_TOKEN_REUSE' },
+      { type: 'REFRESH_TOKEN_REUSED', reason: null },
     ]);
   });
 

@@ -90,12 +90,26 @@ describe('TokenDelivery COOKIE', () => {
     expect(codesOf(await post('{ me { id } }', { token: accessToken }))).toEqual(['SESSION_REVOKED']);
   });
 
-  it('a refresh within the grace window is REFRESH_TOKEN_ROTATED and leaves the cookie alone', async () => {
+  it('a retry of a refresh whose response was lost sets the same successor in the cookie again', async () => {
     const { cookie } = await signUpWithCookie();
-    await post(COOKIE_REFRESH, { cookie });
+    const successor = expectCookieToken(await post(COOKIE_REFRESH, { cookie }), 604_800);
+    t.clock.advance(2);
     const again = await post(COOKIE_REFRESH, { cookie });
-    expect(codesOf(again)).toEqual(['REFRESH_TOKEN_ROTATED']);
-    expect(again.cookies).toEqual([]);
+    expect(again.body.errors).toBeUndefined();
+    // The session was last used at the rotation, two seconds ago: its idle end is that much nearer.
+    expect(expectCookieToken(again, 604_798)).toBe(successor);
+    expect(codesOf(await post('{ me { id } }', { token: again.body.data!['refresh'].accessToken }))).toEqual([]);
+    t.clock.advance(60);
+    expectCookieToken(await post(COOKIE_REFRESH, { cookie: successor }), 604_800);
+  });
+
+  it('a refresh within the grace window whose successor was already used is REFRESH_TOKEN_ROTATED and leaves the cookie alone', async () => {
+    const { cookie } = await signUpWithCookie();
+    const successor = expectCookieToken(await post(COOKIE_REFRESH, { cookie }), 604_800);
+    expectCookieToken(await post(COOKIE_REFRESH, { cookie: successor }), 604_800);
+    const late = await post(COOKIE_REFRESH, { cookie });
+    expect(codesOf(late)).toEqual(['REFRESH_TOKEN_ROTATED']);
+    expect(late.cookies).toEqual([]);
   });
 
   it('a refresh of a session that was revoked elsewhere is INVALID_REFRESH_TOKEN and clears the cookie', async () => {
@@ -127,6 +141,15 @@ describe('TokenDelivery COOKIE', () => {
   it('logout() without an argument ends the cookie\'s session and clears the cookie', async () => {
     const { cookie, accessToken } = await signUpWithCookie();
     const answer = await post('mutation { logout }', { cookie });
+    expect(answer.body.data).toEqual({ logout: true });
+    expectCleared(answer);
+    expect(codesOf(await post('{ me { id } }', { token: accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect(codesOf(await post(COOKIE_REFRESH, { cookie }))).toEqual(['INVALID_REFRESH_TOKEN']);
+  });
+
+  it('logout(refreshToken: "") is logout() without an argument: the cookie\'s session ends with its cookie', async () => {
+    const { cookie, accessToken } = await signUpWithCookie();
+    const answer = await post('mutation { logout(refreshToken: "") }', { cookie });
     expect(answer.body.data).toEqual({ logout: true });
     expectCleared(answer);
     expect(codesOf(await post('{ me { id } }', { token: accessToken }))).toEqual(['SESSION_REVOKED']);

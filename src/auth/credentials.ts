@@ -15,6 +15,7 @@ import {
   normaliseEmail,
   normaliseNewPassword,
   normalisePresentedPassword,
+  rehashPassword,
   updatePasswordHash,
   type User,
 } from './users.js';
@@ -54,6 +55,7 @@ export class CredentialUseCases {
       deviceName,
       client,
       cause: 'SIGNED_UP',
+      passwordVersion: null,
       alsoIn: async (tx) => {
         const user = await insertUser(tx, this.deps.clock, { id: userId, email, passwordHash });
         if (!user) throw new AuthError('EMAIL_TAKEN');
@@ -82,13 +84,16 @@ export class CredentialUseCases {
       await attempt.succeeded();
       judged = 'right and recorded';
       if (needsRehash(user.passwordHash)) {
-        await updatePasswordHash(this.deps.db, user.id, await hashPassword(password));
+        const passwordHash = await hashPassword(password);
+        await rehashPassword(this.deps.db, { userId: user.id, checkedHash: user.passwordHash, passwordHash });
       }
+      // Only while the password checked is still the user's: a change that committed meanwhile wins.
       const { session, refreshToken } = await this.deps.sessions.create({
         userId: user.id,
         deviceName,
         client,
         cause: 'LOGIN_SUCCEEDED',
+        passwordVersion: user.passwordVersion,
       });
       return await this.deps.tokens.issue(user, session, refreshToken);
     } catch (error) {
@@ -125,7 +130,13 @@ export class CredentialUseCases {
       userId: user.id,
       sessionId: viewer.sessionId,
       alsoIn: async (tx) => {
-        await updatePasswordHash(tx, user.id, passwordHash);
+        // Under the user's row lock: a change that committed since the current password was checked wins.
+        const changed = await updatePasswordHash(tx, {
+          userId: user.id,
+          passwordHash,
+          checkedVersion: user.passwordVersion,
+        });
+        if (!changed) throw new AuthError('INVALID_CREDENTIALS');
         await recordAuthEvent(tx, { type: 'PASSWORD_CHANGED', ...event, at: this.deps.clock() });
       },
     });

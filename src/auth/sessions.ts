@@ -1,12 +1,13 @@
 import type { Clock } from '../clock.js';
-import { recordAuthEvent } from '../db/auth-events.js';
 import type { Database, Transaction } from '../db/client.js';
 import type { LiveWindow } from '../db/live-window.js';
 import type { SessionRecord, SessionSelection, SessionStore } from '../db/session-store.js';
 import type { RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
+import { AuthError } from '../errors.js';
 import { isUuid, sha256Hex } from './crypto.js';
 import { isWellFormedRefreshToken, newRefreshToken } from './refresh-tokens.js';
-import type { User } from './users.js';
+import { openSuccessor, sealSuccessor } from './sealed-successor.js';
+import { findUserById, type User } from './users.js';
 
 export type { SessionRecord, SessionSelection };
 
@@ -31,12 +32,20 @@ export interface StartedSession {
 }
 
 export type RotationResult =
+  /**
+   * Spent and succeeded; or spent within the grace window while its successor was never used (a lost
+   * response): then `refreshToken` is that same successor, opened from its sealed copy.
+   */
   | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly user: User; readonly refreshToken: string }
   /** Unknown, malformed, or of an ended or expired session. */
   | { readonly kind: 'invalid' }
   /** Spent token presented outside the grace window: theft. The session has been ended. */
   | { readonly kind: 'reused' }
-  /** The immediate predecessor of the live token, spent within the grace window: a lost response. */
+  /**
+   * Spent within the grace window, its successor already used and now the predecessor of the live
+   * token: another tab (or a retry) moved on; or unused but with no sealed copy (changePassword's).
+   * Nothing is revoked; the client must use what it got since.
+   */
   | { readonly kind: 'just-rotated' };
 
 export type RestartResult = ({ readonly kind: 'restarted' } & StartedSession) | { readonly kind: 'session-ended' };
@@ -78,6 +87,8 @@ export class SessionLifecycle {
     deviceName: string | null;
     client: ClientInfo;
     cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED';
+    /** The users.password_version the login checked the password against; null at sign-up. */
+    passwordVersion: number | null;
     alsoIn?: (tx: Transaction) => Promise<void>;
   }): Promise<StartedSession> {
     const window = this.window();
@@ -92,17 +103,20 @@ export class SessionLifecycle {
         tokenHash: hash,
         cause: input.cause,
         maxLive: this.deps.policy.maxSessionsPerUser,
+        passwordVersion: input.passwordVersion,
         alsoIn: input.alsoIn,
       },
       window,
     );
+    // The password was changed while it was being checked: it is no longer the user's password.
+    if (!session) throw new AuthError('INVALID_CREDENTIALS');
     return { session, refreshToken: token };
   }
 
   /**
-   * Spends the token and issues its successor. Only when nothing was rotated is the token looked at
-   * again, to tell why; nothing is written on the way but the end of a session whose spent token
-   * came back outside the grace window, which commits although the request fails.
+   * Spends the token and issues its successor, stored with a copy sealed for the token's holder. Only
+   * when nothing was rotated is the token looked at again, to tell why; nothing is written on the way
+   * but the end of a session whose spent token came back as theft, which commits although the request fails.
    */
   async rotate(token: string, client: ClientInfo): Promise<RotationResult> {
     if (!isWellFormedRefreshToken(token)) return { kind: 'invalid' };
@@ -111,22 +125,37 @@ export class SessionLifecycle {
     const rotated = await this.deps.store.rotate({
       tokenHash,
       successorHash: successor.hash,
+      sealedSuccessor: sealSuccessor(token, successor.token),
       userAgent: truncate(client.userAgent),
       ip: client.ip,
     });
     if (rotated) return { kind: 'rotated', ...rotated, refreshToken: successor.token };
+    return this.#notRotated(token, tokenHash, client);
+  }
+
+  /**
+   * A token that was not rotated: unknown or of an ended session; a retry inside the grace window
+   * (its successor again, or just-rotated once that was used); else theft, which ends the session.
+   */
+  async #notRotated(token: string, tokenHash: string, client: ClientInfo): Promise<RotationResult> {
     const now = this.deps.clock();
     const presented = await this.deps.store.findTokenWithSession(tokenHash);
     // Unknown; or of a session that has ended (a spent token then proves nothing more); or unspent
     // but not rotatable, which only a session ending at this very moment explains.
     if (!presented || !this.isLive(presented.session, now) || presented.spentAt === null) return { kind: 'invalid' };
     const graceStart = now.getTime() - this.deps.policy.refreshReuseGrace * 1000;
-    if (presented.spentAt.getTime() > graceStart && presented.successorIsLive) return { kind: 'just-rotated' };
-    const { userId, id: sessionId } = presented.session;
-    await recordAuthEvent(this.deps.db, { type: 'REFRESH_TOKEN_REUSED', userId, sessionId, client, at: now });
-    const ended = await this.end({ userId, sessionIds: [sessionId] }, 'REFRESH_TOKEN_REUSE', client);
+    const { session, successor } = presented;
+    if (presented.spentAt.getTime() > graceStart && successor.kind === 'unused') {
+      // A successor issued without a sealed copy (by changePassword) cannot be handed out again.
+      const again = successor.sealed === null ? null : openSuccessor(token, successor.sealed);
+      const user = again === null ? null : await findUserById(this.deps.db, session.userId);
+      return again !== null && user ? { kind: 'rotated', session, user, refreshToken: again } : { kind: 'just-rotated' };
+    }
+    if (presented.spentAt.getTime() > graceStart && successor.kind === 'used-once') return { kind: 'just-rotated' };
+    const { userId, id: sessionId } = session;
+    const ended = await this.deps.store.endForReuse({ userId, sessionId }, client, now);
     // Someone else ended it in the meantime: then this token is merely one of an ended session.
-    return ended.length > 0 ? { kind: 'reused' } : { kind: 'invalid' };
+    return ended ? { kind: 'reused' } : { kind: 'invalid' };
   }
 
   /**

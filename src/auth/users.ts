@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Database, Executor } from '../db/client.js';
@@ -128,28 +128,54 @@ export function prepareFindUsersByIds(db: Database): (ids: readonly string[]) =>
   };
 }
 
-export async function findCredentials(
-  db: Executor,
-  email: string,
-): Promise<(User & { passwordHash: string }) | null> {
+/** A user with the password hash to check and its version (see users.passwordVersion). */
+export type Credentials = User & { readonly passwordHash: string; readonly passwordVersion: number };
+
+const credentialColumns = { ...publicColumns, passwordHash: users.passwordHash, passwordVersion: users.passwordVersion };
+
+export async function findCredentials(db: Executor, email: string): Promise<Credentials | null> {
   const [user] = await db
-    .select({ ...publicColumns, passwordHash: users.passwordHash })
+    .select(credentialColumns)
     .from(users)
     .where(eq(users.email, email));
   return user ?? null;
 }
 
-export async function findCredentialsById(
-  db: Executor,
-  id: string,
-): Promise<(User & { passwordHash: string }) | null> {
+export async function findCredentialsById(db: Executor, id: string): Promise<Credentials | null> {
   const [user] = await db
-    .select({ ...publicColumns, passwordHash: users.passwordHash })
+    .select(credentialColumns)
     .from(users)
     .where(eq(users.id, id));
   return user ?? null;
 }
 
-export async function updatePasswordHash(db: Executor, userId: string, passwordHash: string): Promise<void> {
-  await db.update(users).set({ passwordHash }).where(eq(users.id, userId));
+/**
+ * Sets a new password (every way a password changes goes through here) and bumps its version, so
+ * that a login that checked the old one cannot start a session any more. Only if the password is
+ * still of `checkedVersion` (the one the caller checked or read): false, and nothing written, otherwise.
+ */
+export async function updatePasswordHash(
+  db: Executor,
+  input: { userId: string; passwordHash: string; checkedVersion: number },
+): Promise<boolean> {
+  const changed = await db
+    .update(users)
+    .set({ passwordHash: input.passwordHash, passwordVersion: sql`${users.passwordVersion} + 1` })
+    .where(and(eq(users.id, input.userId), eq(users.passwordVersion, input.checkedVersion)))
+    .returning({ id: users.id });
+  return changed.length > 0;
+}
+
+/**
+ * The same password hashed again with today's parameters, only over the hash it was checked against:
+ * a password changed meanwhile must not be overwritten by the old one.
+ */
+export async function rehashPassword(
+  db: Executor,
+  input: { userId: string; checkedHash: string; passwordHash: string },
+): Promise<void> {
+  await db
+    .update(users)
+    .set({ passwordHash: input.passwordHash })
+    .where(and(eq(users.id, input.userId), eq(users.passwordHash, input.checkedHash)));
 }

@@ -29,14 +29,23 @@ export async function findRefreshToken(db: Executor, tokenHash: string): Promise
   return found ?? null;
 }
 
+/** A spent token's successor, as a retry with the spent one needs to know it. */
+export type SuccessorState =
+  /** Never used: the sealed copy, if any, can be opened by the presented token. */
+  | { readonly kind: 'unused'; readonly sealed: string | null }
+  /** Used, and its own successor is the live token: the family moved on by one step. */
+  | { readonly kind: 'used-once' }
+  /** None, or used and moved on further. */
+  | { readonly kind: 'other' };
+
 /**
- * A presented token with its session, and whether its direct successor is the live (unspent) token
- * of the family: what tells a lost response (grace) from theft (reuse). One query.
+ * A presented token with its session, and the state of its direct successor: what tells a lost
+ * response or another tab (grace) from theft (reuse). One query.
  */
 export async function findRefreshTokenWithSession(
   db: Executor,
   tokenHash: string,
-): Promise<(StoredRefreshToken & { session: typeof sessions.$inferSelect; successorIsLive: boolean }) | null> {
+): Promise<(StoredRefreshToken & { session: typeof sessions.$inferSelect; successor: SuccessorState }) | null> {
   const successor = alias(refreshTokens, 'successor');
   const [found] = await db
     .select({
@@ -44,22 +53,33 @@ export async function findRefreshTokenWithSession(
       sessionId: refreshTokens.sessionId,
       spentAt: refreshTokens.spentAt,
       session: sessions,
-      successorIsLive: sql<boolean>`exists (${db
-        .select({ one: sql`1` })
-        .from(successor)
-        .where(and(eq(successor.parentId, refreshTokens.id), isNull(successor.spentAt)))})`.mapWith(Boolean),
+      successorId: successor.id,
+      successorSpentAt: successor.spentAt,
+      sealed: successor.sealedForParent,
+      nextIsLive: sql<boolean>`exists (select 1 from ${refreshTokens} next
+        where next.parent_id = ${successor.id} and next.spent_at is null)`.mapWith(Boolean),
     })
     .from(refreshTokens)
     .innerJoin(sessions, eq(sessions.id, refreshTokens.sessionId))
+    // A token has one successor at most: each spend issues one.
+    .leftJoin(successor, eq(successor.parentId, refreshTokens.id))
     .where(eq(refreshTokens.tokenHash, tokenHash));
-  return found ?? null;
+  if (!found) return null;
+  const { successorId, successorSpentAt, sealed, nextIsLive, ...token } = found;
+  const state: SuccessorState =
+    successorId !== null && successorSpentAt === null
+      ? { kind: 'unused', sealed }
+      : successorId !== null && nextIsLive
+        ? { kind: 'used-once' }
+        : { kind: 'other' };
+  return { ...token, successor: state };
 }
 
 /** Spends every unspent token of the session (there is one: the live token); returns their ids. */
 export async function spendLiveTokensOfSession(db: Executor, sessionId: string, now: Date): Promise<string[]> {
   const spent = await db
     .update(refreshTokens)
-    .set({ spentAt: now })
+    .set({ spentAt: now, sealedForParent: null })
     .where(and(eq(refreshTokens.sessionId, sessionId), isNull(refreshTokens.spentAt)))
     .returning({ id: refreshTokens.id });
   return spent.map((row) => row.id);

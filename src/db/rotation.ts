@@ -7,7 +7,7 @@ import type { sessions } from './schema.js';
  * Rotations as one statement (one round trip, its own transaction) for any number of tokens: for
  * each, lock the live session of the unspent token (FOR UPDATE: a revocation committing first is
  * seen, a later one waits), spend the token, touch the session, insert the successor, audit
- * REFRESHED and read the user. Each step feeds on the previous one's rows, so a token gets all of it
+ * REFRESHED and read the user. Spending a token clears its sealed copy (it is no longer needed). Each step feeds on the previous one's rows, so a token gets all of it
  * or nothing: of concurrent calls with one token exactly one gets a row. A session has one unspent
  * token at most (refresh_tokens_one_live_per_session_key), so two tokens of one call never meet on
  * one session; sessions are locked in id order, so two calls in flight cannot deadlock. Plain SQL text: building it through drizzle on every
@@ -15,8 +15,8 @@ import type { sessions } from './schema.js';
  */
 const ROTATION = `
   with presented as (
-    select * from unnest($3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[])
-      as p(token_hash, user_agent, ip, successor_id, successor_hash)
+    select * from unnest($3::text[], $4::text[], $5::text[], $6::uuid[], $7::text[], $8::text[])
+      as p(token_hash, user_agent, ip, successor_id, successor_hash, sealed_successor)
   ), live as (
     select s.id, p.token_hash from presented p
     join refresh_tokens t on t.token_hash = p.token_hash
@@ -27,17 +27,17 @@ const ROTATION = `
     order by s.id
     for update of s
   ), spent as (
-    update refresh_tokens t set spent_at = $1::timestamptz from live
+    update refresh_tokens t set spent_at = $1::timestamptz, sealed_for_parent = null from live
     where t.token_hash = live.token_hash and t.spent_at is null and t.session_id = live.id
     returning t.id, t.session_id, t.token_hash
   ), used as (
     update sessions s set last_used_at = $1::timestamptz, user_agent = p.user_agent, ip = p.ip
     from spent join presented p on p.token_hash = spent.token_hash
     where s.id = spent.session_id
-    returning s.*, spent.id as spent_id, p.token_hash, p.successor_id, p.successor_hash
+    returning s.*, spent.id as spent_id, p.token_hash, p.successor_id, p.successor_hash, p.sealed_successor
   ), issued as (
-    insert into refresh_tokens (id, session_id, parent_id, token_hash, created_at)
-    select used.successor_id, used.id, used.spent_id, used.successor_hash, $1::timestamptz from used
+    insert into refresh_tokens (id, session_id, parent_id, token_hash, created_at, sealed_for_parent)
+    select used.successor_id, used.id, used.spent_id, used.successor_hash, $1::timestamptz, used.sealed_successor from used
     returning session_id
   ), audited as (
     insert into auth_events (type, user_id, session_id, ip, user_agent, occurred_at)
@@ -51,10 +51,14 @@ const ROTATION = `
   join audited on audited.session_id = used.id
   join users u on u.id = used.user_id`;
 
-/** A presented token and its successor, by their hashes: the raw secrets never reach the store. */
+/**
+ * A presented token and its successor, by their hashes, and the successor sealed for the presented
+ * token's holder: the raw secrets never reach the store.
+ */
 export interface RotationRequest {
   readonly tokenHash: string;
   readonly successorHash: string;
+  readonly sealedSuccessor: string;
   readonly userAgent: string | null;
   readonly ip: string | null;
 }
@@ -85,6 +89,7 @@ export async function rotateInOneStatement(
     taken.map((request) => request.ip),
     taken.map(() => crypto.randomUUID()),
     taken.map((request) => request.successorHash),
+    taken.map((request) => request.sealedSuccessor),
   ]);
   const byHash = new Map(rows.map((row) => [row.token_hash, row]));
   return requests.map((request, i) => {

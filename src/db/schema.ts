@@ -10,6 +10,11 @@ export const users = pgTable(
     /** Stored normalised (trimmed, lower case), so the unique index is the uniqueness rule. */
     email: text('email').notNull(),
     passwordHash: text('password_hash').notNull(),
+    /**
+     * Bumped by every change of the password (not by a rehash of the same one): a login creates its
+     * session only if the version it checked the password against is still the user's at commit.
+     */
+    passwordVersion: integer('password_version').notNull().default(0),
     createdAt: at('created_at').notNull(),
   },
   (t) => [uniqueIndex('users_email_key').on(t.email)],
@@ -70,6 +75,12 @@ export const refreshTokens = pgTable(
     tokenHash: text('token_hash').notNull(),
     createdAt: at('created_at').notNull(),
     spentAt: at('spent_at'),
+    /**
+     * This token sealed (AES-256-GCM) under a key derived from its parent token, which is never stored:
+     * a retry with the parent whose response was lost gets this token again; the database alone opens
+     * nothing. Cleared once this token is spent.
+     */
+    sealedForParent: text('sealed_for_parent'),
   },
   (t) => [
     uniqueIndex('refresh_tokens_token_hash_key').on(t.tokenHash),

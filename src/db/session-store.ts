@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { RevocationBus, RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
-import type { AuditedClient } from './auth-events.js';
+import { recordAuthEvent, type AuditedClient } from './auth-events.js';
 import { rawQuery, rowsOf, type Database, type RawQuery, type Transaction } from './client.js';
 import { isDeadlock } from './errors.js';
 import { liveAt, type LiveWindow } from './live-window.js';
@@ -13,7 +13,7 @@ import {
   spendLiveTokensOfSession,
 } from './refresh-tokens.js';
 import { rotateInOneStatement, type Rotated, type RotationRequest } from './rotation.js';
-import { sessions } from './schema.js';
+import { sessions, users } from './schema.js';
 import { lockUsers, SessionEnds, type SessionSelection } from './session-ends.js';
 
 export type SessionRecord = typeof sessions.$inferSelect;
@@ -31,6 +31,11 @@ export interface NewSession {
   readonly cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED';
   /** Live sessions the user may keep; the least recently used beyond them end (SESSION_LIMIT). */
   readonly maxLive: number;
+  /**
+   * The users.password_version a login checked the password against: the session is created only if
+   * it is still the user's under the lock of the user's row. Null when no password was checked.
+   */
+  readonly passwordVersion: number | null;
   /** Runs first in the same transaction (sign-up inserts the user there: no account without a session). */
   readonly alsoIn?: (tx: Transaction) => Promise<void>;
 }
@@ -38,7 +43,7 @@ export interface NewSession {
 /** Bounds one rotation statement (five array elements per rotation). */
 const ROTATIONS_PER_STATEMENT = 100;
 const CREATE_SESSION_WITHIN_LIMIT = `select * from create_session_within_limit($1::uuid, $2::uuid, $3::text, $4::text,
-  $5::text, $6::timestamptz, $7::timestamptz, $8::timestamptz, $9::integer, $10::uuid, $11::text, $12::text)`;
+  $5::text, $6::timestamptz, $7::timestamptz, $8::timestamptz, $9::integer, $10::uuid, $11::text, $12::text, $13::integer)`;
 
 /**
  * Sessions and their refresh tokens in the database: every statement, the lock order (lockUsers)
@@ -69,8 +74,11 @@ export class SessionStore {
     );
   }
 
-  /** Inserts the session, its first token and its audit event, and ends those beyond the limit. */
-  async create(session: NewSession, window: LiveWindow): Promise<SessionRecord> {
+  /**
+   * Inserts the session, its first token and its audit event, and ends those beyond the limit. Null
+   * (nothing written) when the password was changed after the login checked it.
+   */
+  async create(session: NewSession, window: LiveWindow): Promise<SessionRecord | null> {
     if (!session.alsoIn) {
       // One call, one round trip (drizzle/0007_create_session_within_limit.sql), with the same lock
       // on the user's row. Only at the limit, where sessions must end (and be announced in the same
@@ -88,6 +96,7 @@ export class SessionStore {
         crypto.randomUUID(),
         session.tokenHash,
         session.cause,
+        session.passwordVersion,
       ]);
       if (row) return sessionFromRawRow(row);
     }
@@ -96,6 +105,9 @@ export class SessionStore {
       // Concurrent logins of one user queue here, so each counts the others' sessions and the limit
       // holds (READ COMMITTED: the next statement sees what the previous holder committed).
       await lockUsers(tx, [session.userId]);
+      if (session.passwordVersion !== null && !(await hasPasswordVersion(tx, session.userId, session.passwordVersion))) {
+        return null;
+      }
       const row = await insertSession(tx, session, window);
       await record(await this.#ends.endIn(tx, { userId: session.userId, sessionIds: row.beyondLimit }, 'SESSION_LIMIT'));
       return row.session;
@@ -145,6 +157,22 @@ export class SessionStore {
     return this.#ends.end(selection, reason, client);
   }
 
+  /**
+   * Ends a session whose spent token came back (REFRESH_TOKEN_REUSE), its REFRESH_TOKEN_REUSED event in
+   * the same transaction: the log never tells of a theft answered by an end that did not commit.
+   * False (and nothing written) when the session was no longer live.
+   */
+  async endForReuse(session: { userId: string; sessionId: string }, client: AuditedClient, at: Date): Promise<boolean> {
+    return this.#ends.revokingTransaction(async (tx, record) => {
+      await lockUsers(tx, [session.userId]);
+      const ended = await this.#ends.endIn(tx, { userId: session.userId, sessionIds: [session.sessionId] }, 'REFRESH_TOKEN_REUSE');
+      if (ended.length === 0) return false;
+      await recordAuthEvent(tx, { type: 'REFRESH_TOKEN_REUSED', ...session, client, at });
+      await record(ended, client);
+      return true;
+    });
+  }
+
   /** Ends sessions past their idle or absolute end (EXPIRED); one instance at a time. */
   endExpired(): Promise<SessionRevoked[]> {
     return this.#ends.endExpired();
@@ -173,6 +201,12 @@ export class SessionStore {
       .where(and(eq(sessions.userId, userId), ...liveAt(window)))
       .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt));
   }
+}
+
+/** Whether the user's password is still the one of this version (read under the user's row lock). */
+async function hasPasswordVersion(tx: Transaction, userId: string, version: number): Promise<boolean> {
+  const [user] = await tx.select({ version: users.passwordVersion }).from(users).where(eq(users.id, userId));
+  return user?.version === version;
 }
 
 /**

@@ -59,11 +59,15 @@ export async function refreshTokens(ctx: GraphQLContext, refreshToken: string | 
   }
 }
 
-/** logout(refreshToken): the cookie stands in for a missing argument, and is expired whatever the outcome. */
+/**
+ * logout(refreshToken): the cookie stands in for a missing argument, and is expired whatever the outcome.
+ * An empty argument is a missing one: else the cookie would be expired while its session lived on.
+ */
 export async function logout(ctx: GraphQLContext, refreshToken: string | null | undefined): Promise<boolean> {
-  const fromCookie = refreshToken ? null : ctx.refreshCookie.take();
+  const given = refreshToken || null;
+  const fromCookie = given ? null : ctx.refreshCookie.take();
   try {
-    return await ctx.auth.logout(ctx.authentication, refreshToken ?? fromCookie, ctx.client);
+    return await ctx.auth.logout(ctx.authentication, given ?? fromCookie, ctx.client);
   } finally {
     if (fromCookie) ctx.refreshCookie.clear();
   }
