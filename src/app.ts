@@ -2,6 +2,7 @@ import { AccessTokens } from './auth/access-tokens.js';
 import { AccountReads } from './auth/accounts.js';
 import { Authenticator } from './auth/authentication.js';
 import { CredentialUseCases } from './auth/credentials.js';
+import { EmailAccountUseCases } from './auth/email-accounts/email-accounts.js';
 import { TokenIssuer } from './auth/issued-tokens.js';
 import { InvalidVerificationKey, loadSigningKeys, type SigningKeys } from './auth/keys.js';
 import { withOutagesAsUnavailable } from './auth/outages.js';
@@ -25,6 +26,7 @@ import { RevocationFeed } from './events/revocation-feed.js';
 import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import { createYogaServer, type TidepassYoga } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
+import { createMailDelivery, type MailDelivery, type MailTimer } from './mail/mail-delivery.js';
 import { shutdownOnce } from './shutdown.js';
 import { createHttpServer } from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
@@ -42,6 +44,8 @@ export interface AppOptions {
   readonly pendingEndTimer?: RetryTimer;
   /** How many such ends are kept at most (default 10,000); tests lower it. */
   readonly pendingEndCapacity?: number;
+  /** Times the outbox sender's passes (after a mail is queued, and its poll); tests fire them by hand. */
+  readonly mailTimer?: MailTimer;
 }
 
 export interface App {
@@ -69,6 +73,8 @@ export interface App {
    * events older than AUTH_EVENT_RETENTION; runs every RETENTION_SWEEP_INTERVAL_MS too.
    */
   sweepRetention(): Promise<RetentionSweep>;
+  /** How mails leave the outbox; `sendDue()` sends the due ones now. */
+  readonly mail: MailDelivery;
   /** Listens on config.port (0: any free port); returns the base URL. */
   start(): Promise<{ url: string }>;
   stop(): Promise<void>;
@@ -90,12 +96,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
   const expiries = new Deadlines<Expiring>((item) => item.expire());
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
-  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger });
+  const mail = createMailDelivery(config, { db: database.db, clock, logger, timer: options.mailTimer });
+  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail });
   const { auth } = domain;
-  const { yoga, http, ws } = buildApi({ config, options, auth, revocationFeed, keys, database, bus, clock, logger, expiries });
+  const { yoga, http, ws } = buildApi({ config, options, auth, revocationFeed, keys, database, bus, clock, logger, expiries, mail });
   await bus.start();
+  mail.start();
   const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
-  const stop = shutdownOnce({
+  const stopServing = shutdownOnce({
     stopBackgroundJobs,
     pendingEnds: domain.pendingEnds,
     http,
@@ -105,6 +113,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     expiries,
     ownedDatabase: options.database ? undefined : database,
   });
+  // Mail first: it writes to the database that stopServing closes.
+  const stop = () => Promise.all([mail.stop(), auth.email.settled()]).then(stopServing);
   return {
     config,
     instanceId,
@@ -128,6 +138,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     sweepExpiredSessions: domain.sweepExpiredSessions,
     sweepRetention: domain.sweepRetention,
+    mail,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -149,6 +160,7 @@ function buildApi(input: {
   clock: Clock;
   logger: Logger;
   expiries: Deadlines<Expiring>;
+  mail: MailDelivery;
 }) {
   const { config, auth, logger, clock } = input;
   const yoga = createYogaServer({
@@ -164,6 +176,7 @@ function buildApi(input: {
     clock,
     corsOrigins: config.corsOrigins,
     pageDirectory: input.options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
+    devMailbox: input.mail.devMailbox,
   });
   const http = createHttpServer(yoga);
   const ws = attachWebSocketTransport({
@@ -190,6 +203,7 @@ function buildDomain(input: {
   keys: SigningKeys;
   clock: Clock;
   logger: Logger;
+  mail: MailDelivery;
 }) {
   const { config, options, bus, revocations, keys, clock, logger } = input;
   const { db } = input.database;
@@ -223,6 +237,7 @@ function buildDomain(input: {
     credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
+    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
   });
   const retention = {
     sessionRetention: config.sessionRetention,

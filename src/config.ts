@@ -146,6 +146,21 @@ const envSchema = z.object({
   AUTH_EVENT_RETENTION: seconds(7_776_000),
   CORS_ORIGINS: origins.default([]),
   GRAPHIQL: z.stringbool({ error: 'must be true or false' }).optional(),
+  // Accounts by email: mail delivery, links, token lifetimes.
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^/]/, 'must be an smtp:// or smtps:// URL such as smtp://user:pass@host:587')
+    .optional(),
+  MAIL_FROM: z.string().min(3).default('tidepass <no-reply@localhost>'),
+  MAIL: z.enum(['enabled', 'disabled'], { error: 'must be enabled or disabled' }).default('enabled'),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .default('http://localhost:4000'),
+  EMAIL_VERIFICATION_TTL: seconds(86_400),
+  PASSWORD_RESET_TTL: seconds(1_800),
+  EMAIL_CHANGE_TTL: seconds(3_600),
+  MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
 });
 
 export interface Config {
@@ -176,6 +191,21 @@ export interface Config {
   readonly corsOrigins: readonly string[];
   /** GraphiQL and introspection: on outside production unless GRAPHIQL=false, off in production unless GRAPHIQL=true. */
   readonly graphiql: boolean;
+  readonly mail: MailConfig;
+}
+
+/** Accounts by email (src/auth/email-accounts/, src/mail/). */
+export interface MailConfig {
+  /** Off (MAIL=disabled): the mail mutations answer SERVICE_UNAVAILABLE. */
+  readonly enabled: boolean;
+  /** Null outside production without SMTP_URL: mails stay in the outbox, shown at /dev/mailbox. */
+  readonly smtpUrl: string | null;
+  readonly from: string;
+  /** The base of the links in mails, without a trailing slash. */
+  readonly publicUrl: string;
+  /** Seconds each kind of token lives. */
+  readonly tokenTtl: { readonly verification: number; readonly passwordReset: number; readonly emailChange: number };
+  readonly maxPerRecipientPerHour: number;
 }
 
 export class ConfigError extends Error {
@@ -227,5 +257,25 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authEventRetention: v.AUTH_EVENT_RETENTION,
     corsOrigins: Object.freeze(v.CORS_ORIGINS),
     graphiql: v.GRAPHIQL ?? v.NODE_ENV !== 'production',
+    mail: mailConfig(v),
+  });
+}
+
+function mailConfig(v: z.infer<typeof envSchema>): MailConfig {
+  // Refused rather than silently dropping every mail: a reset link that never arrives locks users out.
+  if (v.NODE_ENV === 'production' && !v.SMTP_URL && v.MAIL === 'enabled') {
+    throw invalidConfiguration([['SMTP_URL', 'is required in production (or set MAIL=disabled to turn mail off)']]);
+  }
+  return Object.freeze({
+    enabled: v.MAIL === 'enabled',
+    smtpUrl: v.SMTP_URL ?? null,
+    from: v.MAIL_FROM,
+    publicUrl: v.PUBLIC_URL,
+    tokenTtl: Object.freeze({
+      verification: v.EMAIL_VERIFICATION_TTL,
+      passwordReset: v.PASSWORD_RESET_TTL,
+      emailChange: v.EMAIL_CHANGE_TTL,
+    }),
+    maxPerRecipientPerHour: v.MAIL_MAX_PER_RECIPIENT_PER_HOUR,
   });
 }
