@@ -12,6 +12,8 @@ async function main(): Promise<void> {
     page: `${url}/`,
     graphql: `${url}/graphql`,
     graphiql: config.graphiql ? `${url}/graphql` : 'off',
+    // Never SMTP_URL itself: it holds the SMTP password.
+    mail: app.mail.devMailbox ? `development mailbox at ${url}/dev/mailbox` : config.mail.enabled ? 'SMTP (SMTP_URL)' : 'off (MAIL=disabled)',
     database: app.database.kind === 'postgres' ? 'postgresql (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`,
   });
 

@@ -30,6 +30,14 @@ describe('configuration', () => {
       authEventRetention: 7_776_000,
       corsOrigins: [],
       graphiql: true,
+      mail: {
+        enabled: true,
+        smtpUrl: null,
+        from: 'tidepass <no-reply@localhost>',
+        publicUrl: 'http://localhost:4000',
+        tokenTtl: { verification: 86_400, passwordReset: 1_800, emailChange: 3_600 },
+        maxPerRecipientPerHour: 5,
+      },
     });
   });
 
@@ -49,6 +57,13 @@ describe('configuration', () => {
       TRUST_PROXY: 'true',
       CORS_ORIGINS: 'https://app.example, http://localhost:5173',
       GRAPHIQL: 'true',
+      SMTP_URL: 'smtps://user:secret@mail.example:465',
+      MAIL_FROM: 'Example <auth@example.com>',
+      PUBLIC_URL: 'https://auth.example/',
+      EMAIL_VERIFICATION_TTL: '3600',
+      PASSWORD_RESET_TTL: '600',
+      EMAIL_CHANGE_TTL: '1200',
+      MAIL_MAX_PER_RECIPIENT_PER_HOUR: '3',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -65,6 +80,14 @@ describe('configuration', () => {
       trustProxy: true,
       corsOrigins: ['https://app.example', 'http://localhost:5173'],
       graphiql: true,
+      mail: {
+        enabled: true,
+        smtpUrl: 'smtps://user:secret@mail.example:465',
+        from: 'Example <auth@example.com>',
+        publicUrl: 'https://auth.example',
+        tokenTtl: { verification: 3600, passwordReset: 600, emailChange: 1200 },
+        maxPerRecipientPerHour: 3,
+      },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -96,7 +96,7 @@ describe('GraphiQL and introspection in production', () => {
   const INTROSPECTION = '{ __schema { queryType { name } } }';
 
   const inProduction = (env: Record<string, string>, check: (app: TestApp) => Promise<void>) =>
-    withTestApp({ env: { NODE_ENV: 'production', ...env }, beside: t }, check);
+    withTestApp({ env: { NODE_ENV: 'production', MAIL: 'disabled', ...env }, beside: t }, check);
 
   it('are off by default: no GraphiQL HTML or assets, introspection GRAPHQL_VALIDATION_FAILED', async () => {
     await inProduction({}, async (app) => {
@@ -130,8 +130,8 @@ describe('GraphiQL and introspection in production', () => {
   });
 
   it('turns GraphiQL off in production unless GRAPHIQL=true, and on elsewhere unless GRAPHIQL=false', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).graphiql).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', MAIL: 'disabled' }).graphiql).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', MAIL: 'disabled', GRAPHIQL: 'true' }).graphiql).toBe(true);
     expect(loadConfig({}).graphiql).toBe(true);
     expect(loadConfig({ GRAPHIQL: 'false' }).graphiql).toBe(false);
     expect(() => loadConfig({ GRAPHIQL: 'sometimes' })).toThrow(/GRAPHIQL: must be true or false/);

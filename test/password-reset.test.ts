@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { useStartedApp } from './helpers/app.js';
 import { LOGIN, PASSWORD, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
-import { ME_VERIFIED, REQUEST_RESET, requestReset, requestVerification, RESET_PASSWORD, VERIFY_EMAIL } from './helpers/email-flows.js';
+import {
+  ME_VERIFIED,
+  REQUEST_RESET,
+  requestReset,
+  requestVerification,
+  RESET_PASSWORD,
+  VERIFY_EMAIL,
+} from './helpers/email-flows.js';
 import { codes } from './helpers/gql.js';
 import { useSmtpServer } from './helpers/smtp.js';
 import { watchRevocations } from './helpers/ws.js';
@@ -54,7 +61,9 @@ describe('password reset by mail', () => {
     await signUp(t.gql, { email });
     const { token } = await resetLink(email);
     expect(codes(await t.gql(RESET_PASSWORD, { token, password: NEW_PASSWORD }))).toEqual([]);
-    expect(codes(await t.gql(RESET_PASSWORD, { token, password: 'yet another passphrase' }))).toEqual(['INVALID_EMAIL_TOKEN']);
+    expect(codes(await t.gql(RESET_PASSWORD, { token, password: 'yet another passphrase' }))).toEqual([
+      'INVALID_EMAIL_TOKEN',
+    ]);
   });
 
   it('keeps the token when the new password is refused', async () => {
@@ -72,7 +81,9 @@ describe('password reset by mail', () => {
     await signUp(t.gql, { email });
     const first = await resetLink(email, 0);
     const second = await resetLink(email, 1);
-    expect(codes(await t.gql(RESET_PASSWORD, { token: first.token, password: NEW_PASSWORD }))).toEqual(['INVALID_EMAIL_TOKEN']);
+    expect(codes(await t.gql(RESET_PASSWORD, { token: first.token, password: NEW_PASSWORD }))).toEqual([
+      'INVALID_EMAIL_TOKEN',
+    ]);
     expect(codes(await t.gql(RESET_PASSWORD, { token: second.token, password: NEW_PASSWORD }))).toEqual([]);
   });
 
@@ -94,8 +105,12 @@ describe('password reset by mail', () => {
   });
 
   it('refuses a token that is no token of ours with INVALID_EMAIL_TOKEN', async () => {
-    expect(codes(await t.gql(RESET_PASSWORD, { token: 'x'.repeat(43), password: NEW_PASSWORD }))).toEqual(['INVALID_EMAIL_TOKEN']);
-    expect(codes(await t.gql(RESET_PASSWORD, { token: 'not a token', password: NEW_PASSWORD }))).toEqual(['INVALID_EMAIL_TOKEN']);
+    expect(codes(await t.gql(RESET_PASSWORD, { token: 'x'.repeat(43), password: NEW_PASSWORD }))).toEqual([
+      'INVALID_EMAIL_TOKEN',
+    ]);
+    expect(codes(await t.gql(RESET_PASSWORD, { token: 'not a token', password: NEW_PASSWORD }))).toEqual([
+      'INVALID_EMAIL_TOKEN',
+    ]);
   });
 
   it('sends at most 5 mails an hour to one address, and still answers true', async () => {

@@ -18,7 +18,9 @@ export async function insertEmailToken(
   await tx
     .update(emailTokens)
     .set({ spentAt: token.now })
-    .where(and(eq(emailTokens.userId, token.userId), eq(emailTokens.purpose, token.purpose), isNull(emailTokens.spentAt)));
+    .where(
+      and(eq(emailTokens.userId, token.userId), eq(emailTokens.purpose, token.purpose), isNull(emailTokens.spentAt)),
+    );
   await tx.insert(emailTokens).values({
     id: crypto.randomUUID(),
     userId: token.userId,
@@ -46,7 +48,9 @@ export async function spendEmailToken(
     gt(emailTokens.expiresAt, input.now),
   ];
   if (input.boundTo === 'account address') {
-    conditions.push(sql`exists (select 1 from ${users} u where u.id = ${emailTokens.userId} and u.email = ${emailTokens.email})`);
+    conditions.push(
+      sql`exists (select 1 from ${users} u where u.id = ${emailTokens.userId} and u.email = ${emailTokens.email})`,
+    );
   }
   const [row] = await tx
     .update(emailTokens)

@@ -39,7 +39,10 @@ export async function enqueueMail(tx: Executor, mail: OutgoingMail, now: Date): 
  * Takes up to `limit` due mails for this sender: each is leased until `leaseUntil`, so another
  * instance skips it (SKIP LOCKED while we claim, the lease after) and takes it only if we die first.
  */
-export async function claimDueMails(db: Database, input: { now: Date; leaseUntil: Date; limit: number }): Promise<QueuedMail[]> {
+export async function claimDueMails(
+  db: Database,
+  input: { now: Date; leaseUntil: Date; limit: number },
+): Promise<QueuedMail[]> {
   const due = db
     .select({ id: mailOutbox.id })
     .from(mailOutbox)

@@ -25,7 +25,9 @@ export function useDevMailbox(list: () => Promise<MailboxEntry[]>): Plugin {
 
 function render(mails: readonly MailboxEntry[]): string {
   const items = mails.map((mail) => {
-    const links = [...mail.text.matchAll(/https?:\/\/\S+/g)].map(([link]) => `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`);
+    const links = [...mail.text.matchAll(/https?:\/\/\S+/g)].map(
+      ([link]) => `<a href="${escapeHtml(link)}">${escapeHtml(link)}</a>`,
+    );
     return `<li><article><h2>${escapeHtml(mail.subject)}</h2><p>To ${escapeHtml(mail.to)}, ${mail.createdAt.toISOString()}</p>
 <p>${links.join('<br>')}</p><pre>${escapeHtml(mail.text)}</pre></article></li>`;
   });

@@ -87,7 +87,11 @@ export class OutboxSender {
     let sent = 0;
     for (;;) {
       const now = this.deps.clock();
-      const mails = await claimDueMails(this.deps.db, { now, leaseUntil: new Date(now.getTime() + LEASE_MS), limit: BATCH });
+      const mails = await claimDueMails(this.deps.db, {
+        now,
+        leaseUntil: new Date(now.getTime() + LEASE_MS),
+        limit: BATCH,
+      });
       for (const mail of mails) sent += (await this.#deliver(mail)) ? 1 : 0;
       if (mails.length < BATCH || this.#stopped) break;
     }
@@ -102,8 +106,16 @@ export class OutboxSender {
       const delay = Math.min(FIRST_RETRY_MS * 2 ** (mail.attempts - 1), MAX_RETRY_MS);
       const failure = describeFailure(error);
       // Never the mail itself: its body holds a live token.
-      this.deps.logger.warn('mail delivery failed', { mailId: mail.id, attempt: mail.attempts, failure, retryInMs: delay });
-      await markMailFailed(this.deps.db, mail.id, { retryAt: new Date(this.deps.clock().getTime() + delay), error: failure });
+      this.deps.logger.warn('mail delivery failed', {
+        mailId: mail.id,
+        attempt: mail.attempts,
+        failure,
+        retryInMs: delay,
+      });
+      await markMailFailed(this.deps.db, mail.id, {
+        retryAt: new Date(this.deps.clock().getTime() + delay),
+        error: failure,
+      });
       return false;
     }
     await markMailSent(this.deps.db, mail.id, this.deps.clock());

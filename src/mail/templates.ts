@@ -37,7 +37,14 @@ export function passwordResetMail({ link, expiresAt }: LinkMail): ComposedMail {
   });
 }
 
-function linkMail(input: { subject: string; intro: string; button: string; link: string; expiresAt: Date; ignore: string }): ComposedMail {
+function linkMail(input: {
+  subject: string;
+  intro: string;
+  button: string;
+  link: string;
+  expiresAt: Date;
+  ignore: string;
+}): ComposedMail {
   const expires = `The link works once and expires at ${formatTime(input.expiresAt)}.`;
   const text = [input.intro, '', input.link, '', expires, input.ignore, ''].join('\n');
   const html = [

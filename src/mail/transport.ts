@@ -32,6 +32,9 @@ export function smtpTransport(input: { url: string; from: string }): MailTranspo
  */
 export function describeFailure(error: unknown): string {
   const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
-  const parts = [typeof code === 'string' ? code : 'ERROR', typeof responseCode === 'number' ? String(responseCode) : null];
+  const parts = [
+    typeof code === 'string' ? code : 'ERROR',
+    typeof responseCode === 'number' ? String(responseCode) : null,
+  ];
   return parts.filter(Boolean).join(' ');
 }

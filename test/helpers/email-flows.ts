@@ -18,5 +18,6 @@ export async function requestReset(t: TestApp, email: string): Promise<void> {
 
 export async function requestVerification(gql: Gql, token: string): Promise<void> {
   const result = await gql(REQUEST_VERIFICATION, {}, { token });
-  if (result.data?.requestEmailVerification !== true) throw new Error(`requestEmailVerification: ${JSON.stringify(result)}`);
+  if (result.data?.requestEmailVerification !== true)
+    throw new Error(`requestEmailVerification: ${JSON.stringify(result)}`);
 }

@@ -36,9 +36,7 @@ export type QueueResult = { readonly kind: 'queued' } | { readonly kind: 'limite
 export class MailQueue {
   readonly tokens: EmailTokens;
 
-  constructor(
-    private readonly deps: { db: Database; clock: Clock; settings: MailSettings; wake: () => void },
-  ) {
+  constructor(private readonly deps: { db: Database; clock: Clock; settings: MailSettings; wake: () => void }) {
     this.tokens = new EmailTokens(deps.settings.tokenTtl);
   }
 

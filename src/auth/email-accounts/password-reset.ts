@@ -10,7 +10,14 @@ import { checkDeviceName } from '../device-name.js';
 import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
 import { hashPassword } from '../passwords.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
-import { findCredentials, findUserById, markEmailVerified, normaliseEmail, normaliseNewPassword, updatePasswordHash } from '../users.js';
+import {
+  findCredentials,
+  findUserById,
+  markEmailVerified,
+  normaliseEmail,
+  normaliseNewPassword,
+  updatePasswordHash,
+} from '../users.js';
 import type { MailQueue } from './mail-queue.js';
 
 export interface ResetPasswordInput {
@@ -87,7 +94,12 @@ export class PasswordReset {
       'PASSWORD_RESET',
       async (tx) => {
         const now = this.deps.clock();
-        const spent = await this.deps.mail.tokens.spend(tx, { token: input.token, purpose: 'RESET_PASSWORD', now, boundTo: 'account address' });
+        const spent = await this.deps.mail.tokens.spend(tx, {
+          token: input.token,
+          purpose: 'RESET_PASSWORD',
+          now,
+          boundTo: 'account address',
+        });
         if (!spent) throw new AuthError('INVALID_EMAIL_TOKEN');
         await updatePasswordHash(tx, spent.userId, passwordHash);
         await markEmailVerified(tx, spent.userId);
@@ -106,7 +118,11 @@ export class PasswordReset {
       cause: 'LOGIN_SUCCEEDED',
       // Only for the password just set: another reset or change committed meanwhile signs nobody in.
       alsoIn: async (tx) => {
-        const [current] = await tx.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id)).for('no key update');
+        const [current] = await tx
+          .select({ passwordHash: users.passwordHash })
+          .from(users)
+          .where(eq(users.id, user.id))
+          .for('no key update');
         if (current?.passwordHash !== passwordHash) throw new AuthError('INVALID_CREDENTIALS');
       },
     });

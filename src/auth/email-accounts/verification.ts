@@ -41,7 +41,12 @@ export class EmailVerification {
   async verify(token: string, client: ClientInfo): Promise<Account> {
     const userId = await this.deps.db.transaction(async (tx) => {
       const now = this.deps.clock();
-      const spent = await this.deps.mail.tokens.spend(tx, { token, purpose: 'VERIFY_EMAIL', now, boundTo: 'account address' });
+      const spent = await this.deps.mail.tokens.spend(tx, {
+        token,
+        purpose: 'VERIFY_EMAIL',
+        now,
+        boundTo: 'account address',
+      });
       if (!spent) return null;
       await markEmailVerified(tx, spent.userId);
       await recordAuthEvent(tx, { type: 'EMAIL_VERIFIED', userId: spent.userId, client, at: now });

@@ -12,7 +12,8 @@ builder.mutationFields((t) => ({
   }),
   verifyEmail: t.field({
     type: UserRef,
-    description: 'Spends a verification link\'s token and marks its address verified; no sign-in needed. INVALID_EMAIL_TOKEN otherwise.',
+    description:
+      "Spends a verification link's token and marks its address verified; no sign-in needed. INVALID_EMAIL_TOKEN otherwise.",
     args: { token: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => ctx.auth.email.verifyEmail(args.token, ctx.client),
   }),
@@ -35,6 +36,8 @@ builder.mutationFields((t) => ({
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
     resolve: (_root, args, ctx) =>
-      deliverTokens(ctx, args.delivery, () => ctx.auth.email.resetPassword(args, ctx.client), { startsNewSession: true }),
+      deliverTokens(ctx, args.delivery, () => ctx.auth.email.resetPassword(args, ctx.client), {
+        startsNewSession: true,
+      }),
   }),
 }));
