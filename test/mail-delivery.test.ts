@@ -10,6 +10,8 @@ import { codes } from './helpers/gql.js';
 import { useSmtpServer } from './helpers/smtp.js';
 
 const smtp = useSmtpServer();
+/** Each test builds its own apps (a fresh database each): slow on a busy machine. */
+const APP_TEST_TIMEOUT_MS = 90_000;
 /** The sender runs only when a test calls app.mail.sendDue(). */
 const neverFired = (): MailTimer => () => () => {};
 
@@ -36,7 +38,7 @@ describe('the mail outbox', () => {
       expect(failure).toMatchObject({ failure: 'ESOCKET', attempt: 1 });
       expect(lines.join('\n')).not.toContain(smtp().mailsTo(email)[0]!.token!);
     });
-  }, 90_000);
+  }, APP_TEST_TIMEOUT_MS);
 
   it('delivers after a restart a mail accepted before it', async () => {
     const database = await createTestDatabase();
@@ -51,7 +53,7 @@ describe('the mail outbox', () => {
     } finally {
       await database.drop();
     }
-  });
+  }, APP_TEST_TIMEOUT_MS);
 
   it('is sent by one of two instances sending at once', async () => {
     const first = await createTestApp({ env: { SMTP_URL: smtp().url }, mailTimer: neverFired() });
@@ -72,7 +74,7 @@ describe('the mail outbox', () => {
       await second.close();
       await first.close();
     }
-  });
+  }, APP_TEST_TIMEOUT_MS);
 });
 
 describe('without SMTP_URL', () => {
@@ -87,17 +89,17 @@ describe('without SMTP_URL', () => {
       expect(html).toContain(email);
       expect(html).toMatch(/<a href="http:\/\/localhost:4000\/reset-password\?token=[A-Za-z0-9_-]{43}">/);
     });
-  });
+  }, APP_TEST_TIMEOUT_MS);
 
   it('refuses to start in production unless MAIL=disabled', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SMTP_URL: is required in production/);
     expect(loadConfig({ NODE_ENV: 'production', MAIL: 'disabled' }).mail.enabled).toBe(false);
-  });
+  }, APP_TEST_TIMEOUT_MS);
 
   it('answers SERVICE_UNAVAILABLE to the mail mutations with MAIL=disabled, and has no mailbox', async () => {
     await withTestApp({ env: { NODE_ENV: 'production', MAIL: 'disabled' } }, async (t) => {
       expect(codes(await t.gql(REQUEST_RESET, { email: uniqueEmail() }))).toEqual(['SERVICE_UNAVAILABLE']);
       expect((await t.app.yoga.fetch('http://localhost/dev/mailbox')).status).toBe(404);
     });
-  });
+  }, APP_TEST_TIMEOUT_MS);
 });
