@@ -1,5 +1,6 @@
 import { runAfter, type Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
+import { pruneEmailTokens } from '../db/email-tokens.js';
 import { claimDueMails, markMailFailed, markMailSent, pruneMails, type QueuedMail } from '../db/mail-outbox.js';
 import type { Logger } from '../logger.js';
 import { describeFailure, type MailTransport } from './transport.js';
@@ -15,6 +16,7 @@ const MAX_RETRY_MS = 15 * 60_000;
 const POLL_MS = 5_000;
 /** Sent mails are erased at once; their rows (recipient, subject) stay this long for the per-recipient limit. */
 const KEEP_MS = 7 * 24 * 3_600_000;
+const EXPIRED_TOKEN_KEEP_MS = 24 * 3_600_000;
 
 /**
  * Sends what the outbox holds, with retries and backoff. Each pass claims due mails under a lease
@@ -95,7 +97,10 @@ export class OutboxSender {
       for (const mail of mails) sent += (await this.#deliver(mail)) ? 1 : 0;
       if (mails.length < BATCH || this.#stopped) break;
     }
-    await pruneMails(this.deps.db, new Date(this.deps.clock().getTime() - KEEP_MS));
+    const now = this.deps.clock().getTime();
+    await pruneMails(this.deps.db, new Date(now - KEEP_MS));
+    // An expired link token is of no use: kept a day past its expiry, then deleted.
+    await pruneEmailTokens(this.deps.db, new Date(now - EXPIRED_TOKEN_KEEP_MS));
     return sent;
   }
 
