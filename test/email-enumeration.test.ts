@@ -38,7 +38,9 @@ describe('requestPasswordReset and account enumeration', () => {
         known.push(await timedRequest(email));
       }
     }
-    const ratio = median(unknown) / median(known);
+    // The median of each pair's ratio: a pair's two requests run moments apart, so a busy moment of the
+    // shared machine weighs on both alike.
+    const ratio = median(unknown.map((time, i) => time / known[i]!));
     expect(ratio).toBeGreaterThan(0.8);
     expect(ratio).toBeLessThan(1.25);
   }, 120_000);
