@@ -2,11 +2,12 @@ import { AccessTokens } from './auth/access-tokens.js';
 import { AccountReads } from './auth/accounts.js';
 import { Authenticator } from './auth/authentication.js';
 import { CredentialUseCases } from './auth/credentials.js';
+import { EmailAccountUseCases } from './auth/email-accounts/email-accounts.js';
 import { TokenIssuer } from './auth/issued-tokens.js';
 import { InvalidVerificationKey, loadSigningKeys, SigningKeyLocked, type SigningKeys } from './auth/keys.js';
 import { withOutagesAsUnavailable } from './auth/outages.js';
-import { PendingEnds, type RetryTimer } from './auth/pending-ends.js';
-import { sweepRetention, type RetentionSweep } from './auth/retention.js';
+import { PendingEnds } from './auth/pending-ends.js';
+import { sweepRetention } from './auth/retention.js';
 import { SecretBox } from './auth/secret-box.js';
 import { RevocationSet } from './auth/revocations.js';
 import { authServiceOf, type AuthService } from './auth/service.js';
@@ -21,66 +22,20 @@ import { SessionStore } from './db/session-store.js';
 import { Deadlines, type Expiring } from './deadlines.js';
 import { createInProcessBus } from './events/in-process-bus.js';
 import { createPostgresBus } from './events/postgres-bus.js';
-import type { RevocationBus, SessionRevoked } from './events/revocation-bus.js';
+import type { RevocationBus } from './events/revocation-bus.js';
 import { RevocationFeed } from './events/revocation-feed.js';
-import { createRevocationStream, type RevocationStream } from './feed/revocation-stream.js';
+import { createRevocationStream } from './feed/revocation-stream.js';
 import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
-import { createYogaServer, type TidepassYoga } from './graphql/yoga.js';
+import { createYogaServer } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
+import { createMailDelivery, type MailDelivery } from './mail/mail-delivery.js';
 import { shutdownOnce } from './shutdown.js';
 import { createHttpServer } from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
 
-export interface AppOptions {
-  /** A database to use instead of the one the config names; the app does not close it. */
-  readonly database?: DatabaseHandle;
-  readonly clock?: Clock;
-  readonly logger?: Logger;
-  /** How often the PostgreSQL LISTEN connection is probed (ms); tests shorten it. */
-  readonly listenHeartbeatMs?: number;
-  /** The longest LISTEN and its reload may take (default 5 s); tests shorten it. */
-  readonly listenTimeoutMs?: number;
-  /** Where the devices page's build is (default dist/web/); tests point it at an empty folder. */
-  readonly pageDirectory?: URL;
-  /** Times the retries of session ends kept pending through an outage; tests fire them by hand. */
-  readonly pendingEndTimer?: RetryTimer;
-  /** How many such ends are kept at most (default 10,000); tests lower it. */
-  readonly pendingEndCapacity?: number;
-  /** GET /revocations: heartbeat interval (ms, default 15,000) and unsent bytes before a client is cut; tests lower them. */
-  readonly revocationStream?: { readonly heartbeatMs?: number; readonly maxBufferedBytes?: number };
-}
+import type { App, AppOptions } from './app-types.js';
 
-export interface App {
-  readonly config: Config;
-  /** Names this instance's LISTEN connection (application_name) and its notifications. */
-  readonly instanceId: string;
-  readonly yoga: TidepassYoga;
-  readonly database: DatabaseHandle;
-  readonly revocations: RevocationSet;
-  readonly bus: RevocationBus;
-  readonly auth: AuthService;
-  readonly revocationFeed: RevocationFeed;
-  /** GET /revocations, the stream of session ends for other services. */
-  readonly revocationStream: RevocationStream;
-  /** Open authenticated WebSocket connections. */
-  readonly socketCount: number;
-  /** Queries and mutations executing over WebSocket connections (stopped by their clients included). */
-  readonly webSocketExecutingCount: number;
-  /** Logouts the database could not write yet, refused here and retried in the background. */
-  readonly pendingEndCount: number;
-  /** Slots of the shared token-expiry deadlines (sockets' and subscriptions'): for leak checks. */
-  readonly deadlineSlotCount: number;
-  /** Ends sessions past their idle or absolute end (reason EXPIRED); runs every SESSION_SWEEP_INTERVAL too. */
-  sweepExpiredSessions(): Promise<SessionRevoked[]>;
-  /**
-   * Deletes sessions ended more than SESSION_RETENTION ago, spent refresh tokens as old, and audit
-   * events older than AUTH_EVENT_RETENTION; runs every RETENTION_SWEEP_INTERVAL_MS too.
-   */
-  sweepRetention(): Promise<RetentionSweep>;
-  /** Listens on config.port (0: any free port); returns the base URL. */
-  start(): Promise<{ url: string }>;
-  stop(): Promise<void>;
-}
+export type { App, AppOptions };
 
 /** Probing once a second: a dead LISTEN connection is noticed within a second plus the probe's timeout. */
 const LISTEN_HEARTBEAT_MS = 1_000;
@@ -99,14 +54,16 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
   const expiries = new Deadlines<Expiring>((item) => item.expire());
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
-  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger });
+  const mail = createMailDelivery(config, { db: database.db, clock, logger, timer: options.mailTimer });
+  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail });
   const { auth } = domain;
   const { yoga, http, ws, revocationStream } = buildApi({
-    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries },
+    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail },
   });
   await bus.start();
+  mail.start();
   const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
-  const stop = shutdownOnce({
+  const stopServing = shutdownOnce({
     stopBackgroundJobs,
     pendingEnds: domain.pendingEnds,
     http,
@@ -117,6 +74,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     expiries,
     ownedDatabase: options.database ? undefined : database,
   });
+  // Mail first: it writes to the database that stopServing closes.
+  const stop = () => Promise.all([mail.stop(), auth.email.settled()]).then(stopServing);
   return {
     config,
     instanceId,
@@ -141,6 +100,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     sweepExpiredSessions: domain.sweepExpiredSessions,
     sweepRetention: domain.sweepRetention,
+    mail,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -163,6 +123,7 @@ function buildApi(input: {
   clock: Clock;
   logger: Logger;
   expiries: Deadlines<Expiring>;
+  mail: MailDelivery;
 }) {
   const { config, auth, logger, clock } = input;
   const yoga = createYogaServer({
@@ -178,6 +139,7 @@ function buildApi(input: {
     clock,
     corsOrigins: config.corsOrigins,
     pageDirectory: input.options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
+    devMailbox: input.mail.devMailbox,
   });
   const revocationStream = createRevocationStream({
     keys: config.revocationFeedKeys,
@@ -218,6 +180,7 @@ function buildDomain(input: {
   keys: SigningKeys;
   clock: Clock;
   logger: Logger;
+  mail: MailDelivery;
 }) {
   const { config, options, bus, revocations, keys, clock, logger } = input;
   const { db } = input.database;
@@ -251,6 +214,7 @@ function buildDomain(input: {
     credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
+    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
   });
   const retention = {
     sessionRetention: config.sessionRetention,

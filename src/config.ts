@@ -86,6 +86,21 @@ const envSchema = z.object({
   GRAPHIQL: z.stringbool({ error: 'must be true or false' }).optional(),
   REVOCATION_FEED_KEYS: feedKeys.default([]),
   REVOCATION_FEED_MAX_CLIENTS: count(100),
+  // Accounts by email: mail delivery, links, token lifetimes.
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^/]/, 'must be an smtp:// or smtps:// URL such as smtp://user:pass@host:587')
+    .optional(),
+  MAIL_FROM: z.string().min(3).default('tidepass <no-reply@localhost>'),
+  MAIL: z.enum(['enabled', 'disabled'], { error: 'must be enabled or disabled' }).default('enabled'),
+  PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .default('http://localhost:4000'),
+  EMAIL_VERIFICATION_TTL: seconds(86_400),
+  PASSWORD_RESET_TTL: seconds(1_800),
+  EMAIL_CHANGE_TTL: seconds(3_600),
+  MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
 });
 
 export interface Config {
@@ -130,6 +145,21 @@ export interface Config {
   readonly errorDetails: Audience;
   /** GraphiQL and introspection: GRAPHIQL=true everyone, false nobody; unset, as errorDetails but loopback with NODE_ENV=test. */
   readonly graphiql: Audience;
+  readonly mail: MailConfig;
+}
+
+/** Accounts by email (src/auth/email-accounts/, src/mail/). */
+export interface MailConfig {
+  /** Off (MAIL=disabled): the mail mutations answer SERVICE_UNAVAILABLE. */
+  readonly enabled: boolean;
+  /** Null outside production without SMTP_URL: mails stay in the outbox, shown at /dev/mailbox. */
+  readonly smtpUrl: string | null;
+  readonly from: string;
+  /** The base of the links in mails, without a trailing slash. */
+  readonly publicUrl: string;
+  /** Seconds each kind of token lives. */
+  readonly tokenTtl: { readonly verification: number; readonly passwordReset: number; readonly emailChange: number };
+  readonly maxPerRecipientPerHour: number;
 }
 
 export class ConfigError extends Error {
@@ -189,6 +219,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     revocationFeedKeys: Object.freeze(v.REVOCATION_FEED_KEYS),
     revocationFeedMaxClients: v.REVOCATION_FEED_MAX_CLIENTS,
     ...conveniences(v, present['NODE_ENV'] !== undefined),
+    mail: mailConfig(v),
+  });
+}
+
+function mailConfig(v: z.infer<typeof envSchema>): MailConfig {
+  // Refused rather than silently dropping every mail: a reset link that never arrives locks users out.
+  if (v.NODE_ENV === 'production' && !v.SMTP_URL && v.MAIL === 'enabled') {
+    throw invalidConfiguration([['SMTP_URL', 'is required in production (or set MAIL=disabled to turn mail off)']]);
+  }
+  return Object.freeze({
+    enabled: v.MAIL === 'enabled',
+    smtpUrl: v.SMTP_URL ?? null,
+    from: v.MAIL_FROM,
+    publicUrl: v.PUBLIC_URL,
+    tokenTtl: Object.freeze({
+      verification: v.EMAIL_VERIFICATION_TTL,
+      passwordReset: v.PASSWORD_RESET_TTL,
+      emailChange: v.EMAIL_CHANGE_TTL,
+    }),
+    maxPerRecipientPerHour: v.MAIL_MAX_PER_RECIPIENT_PER_HOUR,
   });
 }
 

@@ -24,6 +24,7 @@ export const errorMessages = {
   OPERATION_RESOLUTION_FAILURE: 'Which operation of the document to run could not be determined.',
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',
   CSRF_HEADER_REQUIRED: 'Send the x-graphql-yoga-csrf header, or POST as application/json.',
+  INVALID_EMAIL_TOKEN: 'The link is invalid, expired, already used or replaced by a newer one.',
   ORIGIN_NOT_ALLOWED: 'The refresh cookie may be used only from this server\'s own origin or one of CORS_ORIGINS.',
   /** yoga's masked error: its message is yoga's own. */
   INTERNAL_SERVER_ERROR: 'Unexpected error.',

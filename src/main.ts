@@ -15,6 +15,8 @@ async function main(): Promise<void> {
     // Who gets GraphiQL and introspection, and an unexpected error's details: everyone, loopback or nobody.
     graphiqlFor: config.graphiql,
     errorDetailsFor: config.errorDetails,
+    // Never SMTP_URL itself: it holds the SMTP password.
+    mail: app.mail.devMailbox ? `development mailbox at ${url}/dev/mailbox` : config.mail.enabled ? 'SMTP (SMTP_URL)' : 'off (MAIL=disabled)',
     database: app.database.kind === 'postgres' ? 'postgresql (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`,
   });
 

@@ -39,6 +39,14 @@ describe('configuration', () => {
       graphiql: 'loopback',
       revocationFeedKeys: [],
       revocationFeedMaxClients: 100,
+      mail: {
+        enabled: true,
+        smtpUrl: null,
+        from: 'tidepass <no-reply@localhost>',
+        publicUrl: 'http://localhost:4000',
+        tokenTtl: { verification: 86_400, passwordReset: 1_800, emailChange: 3_600 },
+        maxPerRecipientPerHour: 5,
+      },
     });
   });
 
@@ -61,6 +69,13 @@ describe('configuration', () => {
       GRAPHIQL: 'true',
       REVOCATION_FEED_KEYS: ' feed-key-of-service-a-0123456789abcdef , feed-key-of-service-b-0123456789abcdef',
       REVOCATION_FEED_MAX_CLIENTS: '20',
+      SMTP_URL: 'smtps://user:secret@mail.example:465',
+      MAIL_FROM: 'Example <auth@example.com>',
+      PUBLIC_URL: 'https://auth.example/',
+      EMAIL_VERIFICATION_TTL: '3600',
+      PASSWORD_RESET_TTL: '600',
+      EMAIL_CHANGE_TTL: '1200',
+      MAIL_MAX_PER_RECIPIENT_PER_HOUR: '3',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -81,6 +96,14 @@ describe('configuration', () => {
       graphiql: 'everyone',
       revocationFeedKeys: ['feed-key-of-service-a-0123456789abcdef', 'feed-key-of-service-b-0123456789abcdef'],
       revocationFeedMaxClients: 20,
+      mail: {
+        enabled: true,
+        smtpUrl: 'smtps://user:secret@mail.example:465',
+        from: 'Example <auth@example.com>',
+        publicUrl: 'https://auth.example',
+        tokenTtl: { verification: 3600, passwordReset: 600, emailChange: 1200 },
+        maxPerRecipientPerHour: 3,
+      },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -15,7 +15,7 @@ import { postRaw, type RawAnswer } from './helpers/bad-input.js';
 // An empty variable is an unset one (loadConfig), as with `NODE_ENV= npm start`.
 const unset = useTestApp({ env: { NODE_ENV: '' } });
 const development = useTestApp({ env: { NODE_ENV: 'development' }, beside: unset });
-const production = useTestApp({ env: { NODE_ENV: 'production' }, beside: unset });
+const production = useTestApp({ env: { NODE_ENV: 'production', MAIL: 'disabled' }, beside: unset });
 
 function post(app: TestApp, body: unknown, token?: string): Promise<RawAnswer> {
   return postRaw(app, JSON.stringify(body), { token, accept: 'application/graphql-response+json, application/json' });

@@ -97,7 +97,7 @@ describe('GraphiQL and introspection in production', () => {
   const INTROSPECTION = '{ __schema { queryType { name } } }';
 
   const inProduction = (env: Record<string, string>, check: (app: TestApp) => Promise<void>) =>
-    withTestApp({ env: { NODE_ENV: 'production', ...env }, beside: t }, check);
+    withTestApp({ env: { NODE_ENV: 'production', MAIL: 'disabled', ...env }, beside: t }, check);
 
   it('are off by default: no GraphiQL HTML or assets, introspection GRAPHQL_VALIDATION_FAILED', async () => {
     await inProduction({}, async (app) => {
@@ -131,7 +131,7 @@ describe('GraphiQL and introspection in production', () => {
   });
 
   it('turns GraphiQL off in production unless GRAPHIQL=true, on for everyone with NODE_ENV=development, and for loopback clients otherwise', () => {
-    const production = { NODE_ENV: 'production', KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
+    const production = { NODE_ENV: 'production', KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY, MAIL: 'disabled' };
     expect(loadConfig(production).graphiql).toBe('nobody');
     expect(loadConfig({ ...production, GRAPHIQL: 'true' }).graphiql).toBe('everyone');
     expect(loadConfig({}).graphiql).toBe('loopback');

@@ -31,6 +31,7 @@ export async function createSigner(): Promise<Signer> {
     JWT_PRIVATE_KEY: JSON.stringify(jwk),
     ACCESS_TOKEN_TTL: String(ACCESS_TOKEN_TTL),
     NODE_ENV: 'production',
+    MAIL: 'disabled',
   };
   const config = loadConfig(serverEnv);
   // With a private key given, loadSigningKeys never touches the database.

@@ -3,7 +3,7 @@ import { listAuthEvents, type AuthEvent } from '../db/auth-events.js';
 import type { Database } from '../db/client.js';
 import { AuthError, badInput } from '../errors.js';
 import type { Viewer } from './authentication.js';
-import { prepareFindUsersByIds, type User, type UserReference } from './users.js';
+import { prepareFindUsersByIds, type Account, type UserReference } from './users.js';
 
 export { authEventTypes, type AuthEvent, type AuthEventType } from '../db/auth-events.js';
 
@@ -17,12 +17,12 @@ export class AccountReads {
    * Users by id, read fresh on every load (no cache); the loads of one turn of the event loop go as
    * one statement, and each is issued after its request arrived, so it sees every deletion committed before.
    */
-  readonly #usersById: DataLoader<string, User>;
+  readonly #usersById: DataLoader<string, Account>;
 
   constructor(private readonly deps: { db: Database }) {
     const findUsersByIds = prepareFindUsersByIds(deps.db);
-    this.#usersById = new DataLoader<string, User>(
-      async (ids): Promise<(User | Error)[]> => {
+    this.#usersById = new DataLoader<string, Account>(
+      async (ids): Promise<(Account | Error)[]> => {
         const byId = new Map((await findUsersByIds(ids)).map((user) => [user.id, user]));
         // A missing account is SESSION_REVOKED: it is gone, and its sessions with it.
         return ids.map((id) => byId.get(id) ?? new AuthError('SESSION_REVOKED'));
@@ -41,7 +41,7 @@ export class AccountReads {
   }
 
   /** A user by id, for the fields a token does not carry; loads resolved together are read together. */
-  findUser(id: string): Promise<User> {
+  findUser(id: string): Promise<Account> {
     return this.#usersById.load(id);
   }
 

@@ -1,6 +1,7 @@
 import type { AccountReads } from './accounts.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
+import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
 import type { SessionUseCases } from './session-use-cases.js';
 
 export type { Authentication, Viewer } from './authentication.js';
@@ -15,6 +16,7 @@ export interface AuthService {
   readonly credentials: CredentialUseCases;
   readonly sessions: SessionUseCases;
   readonly accounts: AccountReads;
+  readonly email: EmailAccountUseCases;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -27,12 +29,14 @@ export function authServiceOf(families: {
   credentials: CredentialUseCases;
   sessions: SessionUseCases;
   accounts: AccountReads;
+  email: EmailAccountUseCases;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts } = families;
+  const { authentication, credentials, sessions, accounts, email } = families;
   return {
     credentials,
     sessions,
     accounts,
+    email,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),

@@ -184,6 +184,15 @@ export class SessionLifecycle {
     return this.deps.store.end({ ...selection, ...(sessionIds ? { sessionIds } : {}) }, reason, client);
   }
 
+  /** In one transaction: `alsoIn` (which names the user or throws), then every live session of the user ended. */
+  endAllAlong(
+    reason: RevocationReason,
+    alsoIn: (tx: Transaction) => Promise<string>,
+    client?: ClientInfo,
+  ): Promise<SessionRevoked[]> {
+    return this.deps.store.endAllAlong(reason, alsoIn, client);
+  }
+
   /** Marks sessions past their idle or absolute end as ended (EXPIRED); one instance at a time. */
   expire(): Promise<SessionRevoked[]> {
     return this.deps.store.endExpired();

@@ -13,6 +13,11 @@ export interface User {
   readonly createdAt: Date;
 }
 
+/** A user as loaded from its row: with whether its address has been proven. */
+export interface Account extends User {
+  readonly emailVerified: boolean;
+}
+
 /** A user known only by id (from a verified access token); the other fields are loaded when asked for. */
 export interface UserReference {
   readonly id: string;
@@ -90,7 +95,7 @@ function codePointLength(text: string): number {
   return length;
 }
 
-const publicColumns = { id: users.id, email: users.email, createdAt: users.createdAt };
+const publicColumns = { id: users.id, email: users.email, emailVerified: users.emailVerified, createdAt: users.createdAt };
 
 /** Inserts the user, or returns null when the email is taken. */
 export async function insertUser(
@@ -106,7 +111,7 @@ export async function insertUser(
   return user ?? null;
 }
 
-export async function findUserById(db: Executor, id: string): Promise<User | null> {
+export async function findUserById(db: Executor, id: string): Promise<Account | null> {
   const [user] = await db.select(publicColumns).from(users).where(eq(users.id, id));
   return user ?? null;
 }
@@ -116,7 +121,7 @@ export async function findUserById(db: Executor, id: string): Promise<User | nul
  * query anew each time cost more CPU than the database spent answering it. The ids travel as one
  * array parameter whatever their number; a non-uuid (which no user has) is left out of it.
  */
-export function prepareFindUsersByIds(db: Database): (ids: readonly string[]) => Promise<User[]> {
+export function prepareFindUsersByIds(db: Database): (ids: readonly string[]) => Promise<Account[]> {
   const query = db
     .select(publicColumns)
     .from(users)
@@ -178,4 +183,8 @@ export async function rehashPassword(
     .update(users)
     .set({ passwordHash: input.passwordHash })
     .where(and(eq(users.id, input.userId), eq(users.passwordHash, input.checkedHash)));
+}
+
+export async function markEmailVerified(db: Executor, userId: string): Promise<void> {
+  await db.update(users).set({ emailVerified: true }).where(eq(users.id, userId));
 }

@@ -18,6 +18,10 @@ export const authEventTypes = [
   'REFRESH_TOKEN_REUSED',
   'SESSION_REVOKED',
   'PASSWORD_CHANGED',
+  'EMAIL_VERIFICATION_REQUESTED',
+  'EMAIL_VERIFIED',
+  'PASSWORD_RESET_REQUESTED',
+  'PASSWORD_RESET',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 

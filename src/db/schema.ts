@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -16,6 +16,8 @@ export const users = pgTable(
      */
     passwordVersion: integer('password_version').notNull().default(0),
     createdAt: at('created_at').notNull(),
+    /** Proven by a link or code sent to the address (src/auth/email-accounts/). */
+    emailVerified: boolean('email_verified').notNull().default(false),
   },
   (t) => [uniqueIndex('users_email_key').on(t.email)],
 );
@@ -162,5 +164,59 @@ export const authEvents = pgTable(
   (t) => [
     index('auth_events_user_id_occurred_at_idx').on(t.userId, t.occurredAt),
     index('auth_events_occurred_at_idx').on(t.occurredAt),
+  ],
+);
+
+/**
+ * Single-use tokens sent by mail (verification, password reset, email change), by SHA-256 only.
+ * Bound to the address they were sent to; a newer one of the same purpose spends the older ones.
+ */
+export const emailTokens = pgTable(
+  'email_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').notNull(),
+    /** The address the token was sent to (for an email change: the new one). */
+    email: text('email').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    /** Used, or superseded by a newer token of the same purpose. */
+    spentAt: at('spent_at'),
+  },
+  (t) => [
+    uniqueIndex('email_tokens_token_hash_key').on(t.tokenHash),
+    index('email_tokens_user_id_purpose_idx').on(t.userId, t.purpose),
+    index('email_tokens_expires_at_idx').on(t.expiresAt),
+  ],
+);
+
+/**
+ * Mails to send, written in the transaction that caused them (with the token they carry) and sent
+ * by the outbox sender (src/mail/outbox-sender.ts). Bodies are erased once the mail has been sent.
+ */
+export const mailOutbox = pgTable(
+  'mail_outbox',
+  {
+    id: uuid('id').primaryKey(),
+    recipient: text('recipient').notNull(),
+    subject: text('subject').notNull(),
+    textBody: text('text_body').notNull(),
+    htmlBody: text('html_body').notNull(),
+    createdAt: at('created_at').notNull(),
+    /** When a sender may next take it: after a backoff, or once the lease of the sender holding it has run out. */
+    nextAttemptAt: at('next_attempt_at').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    sentAt: at('sent_at'),
+    /** The last delivery failure, without the body. */
+    lastError: text('last_error'),
+  },
+  (t) => [
+    index('mail_outbox_due_idx').on(t.nextAttemptAt).where(sql`${t.sentAt} is null`),
+    index('mail_outbox_recipient_created_at_idx').on(t.recipient, t.createdAt),
+    index('mail_outbox_created_at_idx').on(t.createdAt),
   ],
 );

@@ -152,6 +152,22 @@ export class SessionStore {
     });
   }
 
+  /**
+   * In one transaction: `alsoIn` (which names the user, or refuses by throwing: nothing is written),
+   * then every live session of that user ended with `reason` and announced.
+   */
+  async endAllAlong(
+    reason: RevocationReason,
+    alsoIn: (tx: Transaction) => Promise<string>,
+    client?: AuditedClient,
+  ): Promise<SessionRevoked[]> {
+    return this.#ends.revokingTransaction(async (tx, record) => {
+      const userId = await alsoIn(tx);
+      await lockUsers(tx, [userId]);
+      return record(await this.#ends.endIn(tx, { userId }, reason), client);
+    });
+  }
+
   /** Ends the selected live sessions and tells every instance; requests that come together commit together. */
   end(selection: SessionSelection, reason: RevocationReason, client?: AuditedClient): Promise<SessionRevoked[]> {
     return this.#ends.end(selection, reason, client);

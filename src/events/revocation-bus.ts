@@ -9,6 +9,7 @@ export const revocationReasons = [
   'SESSION_LIMIT',
   'EXPIRED',
   'ADMIN',
+  'PASSWORD_RESET',
 ] as const;
 export type RevocationReason = (typeof revocationReasons)[number];
 

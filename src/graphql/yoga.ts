@@ -11,6 +11,8 @@ import type { RevocationFeed } from '../events/revocation-feed.js';
 import { createContext, type GraphQLContext } from './context.js';
 import { CSRF_HEADER, useCors, useCsrfPrevention, useNoIntrospection, useSecurityHeaders } from './http-security.js';
 import { useDocumentLimits, useStrictRequestFormat } from './limits.js';
+import type { MailboxEntry } from '../mail/mail-delivery.js';
+import { useDevMailbox } from './dev-mailbox.js';
 import { renderGraphiqlPage, useGraphiqlAssets, usePage } from './page.js';
 import { createRefreshCookies } from './refresh-cookie.js';
 import { buildSchema } from './schema/index.js';
@@ -52,6 +54,8 @@ export interface YogaDeps {
   readonly corsOrigins: readonly string[];
   /** Where the built page is (dist/web/). */
   readonly pageDirectory: URL;
+  /** Lists the outbox at /dev/mailbox; null when mail goes out by SMTP (or is off). */
+  readonly devMailbox?: (() => Promise<MailboxEntry[]>) | null;
 }
 
 const GRAPHQL_ENDPOINT = '/graphql';
@@ -60,6 +64,8 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
   const trustedProxy = proxyCheck(deps.trustProxy);
   const detailsAllowed = audienceCheck(deps.errorDetails);
   const graphiqlAllowed = audienceCheck(deps.graphiql);
+  // The mailbox holds live reset links: a development convenience, for the audience of error details.
+  const mailboxAllowed = detailsAllowed;
   const errorDetails = new ErrorDetails();
   const refreshCookies = createRefreshCookies({ clock: deps.clock, corsOrigins: deps.corsOrigins });
   return createYoga<ServerContext, GraphQLContext>({
@@ -94,6 +100,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       useCors(deps.corsOrigins),
       useSecurityHeaders(),
       usePage({ directory: deps.pageDirectory, logger: deps.logger }),
+      ...(deps.devMailbox ? [useDevMailbox(deps.devMailbox, mailboxAllowed)] : []),
       ...(deps.graphiql === 'nobody' ? [] : [useGraphiqlAssets({ graphqlEndpoint: GRAPHQL_ENDPOINT, allowed: graphiqlAllowed })]),
       useNoIntrospection(graphiqlAllowed),
       refreshCookies.plugin,

@@ -46,6 +46,7 @@ export interface TestAppOptions {
   pageDirectory?: URL;
   pendingEndTimer?: AppOptions['pendingEndTimer'];
   pendingEndCapacity?: number;
+  mailTimer?: AppOptions['mailTimer'];
 }
 
 /** A whole app on its own fresh database with a fake clock, reached through yoga.fetch. */
@@ -61,6 +62,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     pageDirectory: options.pageDirectory,
     pendingEndTimer: options.pendingEndTimer,
     pendingEndCapacity: options.pendingEndCapacity,
+    mailTimer: options.mailTimer,
   });
   return {
     app,

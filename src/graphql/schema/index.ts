@@ -6,6 +6,7 @@ import './session.js';
 import './auth.js';
 import './session-revoked.js';
 import './auth-event.js';
+import './email.js';
 
 builder.queryType({});
 

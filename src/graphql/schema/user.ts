@@ -1,19 +1,27 @@
 import type { AccountReads } from '../../auth/accounts.js';
-import type { User, UserReference } from '../../auth/users.js';
+import type { Account, User, UserReference } from '../../auth/users.js';
 import { builder } from '../builder.js';
 import { notSignedInError } from '../context.js';
 
 /** The whole record when at hand (sign-up, login, refresh), else only the id (me). */
-type UserSource = User | UserReference;
+type UserSource = Account | User | UserReference;
 
 const loaded = async (user: UserSource, accounts: AccountReads): Promise<User> =>
   'email' in user ? user : accounts.findUser(user.id);
+
+/** Whether the address is proven is read from the row unless the source carried it. */
+const loadedAccount = async (user: UserSource, accounts: AccountReads): Promise<Account> =>
+  'emailVerified' in user ? user : accounts.findUser(user.id);
 
 export const UserRef = builder.objectRef<UserSource>('User').implement({
   description: 'An account.',
   fields: (t) => ({
     id: t.exposeID('id'),
     email: t.string({ resolve: async (user, _args, ctx) => (await loaded(user, ctx.auth.accounts)).email }),
+    emailVerified: t.boolean({
+      description: 'Whether the address has been proven by a link or code sent to it.',
+      resolve: async (user, _args, ctx) => (await loadedAccount(user, ctx.auth.accounts)).emailVerified,
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: async (user, _args, ctx) => (await loaded(user, ctx.auth.accounts)).createdAt }),
   }),
 });

@@ -1,0 +1,66 @@
+import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm';
+import type { Executor } from './client.js';
+import { emailTokens, users } from './schema.js';
+
+export type EmailTokenPurpose = 'VERIFY_EMAIL' | 'RESET_PASSWORD' | 'CHANGE_EMAIL';
+
+export interface SpentEmailToken {
+  readonly userId: string;
+  /** The address it was sent to. */
+  readonly email: string;
+}
+
+/** Stores a token's hash and spends the user's older unspent tokens of the same purpose. */
+export async function insertEmailToken(
+  tx: Executor,
+  token: { userId: string; purpose: EmailTokenPurpose; email: string; tokenHash: string; now: Date; expiresAt: Date },
+): Promise<void> {
+  await tx
+    .update(emailTokens)
+    .set({ spentAt: token.now })
+    .where(
+      and(eq(emailTokens.userId, token.userId), eq(emailTokens.purpose, token.purpose), isNull(emailTokens.spentAt)),
+    );
+  await tx.insert(emailTokens).values({
+    id: crypto.randomUUID(),
+    userId: token.userId,
+    purpose: token.purpose,
+    email: token.email,
+    tokenHash: token.tokenHash,
+    createdAt: token.now,
+    expiresAt: token.expiresAt,
+  });
+}
+
+/**
+ * Spends the token in one conditional UPDATE: unspent, unexpired, of this purpose, and (unless it
+ * names a new address) sent to the address the account still has. Null when any of that fails;
+ * a token of another purpose is left unspent.
+ */
+export async function spendEmailToken(
+  tx: Executor,
+  input: { tokenHash: string; purpose: EmailTokenPurpose; now: Date; boundTo: 'account address' | 'new address' },
+): Promise<SpentEmailToken | null> {
+  const conditions = [
+    eq(emailTokens.tokenHash, input.tokenHash),
+    eq(emailTokens.purpose, input.purpose),
+    isNull(emailTokens.spentAt),
+    gt(emailTokens.expiresAt, input.now),
+  ];
+  if (input.boundTo === 'account address') {
+    conditions.push(
+      sql`exists (select 1 from ${users} u where u.id = ${emailTokens.userId} and u.email = ${emailTokens.email})`,
+    );
+  }
+  const [row] = await tx
+    .update(emailTokens)
+    .set({ spentAt: input.now })
+    .where(and(...conditions))
+    .returning({ userId: emailTokens.userId, email: emailTokens.email });
+  return row ?? null;
+}
+
+/** Deletes tokens that expired before `before`. */
+export async function pruneEmailTokens(tx: Executor, before: Date): Promise<void> {
+  await tx.delete(emailTokens).where(lt(emailTokens.expiresAt, before));
+}

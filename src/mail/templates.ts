@@ -1,0 +1,66 @@
+/**
+ * The mails we send. Each says what its link does and when it expires, in a plain-text and an HTML
+ * part; none ever holds a password.
+ */
+
+export interface ComposedMail {
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+export interface LinkMail {
+  /** The whole link, token included. */
+  readonly link: string;
+  readonly expiresAt: Date;
+}
+
+export function verificationMail({ link, expiresAt }: LinkMail): ComposedMail {
+  return linkMail({
+    subject: 'Verify your email address',
+    intro: 'Open this link to confirm that this address belongs to your account:',
+    button: 'Verify email',
+    link,
+    expiresAt,
+    ignore: 'If you did not create an account, you can ignore this mail.',
+  });
+}
+
+export function passwordResetMail({ link, expiresAt }: LinkMail): ComposedMail {
+  return linkMail({
+    subject: 'Reset your password',
+    intro: 'Open this link to choose a new password. Every device signed in to your account will be signed out.',
+    button: 'Set new password',
+    link,
+    expiresAt,
+    ignore: 'If you did not ask for this, you can ignore this mail: your password stays as it is.',
+  });
+}
+
+function linkMail(input: {
+  subject: string;
+  intro: string;
+  button: string;
+  link: string;
+  expiresAt: Date;
+  ignore: string;
+}): ComposedMail {
+  const expires = `The link works once and expires at ${formatTime(input.expiresAt)}.`;
+  const text = [input.intro, '', input.link, '', expires, input.ignore, ''].join('\n');
+  const html = [
+    `<p>${escapeHtml(input.intro)}</p>`,
+    `<p><a href="${escapeHtml(input.link)}">${escapeHtml(input.button)}</a></p>`,
+    `<p>${escapeHtml(expires)}</p>`,
+    `<p>${escapeHtml(input.ignore)}</p>`,
+  ].join('\n');
+  return { subject: input.subject, text, html };
+}
+
+/** UTC, to the minute: the reader's time zone is unknown. */
+function formatTime(at: Date): string {
+  return `${at.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
