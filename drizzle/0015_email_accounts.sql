@@ -29,4 +29,21 @@ CREATE INDEX "email_tokens_user_id_purpose_idx" ON "email_tokens" USING btree ("
 CREATE INDEX "email_tokens_expires_at_idx" ON "email_tokens" USING btree ("expires_at");--> statement-breakpoint
 CREATE INDEX "mail_outbox_due_idx" ON "mail_outbox" USING btree ("next_attempt_at") WHERE "mail_outbox"."sent_at" is null;--> statement-breakpoint
 CREATE INDEX "mail_outbox_recipient_created_at_idx" ON "mail_outbox" USING btree ("recipient","created_at");--> statement-breakpoint
-CREATE INDEX "mail_outbox_created_at_idx" ON "mail_outbox" USING btree ("created_at");
+CREATE INDEX "mail_outbox_created_at_idx" ON "mail_outbox" USING btree ("created_at");--> statement-breakpoint
+-- PASSWORD_RESET joins the reasons an end made by hand keeps (0011): a reset's own end, announced by
+-- this trigger too where the connection does not say it announces its ends (PGlite), keeps its reason.
+CREATE OR REPLACE FUNCTION announce_ended_by_hand() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify(
+    'tidepass_session_revoked',
+    json_build_object('i', 'database', 'e', json_build_array(json_build_array(
+      NEW.id,
+      NEW.user_id,
+      CASE WHEN NEW.end_reason IN ('LOGOUT', 'REVOKED_BY_USER', 'OTHER_SESSIONS_REVOKED', 'REFRESH_TOKEN_REUSE',
+        'PASSWORD_CHANGED', 'SESSION_LIMIT', 'EXPIRED', 'ADMIN', 'PASSWORD_RESET') THEN NEW.end_reason ELSE 'ADMIN' END,
+      (extract(epoch FROM NEW.ended_at) * 1000)::bigint
+    )))::text
+  );
+  RETURN NULL;
+END;
+$$;

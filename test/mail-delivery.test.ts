@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createJsonLogger } from '../src/logger.js';
 import type { MailTimer } from '../src/mail/mail-delivery.js';
-import { createTestApp, withTestApp } from './helpers/app.js';
+import { createTestApp, TEST_KEY_ENCRYPTION_KEY, withTestApp } from './helpers/app.js';
 import { signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { REQUEST_RESET, requestReset } from './helpers/email-flows.js';
 import { createTestDatabase } from './helpers/database.js';
@@ -99,8 +99,9 @@ describe('without SMTP_URL', () => {
   }, APP_TEST_TIMEOUT_MS);
 
   it('refuses to start in production unless MAIL=disabled', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/SMTP_URL: is required in production/);
-    expect(loadConfig({ NODE_ENV: 'production', MAIL: 'disabled' }).mail.enabled).toBe(false);
+    const production = { NODE_ENV: 'production', KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY };
+    expect(() => loadConfig(production)).toThrow(/SMTP_URL: is required in production/);
+    expect(loadConfig({ ...production, MAIL: 'disabled' }).mail.enabled).toBe(false);
   }, APP_TEST_TIMEOUT_MS);
 
   it('answers SERVICE_UNAVAILABLE to the mail mutations with MAIL=disabled, and has no mailbox', async () => {

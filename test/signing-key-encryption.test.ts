@@ -72,13 +72,13 @@ describe('with KEY_ENCRYPTION_KEY', () => {
 
 describe('in production', () => {
   it('refuses to start without KEY_ENCRYPTION_KEY unless JWT_PRIVATE_KEY is given', async () => {
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(
+    expect(() => loadConfig({ NODE_ENV: 'production', MAIL: 'disabled' })).toThrow(
       /^Invalid configuration:\n {2}KEY_ENCRYPTION_KEY: must be set in production unless JWT_PRIVATE_KEY is[^\n]*$/,
     );
     const { privateKey } = await generateKeyPair('ES256', { extractable: true });
     const jwk = JSON.stringify(await exportJWK(privateKey));
-    expect(loadConfig({ NODE_ENV: 'production', JWT_PRIVATE_KEY: jwk }).keyEncryptionKey).toBeUndefined();
-    expect(loadConfig({ NODE_ENV: 'production', KEY_ENCRYPTION_KEY: kek() }).keyEncryptionKey).toHaveLength(32);
+    expect(loadConfig({ NODE_ENV: 'production', MAIL: 'disabled', JWT_PRIVATE_KEY: jwk }).keyEncryptionKey).toBeUndefined();
+    expect(loadConfig({ NODE_ENV: 'production', MAIL: 'disabled', KEY_ENCRYPTION_KEY: kek() }).keyEncryptionKey).toHaveLength(32);
   });
 
   it.each(['short', Buffer.alloc(31).toString('base64url'), Buffer.alloc(33).toString('base64url'), `${kek().slice(0, 42)}+`])(

@@ -77,6 +77,8 @@ progress(`PostgreSQL ${cluster.version} on port ${cluster.port} (a private clust
 const { privateKey } = await generateKeyPair('ES256', { extractable: true });
 const env = {
   NODE_ENV: 'production',
+  // The load mails nothing; production without SMTP_URL must say so.
+  MAIL: 'disabled',
   // One key for every instance: a token one signs, all verify.
   JWT_PRIVATE_KEY: JSON.stringify({ ...(await exportJWK(privateKey)), kid: 'soak' }),
   ACCESS_TOKEN_TTL: String(Math.max(900, durationS * 2)),
