@@ -87,7 +87,12 @@ describe.skipIf(backend !== 'postgres')('two instances on one PostgreSQL (Postgr
 
     // The phone ends without B hearing it: what a revocation made while B's LISTEN connection is down
     // amounts to (ended in the database, its notification never reaching B).
-    await admin`update sessions set ended_at = ${a.clock()}, end_reason = 'ADMIN' where id = ${phone.session.id}`;
+    // Ended by hand, but saying it announces its ends itself (as the app's connections do), so that the
+    // trigger that announces ends made by hand stays silent: the end reaches B only through its reload.
+    await admin.begin(async (tx) => {
+      await tx`select set_config('tidepass.announces_ends', 'on', true)`;
+      await tx`update sessions set ended_at = ${a.clock()}, end_reason = 'ADMIN' where id = ${phone.session.id}`;
+    });
     const [listener] = await admin<{ pid: number }[]>`
       select pid from pg_stat_activity where application_name = ${listenApplicationName(b.app.instanceId)}`;
     await admin`select pg_terminate_backend(${listener!.pid})`;
