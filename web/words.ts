@@ -49,6 +49,8 @@ const REASONS: Readonly<Record<string, string>> = {
     'You were signed out because this session’s refresh token was used twice, which can mean it was stolen. Sign in again.',
   PASSWORD_CHANGED: 'You were signed out because your password was changed.',
   PASSWORD_RESET: 'You were signed out because your password was reset.',
+  EMAIL_CHANGED: 'You were signed out because your account’s email address was changed.',
+  ACCOUNT_DELETED: 'Your account was deleted.',
   SESSION_LIMIT: 'You were signed out because you signed in on too many devices.',
   EXPIRED: 'Your session expired. Sign in again.',
   ADMIN: 'An administrator signed you out.',

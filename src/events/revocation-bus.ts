@@ -10,6 +10,8 @@ export const revocationReasons = [
   'EXPIRED',
   'ADMIN',
   'PASSWORD_RESET',
+  'EMAIL_CHANGED',
+  'ACCOUNT_DELETED',
 ] as const;
 export type RevocationReason = (typeof revocationReasons)[number];
 
