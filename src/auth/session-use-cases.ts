@@ -17,7 +17,7 @@ export class SessionUseCases {
     const result = await this.deps.sessions.rotate(refreshToken, client);
     switch (result.kind) {
       case 'invalid':
-        throw new AuthError('INVALID_REFRESH_TOKEN');
+        throw new AuthError((await this.deps.sessions.isOfDisabledUser(refreshToken)) ? 'ACCOUNT_DISABLED' : 'INVALID_REFRESH_TOKEN');
       case 'reused':
         throw new AuthError('REFRESH_TOKEN_REUSED');
       case 'just-rotated':
