@@ -63,7 +63,7 @@ export interface App {
   sweepRetention(): Promise<RetentionSweep>;
   /** How mails leave the outbox; `sendDue()` sends the due ones now. */
   readonly mail: MailDelivery;
-  /** Listens on config.port (0: any free port); returns the base URL. */
-  start(): Promise<{ url: string }>;
+  /** Listens on config.port (0: any free port); returns the base URL, and METRICS_PORT's when set. */
+  start(): Promise<{ url: string; metricsUrl?: string | undefined }>;
   stop(): Promise<void>;
 }

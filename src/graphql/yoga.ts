@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type YogaServerOptions, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin, type YogaServerOptions, type YogaServerInstance } from 'graphql-yoga';
 import type { JSONWebKeySet } from 'jose';
 import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
@@ -56,6 +56,8 @@ export interface YogaDeps {
   readonly pageDirectory: URL;
   /** Lists the outbox at /dev/mailbox; null when mail goes out by SMTP (or is off). */
   readonly devMailbox?: (() => Promise<MailboxEntry[]>) | null;
+  /** Plugins of the composition root's own (the operation metrics). */
+  readonly plugins?: readonly Plugin[];
 }
 
 const GRAPHQL_ENDPOINT = '/graphql';
@@ -114,6 +116,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       useRequestLog(deps.logger),
       useVariableErrorCode(),
       useScopeCacheReleaseOnSubscribe(),
+      ...(deps.plugins ?? []),
     ],
   });
 }
