@@ -72,7 +72,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   watchState(metrics, { revocations, pendingEnds: domain.pendingEnds, ws, revocationStream });
   await bus.start();
   mail.start();
-  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
+  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config, reloadSigningKeys: () => keys.reload() }), logger);
   const stopServing = shutdownOnce({
     stopBackgroundJobs,
     pendingEnds: domain.pendingEnds,
@@ -110,6 +110,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     sweepExpiredSessions: domain.sweepExpiredSessions,
     sweepRetention: domain.sweepRetention,
+    reloadSigningKeys: () => keys.reload(),
     mail,
     async start() {
       const address = await http.listen(config.port, config.host);
@@ -142,7 +143,8 @@ function buildApi(input: {
   const yoga = createYogaServer({
     auth,
     revocationFeed: input.revocationFeed,
-    jwks: input.keys.jwks,
+    jwks: () => input.keys.jwks(),
+    jwksMaxAge: config.jwksMaxAge,
     logger,
     ping: input.database.ping,
     trustProxy: config.trustProxy,

@@ -40,7 +40,9 @@ export type TidepassYoga = YogaServerInstance<ServerContext, GraphQLContext>;
 export interface YogaDeps {
   readonly auth: AuthService;
   readonly revocationFeed: RevocationFeed;
-  readonly jwks: JSONWebKeySet;
+  readonly jwks: () => JSONWebKeySet;
+  /** The JWKS's Cache-Control max-age (JWKS_MAX_AGE). */
+  readonly jwksMaxAge: number;
   readonly logger: Logger;
   readonly ping: () => Promise<void>;
   readonly trustProxy: TrustProxy;
@@ -107,7 +109,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       useNoIntrospection(graphiqlAllowed),
       refreshCookies.plugin,
       useReadiness(deps.ping),
-      useJwks(deps.jwks),
+      useJwks(deps.jwks, deps.jwksMaxAge),
       useStrictRequestFormat({ maxBodyBytes: deps.maxRequestBodyBytes }),
       useCsrfPrevention(),
       ...useDocumentLimits(),
