@@ -32,6 +32,10 @@ import { createMailDelivery, type MailDelivery } from './mail/mail-delivery.js';
 import { shutdownOnce } from './shutdown.js';
 import { createHttpServer } from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
+import { WebhookEndpoints } from './webhooks/endpoints.js';
+import { withSessionRevokedWebhooks } from './webhooks/revocation-hook.js';
+import { WebhookSender } from './webhooks/sender.js';
+import { systemResolve } from './webhooks/url-policy.js';
 
 import type { App, AppOptions } from './app-types.js';
 
@@ -39,6 +43,10 @@ export type { App, AppOptions };
 
 /** Probing once a second: a dead LISTEN connection is noticed within a second plus the probe's timeout. */
 const LISTEN_HEARTBEAT_MS = 1_000;
+/** How often each instance looks for due webhook deliveries. */
+const WEBHOOK_POLL_MS = 2_000;
+/** How long a webhook receiver has to answer. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** The composition root: the only place that creates instances. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -56,13 +64,19 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
   const mail = createMailDelivery(config, { db: database.db, clock, logger, timer: options.mailTimer });
   const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail });
-  const { auth } = domain;
+  const { auth, webhookSender } = domain;
   const { yoga, http, ws, revocationStream } = buildApi({
     ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail },
   });
   await bus.start();
   mail.start();
-  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
+  const stopBackgroundJobs = startBackgroundJobs(
+    [
+      ...housekeepingJobs({ ...domain, revocations, clock, config }),
+      { everyMs: options.webhooks?.pollMs ?? WEBHOOK_POLL_MS, run: () => webhookSender.sendDue(), failure: 'webhook outbox pass failed' },
+    ],
+    logger,
+  );
   const stopServing = shutdownOnce({
     stopBackgroundJobs,
     pendingEnds: domain.pendingEnds,
@@ -74,8 +88,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     expiries,
     ownedDatabase: options.database ? undefined : database,
   });
-  // Mail first: it writes to the database that stopServing closes.
-  const stop = () => Promise.all([mail.stop(), auth.email.settled()]).then(stopServing);
+  // Mail and webhooks first: they write to the database that stopServing closes.
+  const stop = () =>
+    Promise.all([mail.stop(), auth.email.settled(), stopBackgroundJobs(), webhookSender.settled()]).then(stopServing);
   return {
     config,
     instanceId,
@@ -101,6 +116,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     sweepExpiredSessions: domain.sweepExpiredSessions,
     sweepRetention: domain.sweepRetention,
     mail,
+    webhooks: webhookSender,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -190,7 +206,9 @@ function buildDomain(input: {
     refreshReuseGrace: config.refreshReuseGrace,
     maxSessionsPerUser: config.maxSessionsPerUser,
   };
-  const store = new SessionStore({ db, bus, window: () => liveWindow(policy, clock()) });
+  // Every end is announced inside its transaction: there, too, its session.revoked webhooks are queued.
+  const endsBus = withSessionRevokedWebhooks(bus, config.accessTokenTtl);
+  const store = new SessionStore({ db, bus: endsBus, window: () => liveWindow(policy, clock()) });
   const sessions = new SessionLifecycle({ db, store, clock, policy });
   const accessTokens = new AccessTokens({
     keys,
@@ -209,12 +227,19 @@ function buildDomain(input: {
     capacity: options.pendingEndCapacity,
   });
   const tokens = new TokenIssuer({ accessTokens, sessions });
+  const secretBox = config.keyEncryptionKey && new SecretBox(config.keyEncryptionKey);
+  const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
     credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
+  });
+  const webhookSender = new WebhookSender({
+    ...{ db, clock, logger, secretBox, ...webhookPolicy },
+    timeoutMs: options.webhooks?.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
   });
   const retention = {
     sessionRetention: config.sessionRetention,
@@ -223,6 +248,7 @@ function buildDomain(input: {
   };
   return {
     auth,
+    webhookSender,
     throttle,
     pendingEnds,
     sweepExpiredSessions: () => sessions.expire(),

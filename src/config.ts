@@ -101,6 +101,8 @@ const envSchema = z.object({
   PASSWORD_RESET_TTL: seconds(1_800),
   EMAIL_CHANGE_TTL: seconds(3_600),
   MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
+  // Webhooks: endpoints on private networks only when the operator says so (tests, a trusted LAN).
+  WEBHOOK_ALLOW_PRIVATE: z.stringbool({ error: 'must be true or false' }).default(false),
 });
 
 export interface Config {
@@ -112,6 +114,8 @@ export interface Config {
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
   readonly jwtPrivateKey: PrivateJwk | undefined;
+  /** Webhook endpoints may resolve to private, loopback, link-local and other non-public addresses. */
+  readonly webhookAllowPrivate: boolean;
   /** Public keys also accepted and published (key rotation). */
   readonly jwtVerificationKeys: readonly PublicJwk[];
   /** Seals the signing key stored in the database (AES-256-GCM); required in production without JWT_PRIVATE_KEY. */
@@ -195,6 +199,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtIssuer: v.JWT_ISSUER,
     jwtAudience: v.JWT_AUDIENCE,
     jwtPrivateKey: v.JWT_PRIVATE_KEY,
+    webhookAllowPrivate: v.WEBHOOK_ALLOW_PRIVATE,
     jwtVerificationKeys: Object.freeze(v.JWT_VERIFICATION_KEYS),
     keyEncryptionKey: v.KEY_ENCRYPTION_KEY,
     accessTokenTtl: v.ACCESS_TOKEN_TTL,

@@ -2,6 +2,7 @@ import type { AccountReads } from './accounts.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
+import type { WebhookEndpoints } from '../webhooks/endpoints.js';
 import type { SessionUseCases } from './session-use-cases.js';
 
 export type { Authentication, Viewer } from './authentication.js';
@@ -17,6 +18,8 @@ export interface AuthService {
   readonly sessions: SessionUseCases;
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
+  /** Webhook endpoints and their deliveries (admin fields). */
+  readonly webhooks: WebhookEndpoints;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -30,13 +33,15 @@ export function authServiceOf(families: {
   sessions: SessionUseCases;
   accounts: AccountReads;
   email: EmailAccountUseCases;
+  webhooks: WebhookEndpoints;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email } = families;
+  const { authentication, credentials, sessions, accounts, email, webhooks } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
+    webhooks,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),
