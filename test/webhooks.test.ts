@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
+import { grantAdminByEmail } from '../src/auth/admin/roles.js';
 import { webhookEndpoints } from '../src/db/schema.js';
 import { createJsonLogger } from '../src/logger.js';
 import { createTestApp, useTestApp, withTestApp, type TestApp } from './helpers/app.js';
@@ -31,15 +32,16 @@ interface Delivery {
   lastError: string | null;
 }
 
-/** An admin's token. */
-async function adminToken(t: TestApp): Promise<string> {
-  return (await signUp(t.gql)).accessToken;
-}
-
-/** An admin whose token is fetched anew when asked for (the clock moves on past its expiry). */
+/** An admin (granted as the command line does) whose token is fetched anew when asked for (the clock moves on). */
 async function anAdmin(t: TestApp): Promise<{ token(): Promise<string>; first: string }> {
   const { user, accessToken } = await signUp(t.gql);
+  expect(await grantAdminByEmail(t.app.database.db, t.clock, user.email)).toBe('granted');
   return { first: accessToken, token: async () => (await login(t.gql, { email: user.email })).accessToken };
+}
+
+/** An admin's token. */
+async function adminToken(t: TestApp): Promise<string> {
+  return (await anAdmin(t)).first;
 }
 
 async function createEndpoint(t: TestApp, token: string, url: string, events = ALL_EVENTS) {
@@ -113,6 +115,33 @@ describe('webhooks', () => {
     const forEmail = receiver().received.filter((request) => bodyOf(request).data.email === email);
     // Once per endpoint subscribed to user.created: this one, and the first test's.
     expect(forEmail).toHaveLength(2);
+  });
+
+  it('is for admins only: every field answers FORBIDDEN to a user, and an admin succeeds', async () => {
+    const admin = await adminToken(t);
+    const endpoint = await createEndpoint(t, admin, receiver().url, ['user.created']);
+    await t.app.webhooks.sendDue();
+    const [delivery] = await deliveries(t, admin, endpoint.id);
+    const user = (await signUp(t.gql)).accessToken;
+    const operations: [string, Record<string, unknown>][] = [
+      [CREATE, { url: receiver().url, events: ['user.created'] }],
+      ['{ webhookEndpoints { id } }', {}],
+      [DELIVERIES, { endpointId: endpoint.id }],
+      ['mutation ($id: ID!) { redeliverWebhook(deliveryId: $id) { id } }', { id: delivery!.id }],
+      ['mutation ($id: ID!) { deleteWebhookEndpoint(endpointId: $id) }', { id: endpoint.id }],
+    ];
+    for (const [query, variables] of operations) {
+      expect(codes(await t.gql(query, variables, { token: user })), query).toEqual(['FORBIDDEN']);
+      expect(codes(await t.gql(query, variables)), query).toEqual(['UNAUTHENTICATED']);
+    }
+    for (const [query, variables] of operations) {
+      const result = await t.gql(query, variables, { token: admin });
+      expect(result.errors, query).toBeUndefined();
+    }
+    const listed = await t.gql('{ webhookEndpoints { id } }', {}, { token: admin });
+    expect(listed.data?.webhookEndpoints).not.toContainEqual({ id: endpoint.id });
+    const again = await t.gql('mutation ($id: ID!) { deleteWebhookEndpoint(endpointId: $id) }', { id: endpoint.id }, { token: admin });
+    expect(codes(again)).toEqual(['NOT_FOUND']);
   });
 
   it('refuses unknown event types and URLs that are not http(s)', async () => {

@@ -93,7 +93,7 @@ export class SessionLifecycle {
   }): Promise<StartedSession> {
     const window = this.window();
     const { token, hash } = newRefreshToken();
-    const session = await this.deps.store.create(
+    const created = await this.deps.store.create(
       {
         userId: input.userId,
         deviceName: input.deviceName,
@@ -109,8 +109,10 @@ export class SessionLifecycle {
       window,
     );
     // The password was changed while it was being checked: it is no longer the user's password.
-    if (!session) throw new AuthError('INVALID_CREDENTIALS');
-    return { session, refreshToken: token };
+    if (created.kind === 'password-changed') throw new AuthError('INVALID_CREDENTIALS');
+    // Only ever reached after the password (or emailed token) was checked: it tells nothing to a guesser.
+    if (created.kind === 'disabled') throw new AuthError('ACCOUNT_DISABLED');
+    return { session: created.session, refreshToken: token };
   }
 
   /**

@@ -6,16 +6,22 @@ import { users } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { isCommonPassword } from './common-passwords.js';
 import { isUuid } from './crypto.js';
+import type { Role } from '../db/roles.js';
+
+export { roles, type Role } from '../db/roles.js';
 
 export interface User {
   readonly id: string;
   readonly email: string;
+  /** As of the read: the access token's `role` claim is this, as of its issue. */
+  readonly role: Role;
   readonly createdAt: Date;
 }
 
-/** A user as loaded from its row: with whether its address has been proven. */
+/** A user as loaded from its row: with whether its address has been proven, and whether an admin disabled it. */
 export interface Account extends User {
   readonly emailVerified: boolean;
+  readonly disabled: boolean;
 }
 
 /** A user known only by id (from a verified access token); the other fields are loaded when asked for. */
@@ -95,7 +101,14 @@ function codePointLength(text: string): number {
   return length;
 }
 
-const publicColumns = { id: users.id, email: users.email, emailVerified: users.emailVerified, createdAt: users.createdAt };
+const publicColumns = {
+  id: users.id,
+  email: users.email,
+  role: users.role,
+  emailVerified: users.emailVerified,
+  disabled: sql<boolean>`${users.disabledAt} is not null`.as('disabled'),
+  createdAt: users.createdAt,
+};
 
 /** Inserts the user, or returns null when the email is taken. */
 export async function insertUser(

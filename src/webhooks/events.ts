@@ -4,7 +4,7 @@ import type { RevocationReason } from '../events/revocation-bus.js';
 
 /**
  * The events an endpoint may subscribe to. Each is written to the outbox in the transaction of the
- * change it tells of (session.created by a trigger on sessions: drizzle/0018), so a change that rolls
+ * change it tells of (session.created by a trigger on sessions: drizzle/0020), so a change that rolls
  * back sends nothing and one that commits is delivered at least once.
  */
 export const webhookEventTypes = [

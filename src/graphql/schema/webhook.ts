@@ -56,12 +56,12 @@ const WebhookDeliveryRef = builder.objectRef<WebhookDelivery>('WebhookDelivery')
 });
 
 builder.queryFields((t) => ({
-  webhookEndpoints: t.withAuth({ signedIn: true }).field({
+  webhookEndpoints: t.withAuth({ admin: true }).field({
     type: [WebhookEndpointRef],
     description: 'Admins only: every webhook endpoint, oldest first.',
     resolve: (_root, _args, ctx) => ctx.auth.webhooks.list(),
   }),
-  webhookDeliveries: t.withAuth({ signedIn: true }).field({
+  webhookDeliveries: t.withAuth({ admin: true }).field({
     type: [WebhookDeliveryRef],
     description: "Admins only: an endpoint's newest deliveries (first: 1 to 100).",
     args: { endpointId: t.arg.id({ required: true }), first: t.arg.int({ defaultValue: 20 }) },
@@ -70,7 +70,7 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  createWebhookEndpoint: t.withAuth({ signedIn: true }).field({
+  createWebhookEndpoint: t.withAuth({ admin: true }).field({
     type: WebhookEndpointWithSecretRef,
     description:
       'Admins only: an endpoint receiving these event types. The URL must be http(s) and resolve to public addresses ' +
@@ -81,12 +81,12 @@ builder.mutationFields((t) => ({
       return { ...endpoint, secret };
     },
   }),
-  deleteWebhookEndpoint: t.withAuth({ signedIn: true }).boolean({
+  deleteWebhookEndpoint: t.withAuth({ admin: true }).boolean({
     description: 'Admins only: deletes an endpoint and its deliveries (pending ones are not sent). NOT_FOUND if there is none.',
     args: { endpointId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.auth.webhooks.delete(String(args.endpointId)),
   }),
-  redeliverWebhook: t.withAuth({ signedIn: true }).field({
+  redeliverWebhook: t.withAuth({ admin: true }).field({
     type: WebhookDeliveryRef,
     description: 'Admins only: queues a delivery again (same webhook-id), retried for another day. NOT_FOUND if there is none.',
     args: { deliveryId: t.arg.id({ required: true }) },

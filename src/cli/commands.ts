@@ -1,0 +1,6 @@
+import type { Command } from './command.js';
+import { grantAdmin } from './grant-admin.js';
+import { migrate } from './migrate.js';
+
+/** Every command of `npm run tidepass -- <command>`, in the order `--help` lists them. */
+export const commands: readonly Command[] = [migrate, grantAdmin];
