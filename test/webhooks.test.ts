@@ -120,9 +120,9 @@ describe('webhooks', () => {
   it('is for admins only: every field answers FORBIDDEN to a user, and an admin succeeds', async () => {
     const admin = await adminToken(t);
     const endpoint = await createEndpoint(t, admin, receiver().url, ['user.created']);
+    const user = (await signUp(t.gql)).accessToken;
     await t.app.webhooks.sendDue();
     const [delivery] = await deliveries(t, admin, endpoint.id);
-    const user = (await signUp(t.gql)).accessToken;
     const operations: [string, Record<string, unknown>][] = [
       [CREATE, { url: receiver().url, events: ['user.created'] }],
       ['{ webhookEndpoints { id } }', {}],
