@@ -101,6 +101,7 @@ const envSchema = z.object({
   PASSWORD_RESET_TTL: seconds(1_800),
   EMAIL_CHANGE_TTL: seconds(3_600),
   MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
+  MAIL_MAX_PER_IP_PER_HOUR: count(50),
 });
 
 export interface Config {
@@ -160,6 +161,7 @@ export interface MailConfig {
   /** Seconds each kind of token lives. */
   readonly tokenTtl: { readonly verification: number; readonly passwordReset: number; readonly emailChange: number };
   readonly maxPerRecipientPerHour: number;
+  readonly maxPerIpPerHour: number;
 }
 
 export class ConfigError extends Error {
@@ -239,6 +241,7 @@ function mailConfig(v: z.infer<typeof envSchema>): MailConfig {
       emailChange: v.EMAIL_CHANGE_TTL,
     }),
     maxPerRecipientPerHour: v.MAIL_MAX_PER_RECIPIENT_PER_HOUR,
+    maxPerIpPerHour: v.MAIL_MAX_PER_IP_PER_HOUR,
   });
 }
 

@@ -6,6 +6,7 @@ import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import type { Account } from '../users.js';
 import { MailQueue, type MailSettings } from './mail-queue.js';
+import { MailThrottle } from './mail-throttle.js';
 import { PasswordReset, type ResetPasswordInput } from './password-reset.js';
 import { EmailVerification } from './verification.js';
 
@@ -27,8 +28,13 @@ export class EmailAccountUseCases {
     wakeSender: () => void;
   }) {
     const mail = new MailQueue({ db: deps.db, clock: deps.clock, settings: deps.mail, wake: deps.wakeSender });
-    this.#verification = new EmailVerification({ db: deps.db, clock: deps.clock, mail });
-    this.#reset = new PasswordReset({ ...deps, mail });
+    const throttle = new MailThrottle({
+      db: deps.db,
+      clock: deps.clock,
+      limits: { perRecipientPerHour: deps.mail.maxPerRecipientPerHour, perIpPerHour: deps.mail.maxPerIpPerHour },
+    });
+    this.#verification = new EmailVerification({ db: deps.db, clock: deps.clock, mail, throttle });
+    this.#reset = new PasswordReset({ ...deps, mail, throttle });
   }
 
   requestEmailVerification(viewer: Viewer, client: ClientInfo): Promise<boolean> {

@@ -19,6 +19,7 @@ import {
   updatePasswordHash,
 } from '../users.js';
 import type { MailQueue } from './mail-queue.js';
+import type { MailThrottle } from './mail-throttle.js';
 
 export interface ResetPasswordInput {
   readonly token: string;
@@ -36,6 +37,7 @@ export class PasswordReset {
       db: Database;
       clock: Clock;
       mail: MailQueue;
+      throttle: MailThrottle;
       sessions: SessionLifecycle;
       tokens: TokenIssuer;
       logger: Logger;
@@ -47,15 +49,17 @@ export class PasswordReset {
    * after answering. Over the per-recipient limit nothing is sent, silently (an error would tell
    * that the account exists).
    */
-  requestReset(rawEmail: string, client: ClientInfo): Promise<boolean> {
+  async requestReset(rawEmail: string, client: ClientInfo): Promise<boolean> {
     this.deps.mail.assertEnabled();
     const email = normaliseEmail(rawEmail);
+    // Counted by the address as requested, known or not: being limited tells nothing about accounts.
+    await this.deps.throttle.take({ recipient: email, ip: client.ip });
     const work = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.#queueReset(email, client))
       .catch((error: unknown) => this.deps.logger.error('password reset request failed', { error }))
       .finally(() => this.#deferred.delete(work));
     this.#deferred.add(work);
-    return Promise.resolve(true);
+    return true;
   }
 
   /** Resolves when the requests already answered have been written (or failed). */
@@ -67,16 +71,14 @@ export class PasswordReset {
     const user = await findCredentials(this.deps.db, email);
     if (!user) return;
     await this.deps.mail.transaction(async (tx) => {
-      const result = await this.deps.mail.queueLink(tx, {
+      await this.deps.mail.queueLink(tx, {
         userId: user.id,
         to: user.email,
         purpose: 'RESET_PASSWORD',
         path: '/reset-password',
         compose: passwordResetMail,
       });
-      if (result.kind === 'queued') {
-        await recordAuthEvent(tx, { type: 'PASSWORD_RESET_REQUESTED', userId: user.id, client, at: this.deps.clock() });
-      }
+      await recordAuthEvent(tx, { type: 'PASSWORD_RESET_REQUESTED', userId: user.id, client, at: this.deps.clock() });
     });
   }
 

@@ -7,10 +7,11 @@ import type { Viewer } from '../authentication.js';
 import type { ClientInfo } from '../sessions.js';
 import { findUserById, markEmailVerified, type Account } from '../users.js';
 import type { MailQueue } from './mail-queue.js';
+import type { MailThrottle } from './mail-throttle.js';
 
 /** Proving an address: a link mailed to it, spent to mark it verified. */
 export class EmailVerification {
-  constructor(private readonly deps: { db: Database; clock: Clock; mail: MailQueue }) {}
+  constructor(private readonly deps: { db: Database; clock: Clock; mail: MailQueue; throttle: MailThrottle }) {}
 
   /** Mails a verification link to the caller's address; true, and nothing sent, if already verified. */
   async request(viewer: Viewer, client: ClientInfo): Promise<boolean> {
@@ -18,22 +19,19 @@ export class EmailVerification {
     const user = await findUserById(this.deps.db, viewer.userId);
     if (!user) throw new AuthError('SESSION_REVOKED');
     if (user.emailVerified) return true;
-    const queued = await this.deps.mail.transaction(async (tx) => {
-      const result = await this.deps.mail.queueLink(tx, {
+    // The caller's own address: its limit tells nothing about other accounts.
+    await this.deps.throttle.take({ recipient: user.email, ip: client.ip, userId: user.id });
+    await this.deps.mail.transaction(async (tx) => {
+      await this.deps.mail.queueLink(tx, {
         userId: user.id,
         to: user.email,
         purpose: 'VERIFY_EMAIL',
         path: '/verify-email',
         compose: verificationMail,
       });
-      if (result.kind === 'queued') {
-        const event = { userId: user.id, sessionId: viewer.sessionId, client, at: this.deps.clock() };
-        await recordAuthEvent(tx, { type: 'EMAIL_VERIFICATION_REQUESTED', ...event });
-      }
-      return result;
+      const event = { userId: user.id, sessionId: viewer.sessionId, client, at: this.deps.clock() };
+      await recordAuthEvent(tx, { type: 'EMAIL_VERIFICATION_REQUESTED', ...event });
     });
-    // The caller's own address: its limit tells nothing about other accounts.
-    if (queued.kind === 'limited') throw new AuthError('RATE_LIMITED', undefined, { retryAfter: queued.retryAfter });
     return true;
   }
 
