@@ -22,6 +22,9 @@ export const authEventTypes = [
   'EMAIL_VERIFIED',
   'PASSWORD_RESET_REQUESTED',
   'PASSWORD_RESET',
+  'SIGN_IN_CODE_REQUESTED',
+  'SIGN_IN_CODE_FAILED',
+  'SIGNED_IN_WITH_CODE',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 

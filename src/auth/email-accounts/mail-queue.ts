@@ -13,6 +13,10 @@ export interface MailSettings {
   readonly tokenTtl: EmailTokenLifetimes;
   readonly maxPerRecipientPerHour: number;
   readonly maxPerIpPerHour: number;
+  /** REQUIRE_EMAIL_VERIFICATION. */
+  readonly requireVerification: boolean;
+  /** Seconds a sign-in code lives (SIGN_IN_CODE_TTL). */
+  readonly signInCodeTtl: number;
 }
 
 /** What a queued link mail is: to whom, for what, which page of ours opens it. */
@@ -34,6 +38,10 @@ export class MailQueue {
 
   constructor(private readonly deps: { db: Database; clock: Clock; settings: MailSettings; wake: () => void }) {
     this.tokens = new EmailTokens(deps.settings.tokenTtl);
+  }
+
+  get enabled(): boolean {
+    return this.deps.settings.enabled;
   }
 
   /** Refuses at once when mail is turned off, before anything is looked up. */
