@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { eq, notInArray } from 'drizzle-orm';
 import type { Executor } from './client.js';
 import { mailRequests } from './schema.js';
 
@@ -29,12 +29,14 @@ export async function insertMailRequest(
 
 /**
  * The oldest request nobody else holds, locked until `tx` ends (SKIP LOCKED: another instance takes
- * the next one). Deleted in the same transaction once resolved; a crash before commit leaves it.
+ * the next one), leaving out the `skipped` ids. Deleted in the same transaction once resolved; a
+ * crash before commit leaves it.
  */
-export async function claimMailRequest(tx: Executor): Promise<MailRequest | null> {
+export async function claimMailRequest(tx: Executor, skipped: readonly string[] = []): Promise<MailRequest | null> {
   const [row] = await tx
     .select()
     .from(mailRequests)
+    .where(skipped.length > 0 ? notInArray(mailRequests.id, [...skipped]) : undefined)
     .orderBy(mailRequests.createdAt)
     .limit(1)
     .for('update', { skipLocked: true });

@@ -102,15 +102,27 @@ export class MailRequests {
   }
 
   async #run(): Promise<void> {
+    // Requests that failed in this pass: skipped until the next one, so that one cannot hold up the rest.
+    const failed: string[] = [];
     for (;;) {
-      const resolved = await this.deps.db.transaction(async (tx) => {
-        const request = await claimMailRequest(tx);
-        if (!request) return false;
-        await this.#resolve(tx, request);
-        await deleteMailRequest(tx, request.id);
-        return true;
-      });
-      if (!resolved || this.#stopped) return;
+      let claimed: string | null = null;
+      try {
+        claimed = await this.deps.db.transaction(async (tx) => {
+          const request = await claimMailRequest(tx, failed);
+          if (!request) return null;
+          claimed = request.id;
+          await this.#resolve(tx, request);
+          await deleteMailRequest(tx, request.id);
+          return request.id;
+        });
+      } catch (error) {
+        // Nothing claimed: the database itself failed, and the next pass tries again.
+        if (claimed === null) throw error;
+        failed.push(claimed);
+        this.deps.logger.warn('mail request failed', { requestId: claimed, error });
+        continue;
+      }
+      if (claimed === null || this.#stopped) return;
       this.deps.wakeSender();
     }
   }
