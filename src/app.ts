@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { AccessTokens } from './auth/access-tokens.js';
 import { AccountReads } from './auth/accounts.js';
 import { AdminUseCases } from './auth/admin/admin-use-cases.js';
@@ -82,6 +83,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   watchState(metrics, { revocations, pendingEnds: domain.pendingEnds, ws, revocationStream });
   await bus.start();
   mail.start();
+  auth.email.start();
   const stopBackgroundJobs = startBackgroundJobs(
     [
       ...housekeepingJobs({ ...domain, revocations, clock, config, reloadSigningKeys: () => keys.reload() }),
@@ -102,7 +104,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
   // Mail and webhooks first: they write to the database that stopServing closes.
   const stop = () =>
-    Promise.all([mail.stop(), auth.email.settled(), stopBackgroundJobs(), webhookSender.settled(), exposure.stop()]).then(
+    Promise.all([mail.stop(), auth.email.stop(), stopBackgroundJobs(), webhookSender.settled(), exposure.stop()]).then(
       stopServing,
     );
   return {
@@ -250,15 +252,22 @@ function buildDomain(input: {
   const tokens = new TokenIssuer({ accessTokens, sessions });
   const secretBox = config.keyEncryptionKey && new SecretBox(config.keyEncryptionKey);
   const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
+  const email = new EmailAccountUseCases({
+    ...{ db, clock, logger, sessions, tokens, loginThrottle: throttle, mail: config.mail },
+    signInCodeKey: signInCodeKey(config),
+    wakeSender: () => input.mail.wake(),
+    timer: options.mailTimer,
+  });
+  const verification = email.verificationRequirement;
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withReportedOutcomes(withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger), {
-      login: metrics.outcomes.login,
-      signUp: metrics.outcomes.signUp,
-    }),
+    credentials: withReportedOutcomes(
+      withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, verification }), logger),
+      { login: metrics.outcomes.login, signUp: metrics.outcomes.signUp },
+    ),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds, outcomes: metrics.outcomes }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
-    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    email: withOutagesAsUnavailable(email, logger),
     admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens }), logger),
     webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
   });
@@ -329,4 +338,14 @@ async function revocationBus(input: {
   // The PostgreSQL bus loads the set itself each time its LISTEN connection is (re)established.
   if (database.kind === 'pglite') await revocations.loadFrom(database.db);
   return bus;
+}
+
+/**
+ * The sign-in codes' HMAC key: derived from a secret kept outside the database, so that a copy of
+ * the database cannot be searched for the codes it holds (docs/security.md). Production always has one.
+ */
+function signInCodeKey(config: Config): Uint8Array | null {
+  const secret = config.keyEncryptionKey ?? (config.jwtPrivateKey && Buffer.from(config.jwtPrivateKey.d, 'base64url'));
+  if (!secret) return null;
+  return new Uint8Array(hkdfSync('sha256', secret, Buffer.alloc(0), 'tidepass sign-in codes', 32));
 }

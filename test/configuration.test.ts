@@ -46,6 +46,9 @@ describe('configuration', () => {
         publicUrl: 'http://localhost:4000',
         tokenTtl: { verification: 86_400, passwordReset: 1_800, emailChange: 3_600 },
         maxPerRecipientPerHour: 5,
+        maxPerIpPerHour: 50,
+        signInCodeTtl: 600,
+        requireVerification: false,
       },
     });
   });
@@ -76,6 +79,9 @@ describe('configuration', () => {
       PASSWORD_RESET_TTL: '600',
       EMAIL_CHANGE_TTL: '1200',
       MAIL_MAX_PER_RECIPIENT_PER_HOUR: '3',
+      MAIL_MAX_PER_IP_PER_HOUR: '30',
+      SIGN_IN_CODE_TTL: '300',
+      REQUIRE_EMAIL_VERIFICATION: 'true',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -103,6 +109,9 @@ describe('configuration', () => {
         publicUrl: 'https://auth.example',
         tokenTtl: { verification: 3600, passwordReset: 600, emailChange: 1200 },
         maxPerRecipientPerHour: 3,
+        maxPerIpPerHour: 30,
+        signInCodeTtl: 300,
+        requireVerification: true,
       },
     });
     expect(Object.isFrozen(config)).toBe(true);
@@ -151,6 +160,12 @@ describe('configuration', () => {
   ])('refuses %s as JWT_VERIFICATION_KEYS, in one line', (_name, value) => {
     expect(() => loadConfig({ JWT_VERIFICATION_KEYS: value })).toThrow(
       /^Invalid configuration:\n {2}JWT_VERIFICATION_KEYS: [^\n]+$/,
+    );
+  });
+
+  it('refuses REQUIRE_EMAIL_VERIFICATION=true with MAIL=disabled, in one line', () => {
+    expect(() => loadConfig({ REQUIRE_EMAIL_VERIFICATION: 'true', MAIL: 'disabled' })).toThrow(
+      /^Invalid configuration:\n {2}REQUIRE_EMAIL_VERIFICATION: [^\n]+$/,
     );
   });
 

@@ -28,6 +28,9 @@ export const authEventTypes = [
   'USER_SESSIONS_REVOKED',
   'USER_ROLE_CHANGED',
   'USER_DELETED',
+  'SIGN_IN_CODE_REQUESTED',
+  'SIGN_IN_CODE_FAILED',
+  'SIGNED_IN_WITH_CODE',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 
