@@ -1,3 +1,4 @@
+import type { AccountDeletion } from './account-deletion.js';
 import type { AccountReads } from './accounts.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
@@ -17,6 +18,7 @@ export interface AuthService {
   readonly sessions: SessionUseCases;
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
+  readonly deletion: AccountDeletion;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -30,13 +32,15 @@ export function authServiceOf(families: {
   sessions: SessionUseCases;
   accounts: AccountReads;
   email: EmailAccountUseCases;
+  deletion: AccountDeletion;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email } = families;
+  const { authentication, credentials, sessions, accounts, email, deletion } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
+    deletion,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),

@@ -193,6 +193,14 @@ export class SessionLifecycle {
     return this.deps.store.endAllAlong(reason, alsoIn, client);
   }
 
+  /** In one transaction: every live session of the user ended with `reason`, then `then` (which may refuse by throwing). */
+  endAllThen<T>(
+    input: { userId: string; reason: RevocationReason; client?: ClientInfo | undefined },
+    then: (tx: Transaction, ended: readonly SessionRevoked[]) => Promise<T>,
+  ): Promise<T> {
+    return this.deps.store.endAllThen(input, then);
+  }
+
   /** Marks sessions past their idle or absolute end as ended (EXPIRED); one instance at a time. */
   expire(): Promise<SessionRevoked[]> {
     return this.deps.store.endExpired();

@@ -22,6 +22,10 @@ export const authEventTypes = [
   'EMAIL_VERIFIED',
   'PASSWORD_RESET_REQUESTED',
   'PASSWORD_RESET',
+  'EMAIL_CHANGE_REQUESTED',
+  'EMAIL_CHANGED',
+  /** Kept after the user is gone (the audit log outlives accounts); its reason tells who deleted it. */
+  'ACCOUNT_DELETED',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 
@@ -36,7 +40,7 @@ export interface AuthEventInput {
   /** Null for a failed login with an unknown email. */
   readonly userId: string | null;
   readonly sessionId?: string | null;
-  /** For SESSION_REVOKED. */
+  /** For SESSION_REVOKED; for ACCOUNT_DELETED, who deleted it (ACCOUNT_DELETED: the user; ADMIN). */
   readonly reason?: RevocationReason | null;
   /** The client that caused the event; null for the server's own doing (expiry, session limit). */
   readonly client?: AuditedClient | null;

@@ -168,6 +168,22 @@ export class SessionStore {
     });
   }
 
+  /**
+   * In one transaction: the user's row and sessions locked, every live session ended with `reason`
+   * and announced, then `then` (given what ended; it may delete the user, or refuse by throwing:
+   * then nothing is written and nothing announced).
+   */
+  async endAllThen<T>(
+    input: { userId: string; reason: RevocationReason; client?: AuditedClient | undefined },
+    then: (tx: Transaction, ended: readonly SessionRevoked[]) => Promise<T>,
+  ): Promise<T> {
+    return this.#ends.revokingTransaction(async (tx, record) => {
+      await lockUsers(tx, [input.userId]);
+      const ended = await record(await this.#ends.endIn(tx, { userId: input.userId }, input.reason), input.client);
+      return then(tx, ended);
+    });
+  }
+
   /** Ends the selected live sessions and tells every instance; requests that come together commit together. */
   end(selection: SessionSelection, reason: RevocationReason, client?: AuditedClient): Promise<SessionRevoked[]> {
     return this.#ends.end(selection, reason, client);
