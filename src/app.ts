@@ -218,7 +218,7 @@ function buildDomain(input: {
     credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
-    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, throttle, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
     deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion }), logger),
   });
   const retention = {

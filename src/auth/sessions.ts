@@ -184,10 +184,13 @@ export class SessionLifecycle {
     return this.deps.store.end({ ...selection, ...(sessionIds ? { sessionIds } : {}) }, reason, client);
   }
 
-  /** In one transaction: `alsoIn` (which names the user or throws), then every live session of the user ended. */
+  /**
+   * In one transaction: `alsoIn` (which names the user, or the user and a session to keep; or throws),
+   * then every live session of the user (but the kept one) ended.
+   */
   endAllAlong(
     reason: RevocationReason,
-    alsoIn: (tx: Transaction) => Promise<string>,
+    alsoIn: (tx: Transaction) => Promise<string | { userId: string; keepSessionId?: string }>,
     client?: ClientInfo,
   ): Promise<SessionRevoked[]> {
     return this.deps.store.endAllAlong(reason, alsoIn, client);

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gt, inArray, lt, min, sql } from 'drizzle-orm';
 import type { Executor } from './client.js';
 import { authEvents } from './schema.js';
 import type { RevocationReason } from '../events/revocation-bus.js';
@@ -122,6 +122,18 @@ export async function listAuthEvents(db: Executor, userId: string, limit: number
     userAgent: row.userAgent,
     occurredAt: row.occurredAt,
   }));
+}
+
+/** How many events of this type the user has had since `since`, and the oldest of them (a per-account limit). */
+export async function countAuthEvents(
+  db: Executor,
+  input: { userId: string; type: AuthEventType; since: Date },
+): Promise<{ count: number; oldest: Date | null }> {
+  const [row] = await db
+    .select({ n: count(), oldest: min(authEvents.occurredAt) })
+    .from(authEvents)
+    .where(and(eq(authEvents.userId, input.userId), eq(authEvents.type, input.type), gt(authEvents.occurredAt, input.since)));
+  return { count: row?.n ?? 0, oldest: row?.oldest ?? null };
 }
 
 /**

@@ -153,18 +153,19 @@ export class SessionStore {
   }
 
   /**
-   * In one transaction: `alsoIn` (which names the user, or refuses by throwing: nothing is written),
-   * then every live session of that user ended with `reason` and announced.
+   * In one transaction: `alsoIn` (which names the user, or its sessions but one to keep; or refuses by
+   * throwing: nothing is written), then every live session of that user (but the kept) ended and announced.
    */
   async endAllAlong(
     reason: RevocationReason,
-    alsoIn: (tx: Transaction) => Promise<string>,
+    alsoIn: (tx: Transaction) => Promise<string | { userId: string; keepSessionId?: string }>,
     client?: AuditedClient,
   ): Promise<SessionRevoked[]> {
     return this.#ends.revokingTransaction(async (tx, record) => {
-      const userId = await alsoIn(tx);
-      await lockUsers(tx, [userId]);
-      return record(await this.#ends.endIn(tx, { userId }, reason), client);
+      const named = await alsoIn(tx);
+      const selection = typeof named === 'string' ? { userId: named } : named;
+      await lockUsers(tx, [selection.userId]);
+      return record(await this.#ends.endIn(tx, selection, reason), client);
     });
   }
 
