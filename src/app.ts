@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import { AccessTokens } from './auth/access-tokens.js';
 import { AccountDeletion } from './auth/account-deletion.js';
 import { AccountReads } from './auth/accounts.js';
@@ -64,6 +65,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
   await bus.start();
   mail.start();
+  auth.email.start();
   const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
   const stopServing = shutdownOnce({
     stopBackgroundJobs,
@@ -77,7 +79,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ownedDatabase: options.database ? undefined : database,
   });
   // Mail first: it writes to the database that stopServing closes.
-  const stop = () => Promise.all([mail.stop(), auth.email.settled()]).then(stopServing);
+  const stop = () => Promise.all([mail.stop(), auth.email.stop()]).then(stopServing);
   return {
     config,
     instanceId,
@@ -211,14 +213,21 @@ function buildDomain(input: {
     capacity: options.pendingEndCapacity,
   });
   const tokens = new TokenIssuer({ accessTokens, sessions });
+  const email = new EmailAccountUseCases({
+    ...{ db, clock, logger, sessions, tokens, loginThrottle: throttle, mail: config.mail },
+    signInCodeKey: signInCodeKey(config),
+    wakeSender: () => input.mail.wake(),
+    timer: options.mailTimer,
+  });
+  const verification = email.verificationRequirement;
   // The one way an account is deleted: by its user (deleteAccount) or by an operator (reason ADMIN).
   const userDeletion = new UserDeletion({ sessions, clock });
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
+    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, verification }), logger),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
-    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, throttle, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    email: withOutagesAsUnavailable(email, logger),
     deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion }), logger),
   });
   const retention = {
@@ -282,4 +291,14 @@ async function revocationBus(input: {
   // The PostgreSQL bus loads the set itself each time its LISTEN connection is (re)established.
   if (database.kind === 'pglite') await revocations.loadFrom(database.db);
   return bus;
+}
+
+/**
+ * The sign-in codes' HMAC key: derived from a secret kept outside the database, so that a copy of
+ * the database cannot be searched for the codes it holds (docs/security.md). Production always has one.
+ */
+function signInCodeKey(config: Config): Uint8Array | null {
+  const secret = config.keyEncryptionKey ?? (config.jwtPrivateKey && Buffer.from(config.jwtPrivateKey.d, 'base64url'));
+  if (!secret) return null;
+  return new Uint8Array(hkdfSync('sha256', secret, Buffer.alloc(0), 'tidepass sign-in codes', 32));
 }

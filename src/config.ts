@@ -101,6 +101,9 @@ const envSchema = z.object({
   PASSWORD_RESET_TTL: seconds(1_800),
   EMAIL_CHANGE_TTL: seconds(3_600),
   MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
+  MAIL_MAX_PER_IP_PER_HOUR: count(50),
+  SIGN_IN_CODE_TTL: seconds(600),
+  REQUIRE_EMAIL_VERIFICATION: z.stringbool({ error: 'must be true or false' }).default(false),
 });
 
 export interface Config {
@@ -160,6 +163,11 @@ export interface MailConfig {
   /** Seconds each kind of token lives. */
   readonly tokenTtl: { readonly verification: number; readonly passwordReset: number; readonly emailChange: number };
   readonly maxPerRecipientPerHour: number;
+  readonly maxPerIpPerHour: number;
+  /** Seconds a sign-in code lives. */
+  readonly signInCodeTtl: number;
+  /** No password sign-in (signUp, login) before the address is proven. */
+  readonly requireVerification: boolean;
 }
 
 export class ConfigError extends Error {
@@ -239,6 +247,9 @@ function mailConfig(v: z.infer<typeof envSchema>): MailConfig {
       emailChange: v.EMAIL_CHANGE_TTL,
     }),
     maxPerRecipientPerHour: v.MAIL_MAX_PER_RECIPIENT_PER_HOUR,
+    maxPerIpPerHour: v.MAIL_MAX_PER_IP_PER_HOUR,
+    signInCodeTtl: v.SIGN_IN_CODE_TTL,
+    requireVerification: v.REQUIRE_EMAIL_VERIFICATION,
   });
 }
 
@@ -266,6 +277,10 @@ function crossCheck(v: z.infer<typeof envSchema>): [name: string, message: strin
       'KEY_ENCRYPTION_KEY',
       'must be set in production unless JWT_PRIVATE_KEY is: it encrypts the signing key stored in the database',
     ]);
+  }
+  if (v.REQUIRE_EMAIL_VERIFICATION && v.MAIL === 'disabled') {
+    // Nobody could ever prove an address, so nobody could sign up or log in.
+    problems.push(['REQUIRE_EMAIL_VERIFICATION', 'cannot be true with MAIL=disabled: no address could ever be verified']);
   }
   return problems;
 }

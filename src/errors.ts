@@ -25,6 +25,8 @@ export const errorMessages = {
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable.',
   CSRF_HEADER_REQUIRED: 'Send the x-graphql-yoga-csrf header, or POST as application/json.',
   INVALID_EMAIL_TOKEN: 'The link is invalid, expired, already used or replaced by a newer one.',
+  INVALID_SIGN_IN_CODE: 'The sign-in code is wrong, expired, already used or replaced by a newer one.',
+  EMAIL_NOT_VERIFIED: 'The email address must be verified first: a link has been sent to it.',
   ORIGIN_NOT_ALLOWED: 'The refresh cookie may be used only from this server\'s own origin or one of CORS_ORIGINS.',
   /** yoga's masked error: its message is yoga's own. */
   INTERNAL_SERVER_ERROR: 'Unexpected error.',

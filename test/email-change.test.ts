@@ -151,13 +151,15 @@ describe('email change', () => {
     expect(codes(await t.gql(CONFIRM_EMAIL_CHANGE, { token: change.token }))).toEqual([]);
   });
 
-  it('answers RATE_LIMITED with retryAfter beyond 5 requests an hour, taken addresses counted alike', async () => {
+  it('answers RATE_LIMITED with retryAfter beyond 5 requests an hour for one account, taken addresses counted alike', async () => {
     const user = await signUp(t.gql);
     const taken = (await signUp(t.gql)).user.email;
     for (let i = 0; i < 5; i += 1) await requestChange(user.accessToken, i % 2 ? taken : uniqueEmail('new'));
     const limited = await t.gql(REQUEST_EMAIL_CHANGE, { newEmail: taken, password: PASSWORD }, { token: user.accessToken });
     expect(codes(limited)).toEqual(['RATE_LIMITED']);
-    expect(limited.errors![0]!.extensions!.retryAfter).toBe(3600);
+    // The mail throttle counts in buckets of a tenth of its hour.
+    expect(limited.errors![0]!.extensions!.retryAfter).toBeGreaterThanOrEqual(3600);
+    expect(limited.errors![0]!.extensions!.retryAfter).toBeLessThanOrEqual(3960);
   });
 
   it('answers BAD_USER_INPUT for a malformed or unchanged address, and UNAUTHENTICATED without sign-in', async () => {

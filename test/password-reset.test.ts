@@ -113,14 +113,23 @@ describe('password reset by mail', () => {
     ]);
   });
 
-  it('sends at most 5 mails an hour to one address, and still answers true', async () => {
+  it('answers RATE_LIMITED beyond 5 requests an hour for one address, known or not', async () => {
     const email = uniqueEmail();
+    const nobody = uniqueEmail('nobody');
     await signUp(t.gql, { email });
-    for (let i = 0; i < 6; i += 1) await requestReset(t, email);
+    for (let i = 0; i < 5; i += 1) await requestReset(t, email);
+    for (let i = 0; i < 5; i += 1) await requestReset(t, nobody);
     await smtp().mailTo(email, { index: 4 });
+    const limited = await t.gql(REQUEST_RESET, { email });
+    const limitedNobody = await t.gql(REQUEST_RESET, { email: nobody });
+    expect(codes(limited)).toEqual(['RATE_LIMITED']);
+    // The same answer for an address without an account: being limited tells nothing.
+    expect(codes(limitedNobody)).toEqual(['RATE_LIMITED']);
+    expect(limitedNobody.errors![0]!.extensions!.retryAfter).toBe(limited.errors![0]!.extensions!.retryAfter);
     await t.app.mail.sendDue();
     expect(smtp().mailsTo(email)).toHaveLength(5);
-    t.clock.advance(3601);
+    // A sliding window of an hour counted in tenths: free again within 1.1 hours.
+    t.clock.advance(3960);
     await resetLink(email, 5);
   });
 

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { Executor } from '../db/client.js';
 import { recordAuthEvent } from '../db/auth-events.js';
 import type { Database } from '../db/client.js';
 import { AuthError } from '../errors.js';
@@ -26,6 +27,13 @@ export interface EmailAndPassword {
   readonly deviceName?: string | null | undefined;
 }
 
+/** REQUIRE_EMAIL_VERIFICATION, as the email-accounts family implements it (EmailVerification). */
+export interface VerificationRequirement {
+  readonly required: boolean;
+  /** Runs `work` and mails the account it yields a verification link, in one transaction (silently within the mail limits). */
+  mailLinkAlong(recipient: string, client: ClientInfo, work: (tx: Executor) => Promise<User>): Promise<void>;
+}
+
 /** Sign-up, login and password change: the use cases that check or set a password. */
 export class CredentialUseCases {
   readonly #dummyHash = new DummyPasswordHash();
@@ -37,6 +45,7 @@ export class CredentialUseCases {
       sessions: SessionLifecycle;
       tokens: TokenIssuer;
       throttle: Throttle;
+      verification: VerificationRequirement;
     },
   ) {}
 
@@ -46,6 +55,7 @@ export class CredentialUseCases {
     const password = await normaliseNewPassword(input.password);
     await this.deps.throttle.signUp(client.ip);
     const passwordHash = await hashPassword(password);
+    if (this.deps.verification.required) return this.#signUpUnverified({ email, passwordHash }, client);
     // The account and its first session commit together: a failure in between leaves no account
     // that the caller cannot log in to yet cannot sign up again (EMAIL_TAKEN).
     const created: { user?: User } = {};
@@ -63,6 +73,17 @@ export class CredentialUseCases {
       },
     });
     return this.deps.tokens.issue(created.user!, session, refreshToken);
+  }
+
+  /** REQUIRE_EMAIL_VERIFICATION: the account and its verification link commit together; nothing is signed in. */
+  async #signUpUnverified(input: { email: string; passwordHash: string }, client: ClientInfo): Promise<never> {
+    await this.deps.verification.mailLinkAlong(input.email, client, async (tx) => {
+      const user = await insertUser(tx, this.deps.clock, input);
+      if (!user) throw new AuthError('EMAIL_TAKEN');
+      await recordAuthEvent(tx, { type: 'SIGNED_UP', userId: user.id, client, at: this.deps.clock() });
+      return user;
+    });
+    throw new AuthError('EMAIL_NOT_VERIFIED');
   }
 
   async login(input: EmailAndPassword, client: ClientInfo): Promise<IssuedTokens> {
@@ -86,6 +107,11 @@ export class CredentialUseCases {
       if (needsRehash(user.passwordHash)) {
         const passwordHash = await hashPassword(password);
         await rehashPassword(this.deps.db, { userId: user.id, checkedHash: user.passwordHash, passwordHash });
+      }
+      if (this.deps.verification.required && !user.emailVerified) {
+        // The right password proves the owner asked: a new link (within the mail limits), no session.
+        await this.deps.verification.mailLinkAlong(user.email, client, () => Promise.resolve(user));
+        throw new AuthError('EMAIL_NOT_VERIFIED');
       }
       // Only while the password checked is still the user's: a change that committed meanwhile wins.
       const { session, refreshToken } = await this.deps.sessions.create({

@@ -101,34 +101,8 @@ export class Throttle {
     await this.#db.delete(knownLoginAddresses).where(lt(knownLoginAddresses.expire, now));
   }
 
-  /**
-   * One point from each budget, all or none, in one call of `throttle_take`
-   * (drizzle/0006_throttle_counters.sql); RATE_LIMITED with the retryAfter of the budget that
-   * frees up last when any is spent.
-   */
-  async #take(takes: readonly { budget: Budget; key: string }[], now = Date.now()): Promise<TakenPoint[]> {
-    const keys = takes.map(({ budget, key }) => `${budget.prefix}:${key}`);
-    const rows = await this.#query<TakeRow>('select * from throttle_take($1::text[], $2::bigint[], $3::integer[], $4::bigint[])', [
-      keys,
-      takes.map(({ budget }) => Math.floor(now / budget.bucketMs)),
-      takes.map(({ budget }) => budget.points),
-      takes.map(({ budget }) => budget.bucketMs),
-    ]);
-    const byKey = new Map(rows.map((row) => [row.key, row]));
-    const answers = keys.map((key) => {
-      const row = byKey.get(key);
-      if (!row) throw new Error(`throttle_take answered no row for a budget`);
-      return row;
-    });
-    if (answers.every((row) => row.taken)) {
-      return answers.map((row) => ({ key: row.key, incarnation: row.incarnation, bucket: row.head }));
-    }
-    let retryAfter = 0;
-    for (const [i, row] of answers.entries()) {
-      const { points, bucketMs } = takes[i]!.budget;
-      if (sum(row.counts) >= points) retryAfter = Math.max(retryAfter, retryAfterOf(row, points, bucketMs, now));
-    }
-    throw new AuthError('RATE_LIMITED', undefined, { retryAfter });
+  #take(takes: readonly { budget: Budget; key: string }[], now = Date.now()): Promise<TakenPoint[]> {
+    return takePoints(this.#query, takes, now);
   }
 
   /**
@@ -145,6 +119,40 @@ export class Throttle {
       cleared,
     ]);
   }
+}
+
+/**
+ * One point from each budget, all or none, in one call of `throttle_take`
+ * (drizzle/0006_throttle_counters.sql); RATE_LIMITED with the retryAfter of the budget that
+ * frees up last when any is spent.
+ */
+export async function takePoints(
+  query: RawQuery,
+  takes: readonly { budget: Budget; key: string }[],
+  now: number,
+): Promise<TakenPoint[]> {
+  const keys = takes.map(({ budget, key }) => `${budget.prefix}:${key}`);
+  const rows = await query<TakeRow>('select * from throttle_take($1::text[], $2::bigint[], $3::integer[], $4::bigint[])', [
+    keys,
+    takes.map(({ budget }) => Math.floor(now / budget.bucketMs)),
+    takes.map(({ budget }) => budget.points),
+    takes.map(({ budget }) => budget.bucketMs),
+  ]);
+  const byKey = new Map(rows.map((row) => [row.key, row]));
+  const answers = keys.map((key) => {
+    const row = byKey.get(key);
+    if (!row) throw new Error(`throttle_take answered no row for a budget`);
+    return row;
+  });
+  if (answers.every((row) => row.taken)) {
+    return answers.map((row) => ({ key: row.key, incarnation: row.incarnation, bucket: row.head }));
+  }
+  let retryAfter = 0;
+  for (const [i, row] of answers.entries()) {
+    const { points, bucketMs } = takes[i]!.budget;
+    if (sum(row.counts) >= points) retryAfter = Math.max(retryAfter, retryAfterOf(row, points, bucketMs, now));
+  }
+  throw new AuthError('RATE_LIMITED', undefined, { retryAfter });
 }
 
 export interface PasswordCheckAttempt {
@@ -177,18 +185,18 @@ const BUCKETS = BUCKETS_PER_WINDOW + 1;
  *
  * Time is Date's (the tests move it with fake timers), for the buckets and the rows' expiry alike.
  */
-interface Budget {
+export interface Budget {
   readonly prefix: string;
   readonly points: number;
   readonly bucketMs: number;
 }
 
-function budget(prefix: string, limit: { points: number; window: number }): Budget {
+export function budget(prefix: string, limit: { points: number; window: number }): Budget {
   return { prefix, points: limit.points, bucketMs: Math.ceil((limit.window * 1000) / BUCKETS_PER_WINDOW) };
 }
 
 /** Where a taken point was counted, to give it back there. */
-interface TakenPoint {
+export interface TakenPoint {
   readonly key: string;
   readonly incarnation: number;
   readonly bucket: number;

@@ -134,7 +134,7 @@ export function prepareFindUsersByIds(db: Database): (ids: readonly string[]) =>
 }
 
 /** A user with the password hash to check and its version (see users.passwordVersion). */
-export type Credentials = User & { readonly passwordHash: string; readonly passwordVersion: number };
+export type Credentials = Account & { readonly passwordHash: string; readonly passwordVersion: number };
 
 const credentialColumns = { ...publicColumns, passwordHash: users.passwordHash, passwordVersion: users.passwordVersion };
 

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gt, inArray, lt, min, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 import type { Executor } from './client.js';
 import { authEvents } from './schema.js';
 import type { RevocationReason } from '../events/revocation-bus.js';
@@ -22,6 +22,9 @@ export const authEventTypes = [
   'EMAIL_VERIFIED',
   'PASSWORD_RESET_REQUESTED',
   'PASSWORD_RESET',
+  'SIGN_IN_CODE_REQUESTED',
+  'SIGN_IN_CODE_FAILED',
+  'SIGNED_IN_WITH_CODE',
   'EMAIL_CHANGE_REQUESTED',
   'EMAIL_CHANGED',
   /** Kept after the user is gone (the audit log outlives accounts); its reason tells who deleted it. */
@@ -122,18 +125,6 @@ export async function listAuthEvents(db: Executor, userId: string, limit: number
     userAgent: row.userAgent,
     occurredAt: row.occurredAt,
   }));
-}
-
-/** How many events of this type the user has had since `since`, and the oldest of them (a per-account limit). */
-export async function countAuthEvents(
-  db: Executor,
-  input: { userId: string; type: AuthEventType; since: Date },
-): Promise<{ count: number; oldest: Date | null }> {
-  const [row] = await db
-    .select({ n: count(), oldest: min(authEvents.occurredAt) })
-    .from(authEvents)
-    .where(and(eq(authEvents.userId, input.userId), eq(authEvents.type, input.type), gt(authEvents.occurredAt, input.since)));
-  return { count: row?.n ?? 0, oldest: row?.oldest ?? null };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { and, count, desc, eq, gt, inArray, isNull, lt, lte, min, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { Database, Executor } from './client.js';
 import { mailOutbox } from './schema.js';
 
@@ -78,19 +78,6 @@ export async function markMailFailed(db: Database, id: string, input: { retryAt:
     .update(mailOutbox)
     .set({ nextAttemptAt: input.retryAt, lastError: input.error })
     .where(and(eq(mailOutbox.id, id), isNull(mailOutbox.sentAt)));
-}
-
-/** How many mails went to this address since `since`, and the oldest of them (the per-recipient limit). */
-export async function countMailsTo(
-  db: Executor,
-  recipient: string,
-  since: Date,
-): Promise<{ count: number; oldest: Date | null }> {
-  const [row] = await db
-    .select({ n: count(), oldest: min(mailOutbox.createdAt) })
-    .from(mailOutbox)
-    .where(and(eq(mailOutbox.recipient, recipient), gt(mailOutbox.createdAt, since)));
-  return { count: row?.n ?? 0, oldest: row?.oldest ?? null };
 }
 
 /** The newest mails, for the development mailbox. */

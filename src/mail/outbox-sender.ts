@@ -1,6 +1,7 @@
 import { runAfter, type Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
 import { pruneEmailTokens } from '../db/email-tokens.js';
+import { pruneSignInCodes } from '../db/sign-in-codes.js';
 import { claimDueMails, markMailFailed, markMailSent, pruneMails, type QueuedMail } from '../db/mail-outbox.js';
 import type { Logger } from '../logger.js';
 import { describeFailure, type MailTransport } from './transport.js';
@@ -99,8 +100,9 @@ export class OutboxSender {
     }
     const now = this.deps.clock().getTime();
     await pruneMails(this.deps.db, new Date(now - KEEP_MS));
-    // An expired link token is of no use: kept a day past its expiry, then deleted.
+    // An expired link token or code is of no use: kept a day past its expiry, then deleted.
     await pruneEmailTokens(this.deps.db, new Date(now - EXPIRED_TOKEN_KEEP_MS));
+    await pruneSignInCodes(this.deps.db, new Date(now - EXPIRED_TOKEN_KEEP_MS));
     return sent;
   }
 

@@ -63,6 +63,27 @@ export function emailChangeNoticeMail({ newEmail }: { newEmail: string }): Compo
   };
 }
 
+export interface CodeMail {
+  /** The six digits. */
+  readonly code: string;
+  readonly expiresAt: Date;
+}
+
+/** A code rather than a link: it is typed into the sign-in form, so a mail scanner cannot spend it. */
+export function signInCodeMail({ code, expiresAt }: CodeMail): ComposedMail {
+  const intro = 'Enter this code to sign in to your account:';
+  const expires = `The code works once and expires at ${formatTime(expiresAt)}.`;
+  const ignore = 'If you did not ask for it, you can ignore this mail: nobody can sign in without the code.';
+  const text = [intro, '', code, '', expires, ignore, ''].join('\n');
+  const html = [
+    `<p>${escapeHtml(intro)}</p>`,
+    `<p><strong style="font-size:1.5em;letter-spacing:0.2em">${escapeHtml(code)}</strong></p>`,
+    `<p>${escapeHtml(expires)}</p>`,
+    `<p>${escapeHtml(ignore)}</p>`,
+  ].join('\n');
+  return { subject: 'Your sign-in code', text, html };
+}
+
 function linkMail(input: {
   subject: string;
   intro: string;

@@ -27,6 +27,7 @@ export function testConfig(env: TestEnv = {}): Config {
     PORT: '0',
     HOST: '127.0.0.1',
     SIGNUP_MAX_PER_IP: '100000',
+    MAIL_MAX_PER_IP_PER_HOUR: '100000',
     KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY,
     ...env,
   });

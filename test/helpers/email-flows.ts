@@ -26,3 +26,21 @@ export const REQUEST_EMAIL_CHANGE = `mutation ($newEmail: String!, $password: St
   requestEmailChange(newEmail: $newEmail, currentPassword: $password) }`;
 export const CONFIRM_EMAIL_CHANGE =
   'mutation ($token: String!) { confirmEmailChange(token: $token) { id email emailVerified } }';
+
+export const REQUEST_CODE = 'mutation ($email: String!) { requestSignInCode(email: $email) }';
+export const SIGN_IN_WITH_CODE = `mutation ($email: String!, $code: String!, $deviceName: String) {
+  signInWithCode(email: $email, code: $code, deviceName: $deviceName) { ${AUTH_FIELDS} } }`;
+
+/** Asks for a sign-in code, throwing unless the answer is true; resolves once the request has been resolved. */
+export async function requestCode(t: TestApp, email: string): Promise<void> {
+  const result = await t.gql(REQUEST_CODE, { email });
+  if (result.data?.requestSignInCode !== true) throw new Error(`requestSignInCode: ${JSON.stringify(result)}`);
+  await t.app.auth.email.settled();
+}
+
+/** The six digits of a sign-in code mail. */
+export function codeOf(mail: { text: string }): string {
+  const code = /^\s*(\d{6})\s*$/m.exec(mail.text)?.[1];
+  if (!code) throw new Error(`no sign-in code in: ${mail.text}`);
+  return code;
+}

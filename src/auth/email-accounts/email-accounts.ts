@@ -1,23 +1,32 @@
 import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
 import type { Logger } from '../../logger.js';
+import type { MailTimer } from '../../mail/outbox-sender.js';
 import type { Viewer } from '../authentication.js';
 import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import type { Throttle } from '../throttle.js';
 import type { Account } from '../users.js';
+import type { VerificationRequirement } from '../credentials.js';
 import { EmailChange } from './email-change.js';
 import { MailQueue, type MailSettings } from './mail-queue.js';
+import { MailRequests } from './mail-requests.js';
+import { MailThrottle } from './mail-throttle.js';
 import { PasswordReset, type ResetPasswordInput } from './password-reset.js';
+import { SignInCodes, type SignInWithCodeInput } from './sign-in-codes.js';
 import { EmailVerification } from './verification.js';
 
-export type { MailSettings, ResetPasswordInput };
+export type { MailSettings, ResetPasswordInput, SignInWithCodeInput };
 
-/** Accounts by email: the family of use cases that mail a link and spend it. */
+/** Accounts by email: the family of use cases that mail a link or a code and spend it. */
 export class EmailAccountUseCases {
   readonly #verification: EmailVerification;
   readonly #reset: PasswordReset;
   readonly #change: EmailChange;
+  readonly #codes: SignInCodes;
+  readonly #requests: MailRequests;
+  /** What sign-up and login ask of this family (REQUIRE_EMAIL_VERIFICATION). */
+  readonly verificationRequirement: VerificationRequirement;
 
   constructor(deps: {
     db: Database;
@@ -25,15 +34,36 @@ export class EmailAccountUseCases {
     logger: Logger;
     sessions: SessionLifecycle;
     tokens: TokenIssuer;
-    throttle: Throttle;
+    /** The login throttle: sign-in codes and an email change's current password count against it. */
+    loginThrottle: Throttle;
     mail: MailSettings;
+    /** The key of the sign-in codes' HMAC (SignInCodeSettings.hashKey). */
+    signInCodeKey: Uint8Array | null;
     /** Wakes the outbox sender after a mail was queued. */
     wakeSender: () => void;
+    /** Times the mail-request worker's passes; tests fire them by hand. */
+    timer?: MailTimer | undefined;
   }) {
-    const mail = new MailQueue({ db: deps.db, clock: deps.clock, settings: deps.mail, wake: deps.wakeSender });
-    this.#verification = new EmailVerification({ db: deps.db, clock: deps.clock, mail });
-    this.#reset = new PasswordReset({ ...deps, mail });
-    this.#change = new EmailChange({ ...deps, mail, maxRequestsPerHour: deps.mail.maxPerRecipientPerHour });
+    const { db, clock } = deps;
+    const mail = new MailQueue({ db, clock, settings: deps.mail, wake: deps.wakeSender });
+    const throttle = new MailThrottle({
+      db,
+      clock,
+      limits: { perRecipientPerHour: deps.mail.maxPerRecipientPerHour, perIpPerHour: deps.mail.maxPerIpPerHour },
+    });
+    this.#requests = new MailRequests({ db, clock, logger: deps.logger, wakeSender: deps.wakeSender, timer: deps.timer });
+    const requests = this.#requests;
+    this.#verification = new EmailVerification({ db, clock, mail, throttle, required: deps.mail.requireVerification });
+    this.verificationRequirement = this.#verification;
+    this.#reset = new PasswordReset({ ...deps, mail, requests, throttle });
+    this.#codes = new SignInCodes({
+      ...deps,
+      mail,
+      requests,
+      mailThrottle: throttle,
+      settings: { ttl: deps.mail.signInCodeTtl, hashKey: deps.signInCodeKey },
+    });
+    this.#change = new EmailChange({ ...deps, mail, throttle: deps.loginThrottle, mailThrottle: throttle });
   }
 
   requestEmailVerification(viewer: Viewer, client: ClientInfo): Promise<boolean> {
@@ -64,8 +94,27 @@ export class EmailAccountUseCases {
     return this.#change.confirm(token, client);
   }
 
-  /** Resolves when the requests already answered (their mails queued after answering) are written. */
+
+  requestSignInCode(email: string, client: ClientInfo): Promise<boolean> {
+    return this.#codes.request(email, client);
+  }
+
+  signInWithCode(input: SignInWithCodeInput, client: ClientInfo): Promise<IssuedTokens> {
+    return this.#codes.signIn(input, client);
+  }
+
+  /** Starts the worker that resolves the requests answered (by this instance or one that died). */
+  start(): void {
+    this.#requests.start();
+  }
+
+  /** Waits for the worker's pass under way; requests left wait for the next start. */
+  stop(): Promise<void> {
+    return this.#requests.stop();
+  }
+
+  /** Resolves every request answered so far: its token or code issued and its mail in the outbox. */
   settled(): Promise<void> {
-    return this.#reset.settled();
+    return this.#requests.settled();
   }
 }

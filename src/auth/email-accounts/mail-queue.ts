@@ -1,7 +1,6 @@
-import { sql } from 'drizzle-orm';
 import type { Clock } from '../../clock.js';
 import type { Database, Executor } from '../../db/client.js';
-import { countMailsTo, enqueueMail } from '../../db/mail-outbox.js';
+import { enqueueMail } from '../../db/mail-outbox.js';
 import { AuthError } from '../../errors.js';
 import type { ComposedMail, LinkMail } from '../../mail/templates.js';
 import { EmailTokens, type EmailTokenLifetimes, type EmailTokenPurpose } from './email-tokens.js';
@@ -13,9 +12,12 @@ export interface MailSettings {
   readonly publicUrl: string;
   readonly tokenTtl: EmailTokenLifetimes;
   readonly maxPerRecipientPerHour: number;
+  readonly maxPerIpPerHour: number;
+  /** REQUIRE_EMAIL_VERIFICATION. */
+  readonly requireVerification: boolean;
+  /** Seconds a sign-in code lives (SIGN_IN_CODE_TTL). */
+  readonly signInCodeTtl: number;
 }
-
-const HOUR_MS = 3_600_000;
 
 /** What a queued link mail is: to whom, for what, which page of ours opens it. */
 export interface LinkMailRequest {
@@ -29,17 +31,19 @@ export interface LinkMailRequest {
   readonly sessionId?: string | undefined;
 }
 
-export type QueueResult = { readonly kind: 'queued' } | { readonly kind: 'limited'; readonly retryAfter: number };
-
 /**
- * Issues a link's token and writes its mail to the outbox in one transaction, within the
- * per-recipient limit; the outbox sender is woken after commit.
+ * Issues a link's token and writes its mail to the outbox in one transaction; the outbox sender is
+ * woken after commit. The limits are the caller's to take first (MailThrottle).
  */
 export class MailQueue {
   readonly tokens: EmailTokens;
 
   constructor(private readonly deps: { db: Database; clock: Clock; settings: MailSettings; wake: () => void }) {
     this.tokens = new EmailTokens(deps.settings.tokenTtl);
+  }
+
+  get enabled(): boolean {
+    return this.deps.settings.enabled;
   }
 
   /** Refuses at once when mail is turned off, before anything is looked up. */
@@ -54,20 +58,13 @@ export class MailQueue {
     return result;
   }
 
-  /** A mail without a link (a notice), outside the per-recipient limit: the caller bounds how often it is sent. */
+  /** A mail without a link (a notice); the caller takes the limits first, as for a link. */
   async queueNotice(tx: Executor, to: string, mail: ComposedMail): Promise<void> {
     await enqueueMail(tx, { to, ...mail }, this.deps.clock());
   }
 
-  async queueLink(tx: Executor, request: LinkMailRequest): Promise<QueueResult> {
+  async queueLink(tx: Executor, request: LinkMailRequest): Promise<void> {
     const now = this.deps.clock();
-    // One request per recipient at a time, so that two at once cannot both pass the count.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`mail:${request.to}`}, 0))`);
-    const recent = await countMailsTo(tx, request.to, new Date(now.getTime() - HOUR_MS));
-    if (recent.count >= this.deps.settings.maxPerRecipientPerHour) {
-      const freesAt = (recent.oldest?.getTime() ?? now.getTime()) + HOUR_MS;
-      return { kind: 'limited', retryAfter: Math.max(1, Math.ceil((freesAt - now.getTime()) / 1000)) };
-    }
     const { token, expiresAt } = await this.tokens.issue(tx, {
       userId: request.userId,
       purpose: request.purpose,
@@ -77,6 +74,5 @@ export class MailQueue {
     });
     const link = `${this.deps.settings.publicUrl}${request.path}?token=${token}`;
     await enqueueMail(tx, { to: request.to, ...request.compose({ link, expiresAt }) }, now);
-    return { kind: 'queued' };
   }
 }

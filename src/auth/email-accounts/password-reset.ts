@@ -1,24 +1,25 @@
 import { eq } from 'drizzle-orm';
 import type { Clock } from '../../clock.js';
 import { recordAuthEvent } from '../../db/auth-events.js';
-import type { Database } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
 import { users } from '../../db/schema.js';
 import { AuthError } from '../../errors.js';
-import type { Logger } from '../../logger.js';
 import { passwordResetMail } from '../../mail/templates.js';
 import { checkDeviceName } from '../device-name.js';
 import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
 import { hashPassword } from '../passwords.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import {
-  findCredentials,
   findUserById,
   markEmailVerified,
   normaliseEmail,
   normaliseNewPassword,
   updatePasswordHash,
+  type Credentials,
 } from '../users.js';
 import type { MailQueue } from './mail-queue.js';
+import type { MailRequests } from './mail-requests.js';
+import type { MailThrottle } from './mail-throttle.js';
 
 export interface ResetPasswordInput {
   readonly token: string;
@@ -28,56 +29,42 @@ export interface ResetPasswordInput {
 
 /** Recovering an account: a link mailed on request, spent to set a new password. */
 export class PasswordReset {
-  /** Requests answered but not yet written to the outbox: awaited on stop. */
-  readonly #deferred = new Set<Promise<void>>();
-
   constructor(
     private readonly deps: {
       db: Database;
       clock: Clock;
       mail: MailQueue;
+      requests: MailRequests;
+      throttle: MailThrottle;
       sessions: SessionLifecycle;
       tokens: TokenIssuer;
-      logger: Logger;
     },
-  ) {}
+  ) {
+    deps.requests.handle('RESET_PASSWORD', (tx, user, client) => this.#queueReset(tx, user, client));
+  }
 
   /**
-   * Always true, in the same time whether the account exists: the lookup and the mail are done
-   * after answering. Over the per-recipient limit nothing is sent, silently (an error would tell
-   * that the account exists).
+   * Always true, in the same time whether the account exists: one row is written, and the worker
+   * looks the account up and queues the mail after answering (MailRequests). RATE_LIMITED is
+   * counted by the address as typed, known or not.
    */
-  requestReset(rawEmail: string, client: ClientInfo): Promise<boolean> {
+  async requestReset(rawEmail: string, client: ClientInfo): Promise<boolean> {
     this.deps.mail.assertEnabled();
     const email = normaliseEmail(rawEmail);
-    const work = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.#queueReset(email, client))
-      .catch((error: unknown) => this.deps.logger.error('password reset request failed', { error }))
-      .finally(() => this.#deferred.delete(work));
-    this.#deferred.add(work);
-    return Promise.resolve(true);
+    await this.deps.throttle.take({ recipient: email, ip: client.ip });
+    await this.deps.requests.record('RESET_PASSWORD', email, client);
+    return true;
   }
 
-  /** Resolves when the requests already answered have been written (or failed). */
-  async settled(): Promise<void> {
-    await Promise.all([...this.#deferred]);
-  }
-
-  async #queueReset(email: string, client: ClientInfo): Promise<void> {
-    const user = await findCredentials(this.deps.db, email);
-    if (!user) return;
-    await this.deps.mail.transaction(async (tx) => {
-      const result = await this.deps.mail.queueLink(tx, {
-        userId: user.id,
-        to: user.email,
-        purpose: 'RESET_PASSWORD',
-        path: '/reset-password',
-        compose: passwordResetMail,
-      });
-      if (result.kind === 'queued') {
-        await recordAuthEvent(tx, { type: 'PASSWORD_RESET_REQUESTED', userId: user.id, client, at: this.deps.clock() });
-      }
+  async #queueReset(tx: Executor, user: Credentials, client: ClientInfo): Promise<void> {
+    await this.deps.mail.queueLink(tx, {
+      userId: user.id,
+      to: user.email,
+      purpose: 'RESET_PASSWORD',
+      path: '/reset-password',
+      compose: passwordResetMail,
     });
+    await recordAuthEvent(tx, { type: 'PASSWORD_RESET_REQUESTED', userId: user.id, client, at: this.deps.clock() });
   }
 
   /**

@@ -1,16 +1,56 @@
 import type { Clock } from '../../clock.js';
 import { recordAuthEvent } from '../../db/auth-events.js';
-import type { Database } from '../../db/client.js';
+import type { Database, Executor } from '../../db/client.js';
 import { AuthError } from '../../errors.js';
 import { verificationMail } from '../../mail/templates.js';
 import type { Viewer } from '../authentication.js';
 import type { ClientInfo } from '../sessions.js';
-import { findUserById, markEmailVerified, type Account } from '../users.js';
+import { findUserById, markEmailVerified, type Account, type User } from '../users.js';
 import type { MailQueue } from './mail-queue.js';
+import type { MailThrottle } from './mail-throttle.js';
 
 /** Proving an address: a link mailed to it, spent to mark it verified. */
 export class EmailVerification {
-  constructor(private readonly deps: { db: Database; clock: Clock; mail: MailQueue }) {}
+  constructor(
+    private readonly deps: {
+      db: Database;
+      clock: Clock;
+      mail: MailQueue;
+      throttle: MailThrottle;
+      /** REQUIRE_EMAIL_VERIFICATION: no password sign-in (sign-up, login) before the address is proven. */
+      required: boolean;
+    },
+  ) {}
+
+  get required(): boolean {
+    return this.deps.required;
+  }
+
+  /**
+   * Runs `work` (which yields the account to mail: one just created, or one whose login was refused
+   * for want of a proven address) and queues a verification link to it in the same transaction.
+   * Beyond the mail limits the link is left out silently: the caller answers EMAIL_NOT_VERIFIED either way.
+   */
+  async mailLinkAlong(recipient: string, client: ClientInfo, work: (tx: Executor) => Promise<User>): Promise<void> {
+    // Before the transaction: the limit's counters are written on a connection of their own.
+    const mayMail = this.deps.mail.enabled && (await this.deps.throttle.tryTake({ recipient, ip: client.ip }));
+    await this.deps.mail.transaction(async (tx) => {
+      const user = await work(tx);
+      if (!mayMail) return;
+      await this.#queueLink(tx, user);
+      await recordAuthEvent(tx, { type: 'EMAIL_VERIFICATION_REQUESTED', userId: user.id, client, at: this.deps.clock() });
+    });
+  }
+
+  #queueLink(tx: Executor, user: User): Promise<void> {
+    return this.deps.mail.queueLink(tx, {
+      userId: user.id,
+      to: user.email,
+      purpose: 'VERIFY_EMAIL',
+      path: '/verify-email',
+      compose: verificationMail,
+    });
+  }
 
   /** Mails a verification link to the caller's address; true, and nothing sent, if already verified. */
   async request(viewer: Viewer, client: ClientInfo): Promise<boolean> {
@@ -18,22 +58,13 @@ export class EmailVerification {
     const user = await findUserById(this.deps.db, viewer.userId);
     if (!user) throw new AuthError('SESSION_REVOKED');
     if (user.emailVerified) return true;
-    const queued = await this.deps.mail.transaction(async (tx) => {
-      const result = await this.deps.mail.queueLink(tx, {
-        userId: user.id,
-        to: user.email,
-        purpose: 'VERIFY_EMAIL',
-        path: '/verify-email',
-        compose: verificationMail,
-      });
-      if (result.kind === 'queued') {
-        const event = { userId: user.id, sessionId: viewer.sessionId, client, at: this.deps.clock() };
-        await recordAuthEvent(tx, { type: 'EMAIL_VERIFICATION_REQUESTED', ...event });
-      }
-      return result;
-    });
     // The caller's own address: its limit tells nothing about other accounts.
-    if (queued.kind === 'limited') throw new AuthError('RATE_LIMITED', undefined, { retryAfter: queued.retryAfter });
+    await this.deps.throttle.take({ recipient: user.email, ip: client.ip, userId: user.id });
+    await this.deps.mail.transaction(async (tx) => {
+      await this.#queueLink(tx, user);
+      const event = { userId: user.id, sessionId: viewer.sessionId, client, at: this.deps.clock() };
+      await recordAuthEvent(tx, { type: 'EMAIL_VERIFICATION_REQUESTED', ...event });
+    });
     return true;
   }
 

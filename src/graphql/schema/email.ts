@@ -20,7 +20,8 @@ builder.mutationFields((t) => ({
   requestPasswordReset: t.boolean({
     description:
       'Mails a password-reset link if an account has this address. Always true, in the same time whether or not ' +
-      'it has: the mail is written after answering.',
+      'it has: the request is recorded, and resolved after answering. RATE_LIMITED beyond ' +
+      'MAIL_MAX_PER_RECIPIENT_PER_HOUR requests for the address in an hour, known or not.',
     args: { email: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => ctx.auth.email.requestPasswordReset(args.email, ctx.client),
   }),
@@ -56,5 +57,29 @@ builder.mutationFields((t) => ({
       'has taken the address since; INVALID_EMAIL_TOKEN otherwise.',
     args: { token: t.arg.string({ required: true }) },
     resolve: (_root, args, ctx) => ctx.auth.email.confirmEmailChange(args.token, ctx.client),
+  }),
+  requestSignInCode: t.boolean({
+    description:
+      'Mails a six-digit sign-in code (SIGN_IN_CODE_TTL, default 10 minutes) if an account has this address; a newer ' +
+      'code replaces the older. Always true, in the same time whether or not it has; RATE_LIMITED as requestPasswordReset.',
+    args: { email: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.auth.email.requestSignInCode(args.email, ctx.client),
+  }),
+  signInWithCode: t.field({
+    type: AuthPayloadRef,
+    description:
+      'Spends a sign-in code: marks the address verified and signs in a new session, as login does. A wrong, expired or ' +
+      'replaced code, or an unknown address: INVALID_SIGN_IN_CODE; the fifth wrong try kills the code. Every try counts ' +
+      "against the account's login throttle (RATE_LIMITED).",
+    args: {
+      email: t.arg.string({ required: true }),
+      code: t.arg.string({ required: true }),
+      deviceName: t.arg.string(),
+      delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
+    },
+    resolve: (_root, args, ctx) =>
+      deliverTokens(ctx, args.delivery, () => ctx.auth.email.signInWithCode(args, ctx.client), {
+        startsNewSession: true,
+      }),
   }),
 }));
