@@ -1,5 +1,6 @@
 import type { AccountDeletion } from './account-deletion.js';
 import type { AccountReads } from './accounts.js';
+import type { AdminUseCases } from './admin/admin-use-cases.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
@@ -19,6 +20,8 @@ export interface AuthService {
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
   readonly deletion: AccountDeletion;
+  /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
+  readonly admin: AdminUseCases;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -33,14 +36,16 @@ export function authServiceOf(families: {
   accounts: AccountReads;
   email: EmailAccountUseCases;
   deletion: AccountDeletion;
+  admin: AdminUseCases;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, deletion } = families;
+  const { authentication, credentials, sessions, accounts, email, deletion, admin } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
     deletion,
+    admin,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),
