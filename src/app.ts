@@ -1,5 +1,6 @@
 import { hkdfSync } from 'node:crypto';
 import { AccessTokens } from './auth/access-tokens.js';
+import { AccountDeletion } from './auth/account-deletion.js';
 import { AccountReads } from './auth/accounts.js';
 import { AdminUseCases } from './auth/admin/admin-use-cases.js';
 import { Authenticator } from './auth/authentication.js';
@@ -16,6 +17,7 @@ import { authServiceOf, type AuthService } from './auth/service.js';
 import { SessionUseCases } from './auth/session-use-cases.js';
 import { liveWindow, SessionLifecycle } from './auth/sessions.js';
 import { Throttle } from './auth/throttle.js';
+import { UserDeletion } from './auth/user-deletion.js';
 import { housekeepingJobs, startBackgroundJobs } from './background-jobs.js';
 import { countingEnds, metricsExposure, watchState } from './app-metrics.js';
 import { systemClock, type Clock } from './clock.js';
@@ -250,8 +252,6 @@ function buildDomain(input: {
     capacity: options.pendingEndCapacity,
   });
   const tokens = new TokenIssuer({ accessTokens, sessions });
-  const secretBox = config.keyEncryptionKey && new SecretBox(config.keyEncryptionKey);
-  const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
   const email = new EmailAccountUseCases({
     ...{ db, clock, logger, sessions, tokens, loginThrottle: throttle, mail: config.mail },
     signInCodeKey: signInCodeKey(config),
@@ -259,15 +259,20 @@ function buildDomain(input: {
     timer: options.mailTimer,
   });
   const verification = email.verificationRequirement;
+  // The one way an account is deleted: by its user (deleteAccount) or by an operator (reason ADMIN).
+  const userDeletion = new UserDeletion({ sessions, clock });
+  const secretBox = config.keyEncryptionKey && new SecretBox(config.keyEncryptionKey);
+  const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withReportedOutcomes(
-      withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, verification }), logger),
-      { login: metrics.outcomes.login, signUp: metrics.outcomes.signUp },
-    ),
+    credentials: withReportedOutcomes(withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, verification }), logger), {
+      login: metrics.outcomes.login,
+      signUp: metrics.outcomes.signUp,
+    }),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds, outcomes: metrics.outcomes }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     email: withOutagesAsUnavailable(email, logger),
+    deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion }), logger),
     admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens }), logger),
     webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
   });
@@ -285,6 +290,7 @@ function buildDomain(input: {
     webhookSender,
     throttle,
     pendingEnds,
+    userDeletion,
     sweepExpiredSessions: () => sessions.expire(),
     sweepRetention: () => sweepRetention({ db, clock, policy: retention }),
   };

@@ -101,6 +101,9 @@ const envSchema = z.object({
   PASSWORD_RESET_TTL: seconds(1_800),
   EMAIL_CHANGE_TTL: seconds(3_600),
   MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
+  MAIL_MAX_PER_IP_PER_HOUR: count(50),
+  SIGN_IN_CODE_TTL: seconds(600),
+  REQUIRE_EMAIL_VERIFICATION: z.stringbool({ error: 'must be true or false' }).default(false),
   // Prometheus metrics (src/metrics/): off unless one of these is set.
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret)').optional(),
   METRICS_PORT: z.coerce
@@ -113,9 +116,6 @@ const envSchema = z.object({
   JWKS_MAX_AGE: seconds(300).pipe(z.number().max(86_400, 'must be at most 86400 (a day)')),
   // Webhooks: endpoints on private networks only when the operator says so (tests, a trusted LAN).
   WEBHOOK_ALLOW_PRIVATE: z.stringbool({ error: 'must be true or false' }).default(false),
-  MAIL_MAX_PER_IP_PER_HOUR: count(50),
-  SIGN_IN_CODE_TTL: seconds(600),
-  REQUIRE_EMAIL_VERIFICATION: z.stringbool({ error: 'must be true or false' }).default(false),
 });
 
 export interface Config {

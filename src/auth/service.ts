@@ -1,3 +1,4 @@
+import type { AccountDeletion } from './account-deletion.js';
 import type { AccountReads } from './accounts.js';
 import type { AdminUseCases } from './admin/admin-use-cases.js';
 import type { Authenticator } from './authentication.js';
@@ -19,6 +20,7 @@ export interface AuthService {
   readonly sessions: SessionUseCases;
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
+  readonly deletion: AccountDeletion;
   /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
   readonly admin: AdminUseCases;
   /** Webhook endpoints and their deliveries (admin fields). */
@@ -36,15 +38,17 @@ export function authServiceOf(families: {
   sessions: SessionUseCases;
   accounts: AccountReads;
   email: EmailAccountUseCases;
+  deletion: AccountDeletion;
   admin: AdminUseCases;
   webhooks: WebhookEndpoints;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, admin, webhooks } = families;
+  const { authentication, credentials, sessions, accounts, email, deletion, admin, webhooks } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
+    deletion,
     admin,
     webhooks,
     authenticate: (authorization) => authentication.authenticate(authorization),

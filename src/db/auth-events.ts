@@ -22,15 +22,19 @@ export const authEventTypes = [
   'EMAIL_VERIFIED',
   'PASSWORD_RESET_REQUESTED',
   'PASSWORD_RESET',
+  'SIGN_IN_CODE_REQUESTED',
+  'SIGN_IN_CODE_FAILED',
+  'SIGNED_IN_WITH_CODE',
+  'EMAIL_CHANGE_REQUESTED',
+  'EMAIL_CHANGED',
+  /** Kept after the user is gone (the audit log outlives accounts); its reason tells who deleted it. */
+  'ACCOUNT_DELETED',
   // An admin's actions on the account (actorId: the admin; the account is the user).
   'USER_DISABLED',
   'USER_ENABLED',
   'USER_SESSIONS_REVOKED',
   'USER_ROLE_CHANGED',
   'USER_DELETED',
-  'SIGN_IN_CODE_REQUESTED',
-  'SIGN_IN_CODE_FAILED',
-  'SIGNED_IN_WITH_CODE',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 
@@ -47,7 +51,7 @@ export interface AuthEventInput {
   /** Null for a failed login with an unknown email. */
   readonly userId: string | null;
   readonly sessionId?: string | null;
-  /** For SESSION_REVOKED. */
+  /** For SESSION_REVOKED; for ACCOUNT_DELETED, who deleted it (ACCOUNT_DELETED: the user; ADMIN). */
   readonly reason?: RevocationReason | null;
   /** The client that caused the event; null for the server's own doing (expiry, session limit). */
   readonly client?: AuditedClient | null;

@@ -204,6 +204,12 @@ export const emailTokens = pgTable(
     purpose: text('purpose').notNull(),
     /** The address the token was sent to (for an email change: the new one). */
     email: text('email').notNull(),
+    /**
+     * For an email change: the session that asked, which its confirmation leaves signed in while the
+     * user's other sessions end. No foreign key: a session deleted by then ended long before, and
+     * "all but it" is then all (a key would also cost every deletion of a session a lookup here).
+     */
+    sessionId: uuid('session_id'),
     tokenHash: text('token_hash').notNull(),
     createdAt: at('created_at').notNull(),
     expiresAt: at('expires_at').notNull(),
@@ -242,6 +248,51 @@ export const mailOutbox = pgTable(
     index('mail_outbox_recipient_created_at_idx').on(t.recipient, t.createdAt),
     index('mail_outbox_created_at_idx').on(t.createdAt),
   ],
+);
+
+/**
+ * The requests of the "always true" mutations (requestPasswordReset, requestSignInCode), written by
+ * the request's transaction for known and unknown addresses alike, and resolved by the mail-request
+ * worker (src/auth/email-accounts/mail-requests.ts), which deletes each row in the transaction that
+ * issues its token and mail (or finds no account). An acknowledged request thus survives a crash.
+ */
+export const mailRequests = pgTable(
+  'mail_requests',
+  {
+    id: uuid('id').primaryKey(),
+    /** RESET_PASSWORD or SIGN_IN_CODE. */
+    kind: text('kind').notNull(),
+    /** The address as requested (normalised); the row lives only until the worker resolves it. */
+    email: text('email').notNull(),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [index('mail_requests_created_at_idx').on(t.createdAt)],
+);
+
+/**
+ * One-time sign-in codes (6 digits) by keyed hash only; a newer code spends the user's older ones.
+ * Dead once spent, expired, or after its allowed wrong tries.
+ */
+export const signInCodes = pgTable(
+  'sign_in_codes',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The address it was sent to: a code is good only while the account still has it. */
+    email: text('email').notNull(),
+    /** HMAC-SHA-256 of the user id and the code under a server-side key (docs/security.md). */
+    codeHash: text('code_hash').notNull(),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    failedTries: integer('failed_tries').notNull().default(0),
+    /** Used, superseded, or killed by too many wrong tries. */
+    spentAt: at('spent_at'),
+  },
+  (t) => [index('sign_in_codes_user_id_idx').on(t.userId), index('sign_in_codes_expires_at_idx').on(t.expiresAt)],
 );
 
 /**
@@ -293,49 +344,4 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_endpoint_created_at_idx').on(t.endpointId, t.createdAt),
     index('webhook_deliveries_created_at_idx').on(t.createdAt),
   ],
-);
-
-/**
- * The requests of the "always true" mutations (requestPasswordReset, requestSignInCode), written by
- * the request's transaction for known and unknown addresses alike, and resolved by the mail-request
- * worker (src/auth/email-accounts/mail-requests.ts), which deletes each row in the transaction that
- * issues its token and mail (or finds no account). An acknowledged request thus survives a crash.
- */
-export const mailRequests = pgTable(
-  'mail_requests',
-  {
-    id: uuid('id').primaryKey(),
-    /** RESET_PASSWORD or SIGN_IN_CODE. */
-    kind: text('kind').notNull(),
-    /** The address as requested (normalised); the row lives only until the worker resolves it. */
-    email: text('email').notNull(),
-    ip: text('ip'),
-    userAgent: text('user_agent'),
-    createdAt: at('created_at').notNull(),
-  },
-  (t) => [index('mail_requests_created_at_idx').on(t.createdAt)],
-);
-
-/**
- * One-time sign-in codes (6 digits) by keyed hash only; a newer code spends the user's older ones.
- * Dead once spent, expired, or after its allowed wrong tries.
- */
-export const signInCodes = pgTable(
-  'sign_in_codes',
-  {
-    id: uuid('id').primaryKey(),
-    userId: uuid('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
-    /** The address it was sent to: a code is good only while the account still has it. */
-    email: text('email').notNull(),
-    /** HMAC-SHA-256 of the user id and the code under a server-side key (docs/security.md). */
-    codeHash: text('code_hash').notNull(),
-    createdAt: at('created_at').notNull(),
-    expiresAt: at('expires_at').notNull(),
-    failedTries: integer('failed_tries').notNull().default(0),
-    /** Used, superseded, or killed by too many wrong tries. */
-    spentAt: at('spent_at'),
-  },
-  (t) => [index('sign_in_codes_user_id_idx').on(t.userId), index('sign_in_codes_expires_at_idx').on(t.expiresAt)],
 );

@@ -22,6 +22,11 @@ export async function requestVerification(gql: Gql, token: string): Promise<void
     throw new Error(`requestEmailVerification: ${JSON.stringify(result)}`);
 }
 
+export const REQUEST_EMAIL_CHANGE = `mutation ($newEmail: String!, $password: String!) {
+  requestEmailChange(newEmail: $newEmail, currentPassword: $password) }`;
+export const CONFIRM_EMAIL_CHANGE =
+  'mutation ($token: String!) { confirmEmailChange(token: $token) { id email emailVerified } }';
+
 export const REQUEST_CODE = 'mutation ($email: String!) { requestSignInCode(email: $email) }';
 export const SIGN_IN_WITH_CODE = `mutation ($email: String!, $code: String!, $deviceName: String) {
   signInWithCode(email: $email, code: $code, deviceName: $deviceName) { ${AUTH_FIELDS} } }`;

@@ -8,6 +8,7 @@ import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import type { Throttle } from '../throttle.js';
 import type { Account } from '../users.js';
 import type { VerificationRequirement } from '../credentials.js';
+import { EmailChange } from './email-change.js';
 import { MailQueue, type MailSettings } from './mail-queue.js';
 import { MailRequests } from './mail-requests.js';
 import { MailThrottle } from './mail-throttle.js';
@@ -21,6 +22,7 @@ export type { MailSettings, ResetPasswordInput, SignInWithCodeInput };
 export class EmailAccountUseCases {
   readonly #verification: EmailVerification;
   readonly #reset: PasswordReset;
+  readonly #change: EmailChange;
   readonly #codes: SignInCodes;
   readonly #requests: MailRequests;
   /** What sign-up and login ask of this family (REQUIRE_EMAIL_VERIFICATION). */
@@ -32,7 +34,7 @@ export class EmailAccountUseCases {
     logger: Logger;
     sessions: SessionLifecycle;
     tokens: TokenIssuer;
-    /** The login throttle: sign-in codes count against it. */
+    /** The login throttle: sign-in codes and an email change's current password count against it. */
     loginThrottle: Throttle;
     mail: MailSettings;
     /** The key of the sign-in codes' HMAC (SignInCodeSettings.hashKey). */
@@ -61,6 +63,7 @@ export class EmailAccountUseCases {
       mailThrottle: throttle,
       settings: { ttl: deps.mail.signInCodeTtl, hashKey: deps.signInCodeKey },
     });
+    this.#change = new EmailChange({ ...deps, mail, throttle: deps.loginThrottle, mailThrottle: throttle });
   }
 
   requestEmailVerification(viewer: Viewer, client: ClientInfo): Promise<boolean> {
@@ -78,6 +81,19 @@ export class EmailAccountUseCases {
   resetPassword(input: ResetPasswordInput, client: ClientInfo): Promise<IssuedTokens> {
     return this.#reset.resetPassword(input, client);
   }
+
+  requestEmailChange(
+    viewer: Viewer,
+    input: { newEmail: string; currentPassword: string },
+    client: ClientInfo,
+  ): Promise<boolean> {
+    return this.#change.request(viewer, input, client);
+  }
+
+  confirmEmailChange(token: string, client: ClientInfo): Promise<Account> {
+    return this.#change.confirm(token, client);
+  }
+
 
   requestSignInCode(email: string, client: ClientInfo): Promise<boolean> {
     return this.#codes.request(email, client);

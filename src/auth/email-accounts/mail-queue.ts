@@ -27,6 +27,8 @@ export interface LinkMailRequest {
   /** The page the link opens, e.g. '/verify-email'. */
   readonly path: string;
   readonly compose: (link: LinkMail) => ComposedMail;
+  /** The session that asked, bound to the token (an email change keeps it signed in). */
+  readonly sessionId?: string | undefined;
 }
 
 /**
@@ -56,12 +58,18 @@ export class MailQueue {
     return result;
   }
 
+  /** A mail without a link (a notice); the caller takes the limits first, as for a link. */
+  async queueNotice(tx: Executor, to: string, mail: ComposedMail): Promise<void> {
+    await enqueueMail(tx, { to, ...mail }, this.deps.clock());
+  }
+
   async queueLink(tx: Executor, request: LinkMailRequest): Promise<void> {
     const now = this.deps.clock();
     const { token, expiresAt } = await this.tokens.issue(tx, {
       userId: request.userId,
       purpose: request.purpose,
       email: request.to,
+      sessionId: request.sessionId,
       now,
     });
     const link = `${this.deps.settings.publicUrl}${request.path}?token=${token}`;
