@@ -1,4 +1,5 @@
 import { AccessTokens } from './auth/access-tokens.js';
+import { AccountDeletion } from './auth/account-deletion.js';
 import { AccountReads } from './auth/accounts.js';
 import { AdminUseCases } from './auth/admin/admin-use-cases.js';
 import { Authenticator } from './auth/authentication.js';
@@ -15,6 +16,7 @@ import { authServiceOf, type AuthService } from './auth/service.js';
 import { SessionUseCases } from './auth/session-use-cases.js';
 import { liveWindow, SessionLifecycle } from './auth/sessions.js';
 import { Throttle } from './auth/throttle.js';
+import { UserDeletion } from './auth/user-deletion.js';
 import { housekeepingJobs, startBackgroundJobs } from './background-jobs.js';
 import { systemClock, type Clock } from './clock.js';
 import { invalidConfiguration, type Config } from './config.js';
@@ -210,13 +212,16 @@ function buildDomain(input: {
     capacity: options.pendingEndCapacity,
   });
   const tokens = new TokenIssuer({ accessTokens, sessions });
+  // The one way an account is deleted: by its user (deleteAccount) or by an operator (reason ADMIN).
+  const userDeletion = new UserDeletion({ sessions, clock });
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
     credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
-    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
-    admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens }), logger),
+    admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens, userDeletion }), logger),
+    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, throttle, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion }), logger),
   });
   const retention = {
     sessionRetention: config.sessionRetention,
@@ -227,6 +232,7 @@ function buildDomain(input: {
     auth,
     throttle,
     pendingEnds,
+    userDeletion,
     sweepExpiredSessions: () => sessions.expire(),
     sweepRetention: () => sweepRetention({ db, clock, policy: retention }),
   };

@@ -1,3 +1,4 @@
+import type { AccountDeletion } from './account-deletion.js';
 import type { AccountReads } from './accounts.js';
 import type { AdminUseCases } from './admin/admin-use-cases.js';
 import type { Authenticator } from './authentication.js';
@@ -20,6 +21,7 @@ export interface AuthService {
   readonly email: EmailAccountUseCases;
   /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
   readonly admin: AdminUseCases;
+  readonly deletion: AccountDeletion;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -34,14 +36,16 @@ export function authServiceOf(families: {
   accounts: AccountReads;
   email: EmailAccountUseCases;
   admin: AdminUseCases;
+  deletion: AccountDeletion;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, admin } = families;
+  const { authentication, credentials, sessions, accounts, email, admin, deletion } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
     admin,
+    deletion,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),

@@ -186,13 +186,24 @@ export class SessionLifecycle {
     return this.deps.store.end({ ...selection, ...(sessionIds ? { sessionIds } : {}) }, reason, client);
   }
 
-  /** In one transaction: `alsoIn` (which names the user or throws), then every live session of the user ended. */
+  /**
+   * In one transaction: `alsoIn` (which names the user, or the user and a session to keep; or throws),
+   * then every live session of the user (but the kept one) ended.
+   */
   endAllAlong(
     reason: RevocationReason,
-    alsoIn: (tx: Transaction) => Promise<string>,
+    alsoIn: (tx: Transaction) => Promise<string | { userId: string; keepSessionId?: string }>,
     client?: ClientInfo,
   ): Promise<SessionRevoked[]> {
     return this.deps.store.endAllAlong(reason, alsoIn, client);
+  }
+
+  /** In one transaction: every live session of the user ended with `reason`, then `then` (which may refuse by throwing). */
+  endAllThen<T>(
+    input: { userId: string; reason: RevocationReason; client?: ClientInfo | undefined },
+    then: (tx: Transaction, ended: readonly SessionRevoked[]) => Promise<T>,
+  ): Promise<T> {
+    return this.deps.store.endAllThen(input, then);
   }
 
   /** Marks sessions past their idle or absolute end as ended (EXPIRED); one instance at a time. */

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Database, Executor } from '../db/client.js';
@@ -43,11 +43,11 @@ const PASSWORD_RAW_MAX_LENGTH = PASSWORD_MAX_LENGTH * 16;
 const EMAIL_RAW_MAX_LENGTH = 1024;
 
 /** Trimmed and lower-cased: one account per mailbox however it is typed. */
-export function normaliseEmail(raw: string): string {
-  if (raw.length > EMAIL_RAW_MAX_LENGTH || !isWellFormed(raw)) throw badInput('email', 'Enter a valid email address.');
+export function normaliseEmail(raw: string, field = 'email'): string {
+  if (raw.length > EMAIL_RAW_MAX_LENGTH || !isWellFormed(raw)) throw badInput(field, 'Enter a valid email address.');
   const email = raw.trim().toLowerCase();
   if (email.length > EMAIL_MAX_LENGTH || !emailSchema.safeParse(email).success) {
-    throw badInput('email', 'Enter a valid email address.');
+    throw badInput(field, 'Enter a valid email address.');
   }
   return email;
 }
@@ -200,4 +200,18 @@ export async function rehashPassword(
 
 export async function markEmailVerified(db: Executor, userId: string): Promise<void> {
   await db.update(users).set({ emailVerified: true }).where(eq(users.id, userId));
+}
+
+/**
+ * Gives the user a new address, proven by the link that was sent to it. False, and nothing written,
+ * when another account has it (a concurrent sign-up that wins the unique index throws instead).
+ */
+export async function changeEmail(db: Executor, input: { userId: string; email: string }): Promise<boolean> {
+  const taken = await db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.email, input.email), ne(users.id, input.userId)));
+  if (taken.length > 0) return false;
+  await db.update(users).set({ email: input.email, emailVerified: true }).where(eq(users.id, input.userId));
+  return true;
 }

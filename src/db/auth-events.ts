@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, count, desc, eq, gt, inArray, lt, min, sql } from 'drizzle-orm';
 import type { Executor } from './client.js';
 import { authEvents } from './schema.js';
 import type { RevocationReason } from '../events/revocation-bus.js';
@@ -27,7 +27,10 @@ export const authEventTypes = [
   'USER_ENABLED',
   'USER_SESSIONS_REVOKED',
   'USER_ROLE_CHANGED',
-  'USER_DELETED',
+  'EMAIL_CHANGE_REQUESTED',
+  'EMAIL_CHANGED',
+  /** Kept after the user is gone (the audit log outlives accounts); its reason tells who deleted it. */
+  'ACCOUNT_DELETED',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 
@@ -44,7 +47,7 @@ export interface AuthEventInput {
   /** Null for a failed login with an unknown email. */
   readonly userId: string | null;
   readonly sessionId?: string | null;
-  /** For SESSION_REVOKED. */
+  /** For SESSION_REVOKED; for ACCOUNT_DELETED, who deleted it (ACCOUNT_DELETED: the user; ADMIN). */
   readonly reason?: RevocationReason | null;
   /** The client that caused the event; null for the server's own doing (expiry, session limit). */
   readonly client?: AuditedClient | null;
@@ -138,6 +141,18 @@ export async function listAuthEvents(db: Executor, userId: string, limit: number
     detail: row.detail,
     occurredAt: row.occurredAt,
   }));
+}
+
+/** How many events of this type the user has had since `since`, and the oldest of them (a per-account limit). */
+export async function countAuthEvents(
+  db: Executor,
+  input: { userId: string; type: AuthEventType; since: Date },
+): Promise<{ count: number; oldest: Date | null }> {
+  const [row] = await db
+    .select({ n: count(), oldest: min(authEvents.occurredAt) })
+    .from(authEvents)
+    .where(and(eq(authEvents.userId, input.userId), eq(authEvents.type, input.type), gt(authEvents.occurredAt, input.since)));
+  return { count: row?.n ?? 0, oldest: row?.oldest ?? null };
 }
 
 /**

@@ -8,28 +8,45 @@ export interface SpentEmailToken {
   readonly userId: string;
   /** The address it was sent to. */
   readonly email: string;
+  /** For an email change: the session that asked. */
+  readonly sessionId: string | null;
 }
 
 /** Stores a token's hash and spends the user's older unspent tokens of the same purpose. */
 export async function insertEmailToken(
   tx: Executor,
-  token: { userId: string; purpose: EmailTokenPurpose; email: string; tokenHash: string; now: Date; expiresAt: Date },
+  token: {
+    userId: string;
+    purpose: EmailTokenPurpose;
+    email: string;
+    sessionId?: string | undefined;
+    tokenHash: string;
+    now: Date;
+    expiresAt: Date;
+  },
 ): Promise<void> {
-  await tx
-    .update(emailTokens)
-    .set({ spentAt: token.now })
-    .where(
-      and(eq(emailTokens.userId, token.userId), eq(emailTokens.purpose, token.purpose), isNull(emailTokens.spentAt)),
-    );
+  await supersedeEmailTokens(tx, token);
   await tx.insert(emailTokens).values({
     id: crypto.randomUUID(),
     userId: token.userId,
     purpose: token.purpose,
     email: token.email,
+    sessionId: token.sessionId ?? null,
     tokenHash: token.tokenHash,
     createdAt: token.now,
     expiresAt: token.expiresAt,
   });
+}
+
+/** Spends the user's unspent tokens of this purpose: a newer request replaces them. */
+export async function supersedeEmailTokens(
+  tx: Executor,
+  input: { userId: string; purpose: EmailTokenPurpose; now: Date },
+): Promise<void> {
+  await tx
+    .update(emailTokens)
+    .set({ spentAt: input.now })
+    .where(and(eq(emailTokens.userId, input.userId), eq(emailTokens.purpose, input.purpose), isNull(emailTokens.spentAt)));
 }
 
 /**
@@ -56,7 +73,7 @@ export async function spendEmailToken(
     .update(emailTokens)
     .set({ spentAt: input.now })
     .where(and(...conditions))
-    .returning({ userId: emailTokens.userId, email: emailTokens.email });
+    .returning({ userId: emailTokens.userId, email: emailTokens.email, sessionId: emailTokens.sessionId });
   return row ?? null;
 }
 

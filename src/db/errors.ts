@@ -66,3 +66,13 @@ export function isDeadlock(error: unknown): boolean {
   }
   return false;
 }
+
+/** A unique index refused the row (SQLSTATE 23505): another transaction took the value first. */
+export function isUniqueViolation(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth <= MAX_CAUSE_DEPTH && current instanceof Error; depth += 1) {
+    if ((current as { code?: unknown }).code === '23505') return true;
+    current = current.cause;
+  }
+  return false;
+}

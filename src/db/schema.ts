@@ -196,6 +196,12 @@ export const emailTokens = pgTable(
     purpose: text('purpose').notNull(),
     /** The address the token was sent to (for an email change: the new one). */
     email: text('email').notNull(),
+    /**
+     * For an email change: the session that asked, which its confirmation leaves signed in while the
+     * user's other sessions end. No foreign key: a session deleted by then ended long before, and
+     * "all but it" is then all (a key would also cost every deletion of a session a lookup here).
+     */
+    sessionId: uuid('session_id'),
     tokenHash: text('token_hash').notNull(),
     createdAt: at('created_at').notNull(),
     expiresAt: at('expires_at').notNull(),

@@ -11,6 +11,11 @@ export interface SessionSelection {
   readonly userId: string;
   readonly sessionIds?: readonly string[];
   readonly exceptSessionId?: string;
+  /**
+   * All but this one, whether or not it is live (unlike exceptSessionId, which ends nothing once the
+   * caller's own has ended): one that has ended is no longer kept from anything.
+   */
+  readonly keepSessionId?: string;
 }
 
 /** Who asked for the ends, for the audit log: one client for all, or each event's own. */
@@ -94,7 +99,7 @@ export class SessionEnds {
     const ended = batch.map((): SessionRevoked[] => []);
     const byReason = new Map<RevocationReason, number[]>();
     for (const [i, { selection, reason }] of batch.entries()) {
-      if (selection.sessionIds && !selection.exceptSessionId) byReason.set(reason, [...(byReason.get(reason) ?? []), i]);
+      if (selection.sessionIds && !selection.exceptSessionId && !selection.keepSessionId) byReason.set(reason, [...(byReason.get(reason) ?? []), i]);
       else ended[i] = await this.endIn(tx, selection, reason);
     }
     for (const [reason, indexes] of byReason) {
@@ -197,6 +202,7 @@ export class SessionEnds {
       // One array parameter, not one per id: every list length would otherwise be its own prepared statement.
       conditions.push(sql`${sessions.id} = any(${uuidArray(selection.sessionIds)}::uuid[])`);
     }
+    if (selection.keepSessionId) conditions.push(ne(sessions.id, selection.keepSessionId));
     if (selection.exceptSessionId) {
       conditions.push(ne(sessions.id, selection.exceptSessionId));
       // "All but mine" only while mine is live: a caller whose session ended after its token was

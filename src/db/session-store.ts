@@ -164,18 +164,35 @@ export class SessionStore {
   }
 
   /**
-   * In one transaction: `alsoIn` (which names the user, or refuses by throwing: nothing is written),
-   * then every live session of that user ended with `reason` and announced.
+   * In one transaction: `alsoIn` (which names the user, or its sessions but one to keep; or refuses by
+   * throwing: nothing is written), then every live session of that user (but the kept) ended and announced.
    */
   async endAllAlong(
     reason: RevocationReason,
-    alsoIn: (tx: Transaction) => Promise<string>,
+    alsoIn: (tx: Transaction) => Promise<string | { userId: string; keepSessionId?: string }>,
     client?: AuditedClient,
   ): Promise<SessionRevoked[]> {
     return this.#ends.revokingTransaction(async (tx, record) => {
-      const userId = await alsoIn(tx);
-      await lockUsers(tx, [userId]);
-      return record(await this.#ends.endIn(tx, { userId }, reason), client);
+      const named = await alsoIn(tx);
+      const selection = typeof named === 'string' ? { userId: named } : named;
+      await lockUsers(tx, [selection.userId]);
+      return record(await this.#ends.endIn(tx, selection, reason), client);
+    });
+  }
+
+  /**
+   * In one transaction: the user's row and sessions locked, every live session ended with `reason`
+   * and announced, then `then` (given what ended; it may delete the user, or refuse by throwing:
+   * then nothing is written and nothing announced).
+   */
+  async endAllThen<T>(
+    input: { userId: string; reason: RevocationReason; client?: AuditedClient | undefined },
+    then: (tx: Transaction, ended: readonly SessionRevoked[]) => Promise<T>,
+  ): Promise<T> {
+    return this.#ends.revokingTransaction(async (tx, record) => {
+      await lockUsers(tx, [input.userId]);
+      const ended = await record(await this.#ends.endIn(tx, { userId: input.userId }, input.reason), input.client);
+      return then(tx, ended);
     });
   }
 

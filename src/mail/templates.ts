@@ -37,6 +37,32 @@ export function passwordResetMail({ link, expiresAt }: LinkMail): ComposedMail {
   });
 }
 
+export function emailChangeMail({ link, expiresAt }: LinkMail): ComposedMail {
+  return linkMail({
+    subject: 'Confirm your new email address',
+    intro:
+      'Open this link to make this the address of your account. Every other device signed in to your account will be signed out.',
+    button: 'Confirm new email',
+    link,
+    expiresAt,
+    ignore: 'If you did not ask for this, you can ignore this mail: the address of the account stays as it is.',
+  });
+}
+
+/** To the old address: what was asked, and no link (whoever asked may have this mailbox too). */
+export function emailChangeNoticeMail({ newEmail }: { newEmail: string }): ComposedMail {
+  const lines = [
+    `Someone signed in to your account asked to change its address to ${newEmail}.`,
+    'The change happens only when the link sent to that address is opened; until then, this address stays the account\'s.',
+    'If this was not you, change your password now: it is known to whoever asked.',
+  ];
+  return {
+    subject: 'A change of your email address was requested',
+    text: [...lines, ''].join('\n'),
+    html: lines.map((line) => `<p>${escapeHtml(line)}</p>`).join('\n'),
+  };
+}
+
 function linkMail(input: {
   subject: string;
   intro: string;

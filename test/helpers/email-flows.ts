@@ -21,3 +21,8 @@ export async function requestVerification(gql: Gql, token: string): Promise<void
   if (result.data?.requestEmailVerification !== true)
     throw new Error(`requestEmailVerification: ${JSON.stringify(result)}`);
 }
+
+export const REQUEST_EMAIL_CHANGE = `mutation ($newEmail: String!, $password: String!) {
+  requestEmailChange(newEmail: $newEmail, currentPassword: $password) }`;
+export const CONFIRM_EMAIL_CHANGE =
+  'mutation ($token: String!) { confirmEmailChange(token: $token) { id email emailVerified } }';

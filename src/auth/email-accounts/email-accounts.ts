@@ -4,7 +4,9 @@ import type { Logger } from '../../logger.js';
 import type { Viewer } from '../authentication.js';
 import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
+import type { Throttle } from '../throttle.js';
 import type { Account } from '../users.js';
+import { EmailChange } from './email-change.js';
 import { MailQueue, type MailSettings } from './mail-queue.js';
 import { PasswordReset, type ResetPasswordInput } from './password-reset.js';
 import { EmailVerification } from './verification.js';
@@ -15,6 +17,7 @@ export type { MailSettings, ResetPasswordInput };
 export class EmailAccountUseCases {
   readonly #verification: EmailVerification;
   readonly #reset: PasswordReset;
+  readonly #change: EmailChange;
 
   constructor(deps: {
     db: Database;
@@ -22,6 +25,7 @@ export class EmailAccountUseCases {
     logger: Logger;
     sessions: SessionLifecycle;
     tokens: TokenIssuer;
+    throttle: Throttle;
     mail: MailSettings;
     /** Wakes the outbox sender after a mail was queued. */
     wakeSender: () => void;
@@ -29,6 +33,7 @@ export class EmailAccountUseCases {
     const mail = new MailQueue({ db: deps.db, clock: deps.clock, settings: deps.mail, wake: deps.wakeSender });
     this.#verification = new EmailVerification({ db: deps.db, clock: deps.clock, mail });
     this.#reset = new PasswordReset({ ...deps, mail });
+    this.#change = new EmailChange({ ...deps, mail, maxRequestsPerHour: deps.mail.maxPerRecipientPerHour });
   }
 
   requestEmailVerification(viewer: Viewer, client: ClientInfo): Promise<boolean> {
@@ -45,6 +50,18 @@ export class EmailAccountUseCases {
 
   resetPassword(input: ResetPasswordInput, client: ClientInfo): Promise<IssuedTokens> {
     return this.#reset.resetPassword(input, client);
+  }
+
+  requestEmailChange(
+    viewer: Viewer,
+    input: { newEmail: string; currentPassword: string },
+    client: ClientInfo,
+  ): Promise<boolean> {
+    return this.#change.request(viewer, input, client);
+  }
+
+  confirmEmailChange(token: string, client: ClientInfo): Promise<Account> {
+    return this.#change.confirm(token, client);
   }
 
   /** Resolves when the requests already answered (their mails queued after answering) are written. */

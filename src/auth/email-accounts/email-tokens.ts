@@ -26,7 +26,7 @@ export class EmailTokens {
   /** Issues a token in `tx` (the one that queues its mail); returns the only copy and its expiry. */
   async issue(
     tx: Executor,
-    input: { userId: string; purpose: EmailTokenPurpose; email: string; now: Date },
+    input: { userId: string; purpose: EmailTokenPurpose; email: string; sessionId?: string | undefined; now: Date },
   ): Promise<{ token: string; expiresAt: Date }> {
     const token = randomToken();
     const expiresAt = new Date(input.now.getTime() + lifetimeOf(input.purpose, this.lifetimes) * 1000);

@@ -25,6 +25,8 @@ export interface LinkMailRequest {
   /** The page the link opens, e.g. '/verify-email'. */
   readonly path: string;
   readonly compose: (link: LinkMail) => ComposedMail;
+  /** The session that asked, bound to the token (an email change keeps it signed in). */
+  readonly sessionId?: string | undefined;
 }
 
 export type QueueResult = { readonly kind: 'queued' } | { readonly kind: 'limited'; readonly retryAfter: number };
@@ -52,6 +54,11 @@ export class MailQueue {
     return result;
   }
 
+  /** A mail without a link (a notice), outside the per-recipient limit: the caller bounds how often it is sent. */
+  async queueNotice(tx: Executor, to: string, mail: ComposedMail): Promise<void> {
+    await enqueueMail(tx, { to, ...mail }, this.deps.clock());
+  }
+
   async queueLink(tx: Executor, request: LinkMailRequest): Promise<QueueResult> {
     const now = this.deps.clock();
     // One request per recipient at a time, so that two at once cannot both pass the count.
@@ -65,6 +72,7 @@ export class MailQueue {
       userId: request.userId,
       purpose: request.purpose,
       email: request.to,
+      sessionId: request.sessionId,
       now,
     });
     const link = `${this.deps.settings.publicUrl}${request.path}?token=${token}`;

@@ -16,7 +16,7 @@ export const AuthEventRef = builder.objectRef<AuthEvent>('AuthEvent').implement(
     reason: t.field({
       type: RevocationReasonRef,
       nullable: true,
-      description: 'For SESSION_REVOKED: why the session ended.',
+      description: 'For SESSION_REVOKED: why the session ended; for ACCOUNT_DELETED: who deleted it (ACCOUNT_DELETED: the user; ADMIN).',
       resolve: (event) => event.reason,
     }),
     ip: t.exposeString('ip', { nullable: true, description: 'The client that caused it; null when the server did (expiry, session limit).' }),

@@ -40,4 +40,21 @@ builder.mutationFields((t) => ({
         startsNewSession: true,
       }),
   }),
+  requestEmailChange: t.withAuth({ signedIn: true }).boolean({
+    description:
+      'Checks the current password (throttled like login; INVALID_CREDENTIALS), then mails a link to the new address ' +
+      '(EMAIL_CHANGE_TTL) and a notice without a link to the current one. True also for an address another account ' +
+      'has, and nothing is sent. RATE_LIMITED beyond MAIL_MAX_PER_RECIPIENT_PER_HOUR requests an hour.',
+    args: { newEmail: t.arg.string({ required: true }), currentPassword: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.auth.email.requestEmailChange(ctx.viewer, args, ctx.client),
+  }),
+  confirmEmailChange: t.field({
+    type: UserRef,
+    description:
+      "Spends an email-change link's token: the account gets the new address, verified, and every session but the " +
+      'one that asked ends (reason EMAIL_CHANGED). No sign-in needed. EMAIL_TAKEN (token unspent) if another account ' +
+      'has taken the address since; INVALID_EMAIL_TOKEN otherwise.',
+    args: { token: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.auth.email.confirmEmailChange(args.token, ctx.client),
+  }),
 }));

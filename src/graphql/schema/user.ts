@@ -48,3 +48,14 @@ builder.queryField('me', (t) =>
     },
   }),
 );
+
+builder.mutationField('deleteAccount', (t) =>
+  t.withAuth({ signedIn: true }).boolean({
+    description:
+      'Deletes the account after checking the current password (throttled like login; INVALID_CREDENTIALS): every ' +
+      'session ends (reason ACCOUNT_DELETED, announced live), the account\'s data is deleted but for the audit log, ' +
+      'and the address is free for a new sign-up.',
+    args: { currentPassword: t.arg.string({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.auth.deletion.deleteAccount(ctx.viewer, args, ctx.client),
+  }),
+);

@@ -1,0 +1,29 @@
+import type { Clock } from '../clock.js';
+import type { Database } from '../db/client.js';
+import type { Viewer } from './authentication.js';
+import { checkCurrentPassword } from './current-password.js';
+import type { ClientInfo } from './sessions.js';
+import type { Throttle } from './throttle.js';
+import type { UserDeletion } from './user-deletion.js';
+
+/** deleteAccount: the signed-in user deletes the account, proving it with the current password. */
+export class AccountDeletion {
+  constructor(
+    private readonly deps: { db: Database; clock: Clock; throttle: Throttle; userDeletion: UserDeletion },
+  ) {}
+
+  /**
+   * Checks the current password (throttled like login), then deletes the account (reason
+   * ACCOUNT_DELETED): every session ends, this one too. Nothing is deleted if the caller's session
+   * ended or the password changed meanwhile.
+   */
+  async deleteAccount(viewer: Viewer, input: { currentPassword: string }, client: ClientInfo): Promise<boolean> {
+    const user = await checkCurrentPassword(this.deps, viewer, input.currentPassword, client);
+    await this.deps.userDeletion.deleteUser(user.id, {
+      reason: 'ACCOUNT_DELETED',
+      client,
+      asCaller: { sessionId: viewer.sessionId, passwordVersion: user.passwordVersion },
+    });
+    return true;
+  }
+}
