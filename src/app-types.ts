@@ -11,6 +11,8 @@ import type { RevocationStream } from './feed/revocation-stream.js';
 import type { TidepassYoga } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
 import type { MailDelivery, MailTimer } from './mail/mail-delivery.js';
+import type { WebhookSender } from './webhooks/sender.js';
+import type { Resolve } from './webhooks/url-policy.js';
 
 /** What buildApp takes and returns (src/app.ts builds it). */
 export interface AppOptions {
@@ -32,6 +34,12 @@ export interface AppOptions {
   readonly revocationStream?: { readonly heartbeatMs?: number; readonly maxBufferedBytes?: number };
   /** Times the outbox sender's passes (after a mail is queued, and its poll); tests fire them by hand. */
   readonly mailTimer?: MailTimer;
+  /**
+   * Webhook delivery: how often each instance polls the outbox (ms, default 2,000; tests make it
+   * never and call app.webhooks.sendDue()), how long a receiver has to answer (default 10,000), and
+   * the DNS resolution of endpoint hosts (tests map names to addresses).
+   */
+  readonly webhooks?: { readonly pollMs?: number; readonly timeoutMs?: number; readonly resolve?: Resolve };
 }
 
 export interface App {
@@ -61,9 +69,13 @@ export interface App {
    * events older than AUTH_EVENT_RETENTION; runs every RETENTION_SWEEP_INTERVAL_MS too.
    */
   sweepRetention(): Promise<RetentionSweep>;
+  /** Reads the signing keys table again (a rotation); runs every 30 s, and on a token of an unknown kid. */
+  reloadSigningKeys(): Promise<void>;
   /** How mails leave the outbox; `sendDue()` sends the due ones now. */
   readonly mail: MailDelivery;
-  /** Listens on config.port (0: any free port); returns the base URL. */
-  start(): Promise<{ url: string }>;
+  /** How webhooks leave their outbox; `sendDue()` delivers the due ones now, `backlog()` counts the pending. */
+  readonly webhooks: WebhookSender;
+  /** Listens on config.port (0: any free port); returns the base URL, and METRICS_PORT's when set. */
+  start(): Promise<{ url: string; metricsUrl?: string | undefined }>;
   stop(): Promise<void>;
 }

@@ -18,6 +18,7 @@ import { liveWindow, SessionLifecycle } from './auth/sessions.js';
 import { Throttle } from './auth/throttle.js';
 import { UserDeletion } from './auth/user-deletion.js';
 import { housekeepingJobs, startBackgroundJobs } from './background-jobs.js';
+import { countingEnds, metricsExposure, watchState } from './app-metrics.js';
 import { systemClock, type Clock } from './clock.js';
 import { invalidConfiguration, type Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
@@ -32,9 +33,18 @@ import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import { createYogaServer } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { createMailDelivery, type MailDelivery } from './mail/mail-delivery.js';
+import { countUnsentMails } from './db/mail-outbox.js';
+import { useGraphqlMetrics } from './metrics/graphql-metrics.js';
+import { metricsEnabled } from './metrics/metrics-endpoint.js';
+import { Metrics } from './metrics/metrics.js';
+import { withReportedOutcomes } from './auth/outcomes.js';
 import { shutdownOnce } from './shutdown.js';
 import { createHttpServer } from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
+import { WebhookEndpoints } from './webhooks/endpoints.js';
+import { withSessionRevokedWebhooks } from './webhooks/revocation-hook.js';
+import { WebhookSender } from './webhooks/sender.js';
+import { systemResolve } from './webhooks/url-policy.js';
 
 import type { App, AppOptions } from './app-types.js';
 
@@ -42,6 +52,10 @@ export type { App, AppOptions };
 
 /** Probing once a second: a dead LISTEN connection is noticed within a second plus the probe's timeout. */
 const LISTEN_HEARTBEAT_MS = 1_000;
+/** How often each instance looks for due webhook deliveries. */
+const WEBHOOK_POLL_MS = 2_000;
+/** How long a webhook receiver has to answer. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** The composition root: the only place that creates instances. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -53,19 +67,30 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const keys = await signingKeys(database, config, clock);
   const revocations = new RevocationSet(config.accessTokenTtl, clock);
   const instanceId = crypto.randomUUID();
-  const bus = await revocationBus({ database, revocations, instanceId, logger, options, config });
+  const metrics = new Metrics(clock, { processMetrics: metricsEnabled(config.metrics) });
+  metrics.registerBacklog('mail', () => countUnsentMails(database.db));
+  const bus = await revocationBus({ database, revocations, instanceId, logger, options, config, metrics });
   // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
   const expiries = new Deadlines<Expiring>((item) => item.expire());
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
   const mail = createMailDelivery(config, { db: database.db, clock, logger, timer: options.mailTimer });
-  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail });
-  const { auth } = domain;
+  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail, metrics });
+  const { auth, webhookSender } = domain;
+  metrics.registerBacklog('webhook', () => webhookSender.backlog());
+  const exposure = metricsExposure(config, metrics);
   const { yoga, http, ws, revocationStream } = buildApi({
-    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail },
+    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail, metrics, exposure },
   });
+  watchState(metrics, { revocations, pendingEnds: domain.pendingEnds, ws, revocationStream });
   await bus.start();
   mail.start();
-  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
+  const stopBackgroundJobs = startBackgroundJobs(
+    [
+      ...housekeepingJobs({ ...domain, revocations, clock, config, reloadSigningKeys: () => keys.reload() }),
+      { everyMs: options.webhooks?.pollMs ?? WEBHOOK_POLL_MS, run: () => webhookSender.sendDue(), failure: 'webhook outbox pass failed' },
+    ],
+    logger,
+  );
   const stopServing = shutdownOnce({
     stopBackgroundJobs,
     pendingEnds: domain.pendingEnds,
@@ -77,8 +102,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     expiries,
     ownedDatabase: options.database ? undefined : database,
   });
-  // Mail first: it writes to the database that stopServing closes.
-  const stop = () => Promise.all([mail.stop(), auth.email.settled()]).then(stopServing);
+  // Mail and webhooks first: they write to the database that stopServing closes.
+  const stop = () =>
+    Promise.all([mail.stop(), auth.email.settled(), stopBackgroundJobs(), webhookSender.settled(), exposure.stop()]).then(
+      stopServing,
+    );
   return {
     config,
     instanceId,
@@ -103,11 +131,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     sweepExpiredSessions: domain.sweepExpiredSessions,
     sweepRetention: domain.sweepRetention,
+    reloadSigningKeys: () => keys.reload(),
     mail,
+    webhooks: webhookSender,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}` };
+      const metricsUrl = await exposure.start(config.host);
+      return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`, metricsUrl };
     },
     stop,
   };
@@ -127,12 +158,15 @@ function buildApi(input: {
   logger: Logger;
   expiries: Deadlines<Expiring>;
   mail: MailDelivery;
+  metrics: Metrics;
+  exposure: ReturnType<typeof metricsExposure>;
 }) {
   const { config, auth, logger, clock } = input;
   const yoga = createYogaServer({
     auth,
     revocationFeed: input.revocationFeed,
-    jwks: input.keys.jwks,
+    jwks: () => input.keys.jwks(),
+    jwksMaxAge: config.jwksMaxAge,
     logger,
     ping: input.database.ping,
     trustProxy: config.trustProxy,
@@ -143,6 +177,7 @@ function buildApi(input: {
     corsOrigins: config.corsOrigins,
     pageDirectory: input.options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
     devMailbox: input.mail.devMailbox,
+    plugins: [useGraphqlMetrics(input.metrics.registry)],
   });
   const revocationStream = createRevocationStream({
     keys: config.revocationFeedKeys,
@@ -158,7 +193,7 @@ function buildApi(input: {
     isSynchronised: () => input.revocations.synchronised,
     ...input.options.revocationStream,
   });
-  const http = createHttpServer(yoga, revocationStream.handle);
+  const http = createHttpServer(yoga, input.exposure.route(revocationStream.handle));
   const ws = attachWebSocketTransport({
     server: http.server,
     yoga,
@@ -184,8 +219,9 @@ function buildDomain(input: {
   clock: Clock;
   logger: Logger;
   mail: MailDelivery;
+  metrics: Metrics;
 }) {
-  const { config, options, bus, revocations, keys, clock, logger } = input;
+  const { config, options, bus, revocations, keys, clock, logger, metrics } = input;
   const { db } = input.database;
   const policy = {
     refreshTokenTtl: config.refreshTokenTtl,
@@ -193,7 +229,9 @@ function buildDomain(input: {
     refreshReuseGrace: config.refreshReuseGrace,
     maxSessionsPerUser: config.maxSessionsPerUser,
   };
-  const store = new SessionStore({ db, bus, window: () => liveWindow(policy, clock()) });
+  // Every end is announced inside its transaction: there, too, its session.revoked webhooks are queued.
+  const endsBus = countingEnds(withSessionRevokedWebhooks(bus, config.accessTokenTtl), metrics);
+  const store = new SessionStore({ db, bus: endsBus, window: () => liveWindow(policy, clock()) });
   const sessions = new SessionLifecycle({ db, store, clock, policy });
   const accessTokens = new AccessTokens({
     keys,
@@ -214,14 +252,24 @@ function buildDomain(input: {
   const tokens = new TokenIssuer({ accessTokens, sessions });
   // The one way an account is deleted: by its user (deleteAccount) or by an operator (reason ADMIN).
   const userDeletion = new UserDeletion({ sessions, clock });
+  const secretBox = config.keyEncryptionKey && new SecretBox(config.keyEncryptionKey);
+  const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
-    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
+    credentials: withReportedOutcomes(withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger), {
+      login: metrics.outcomes.login,
+      signUp: metrics.outcomes.signUp,
+    }),
+    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds, outcomes: metrics.outcomes }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens, userDeletion }), logger),
     email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, throttle, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
     deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion }), logger),
+    webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
+  });
+  const webhookSender = new WebhookSender({
+    ...{ db, clock, logger, secretBox, ...webhookPolicy },
+    timeoutMs: options.webhooks?.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
   });
   const retention = {
     sessionRetention: config.sessionRetention,
@@ -230,6 +278,7 @@ function buildDomain(input: {
   };
   return {
     auth,
+    webhookSender,
     throttle,
     pendingEnds,
     userDeletion,
@@ -262,6 +311,7 @@ async function revocationBus(input: {
   logger: Logger;
   options: AppOptions;
   config: Config;
+  metrics: Metrics;
 }): Promise<RevocationBus> {
   const { database, revocations, logger } = input;
   const bus =
@@ -275,6 +325,7 @@ async function revocationBus(input: {
           listenTimeoutMs: input.options.listenTimeoutMs,
           onDesynchronised: () => revocations.markDesynchronised(),
           onResynchronise: () => revocations.loadFrom(database.db),
+          observer: input.metrics,
         })
       : createInProcessBus({
           onListenerError: (error) => logger.error('revocation listener failed', { error }),

@@ -4,6 +4,7 @@ import type { AdminUseCases } from './admin/admin-use-cases.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
+import type { WebhookEndpoints } from '../webhooks/endpoints.js';
 import type { SessionUseCases } from './session-use-cases.js';
 
 export type { Authentication, Viewer } from './authentication.js';
@@ -22,6 +23,8 @@ export interface AuthService {
   /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
   readonly admin: AdminUseCases;
   readonly deletion: AccountDeletion;
+  /** Webhook endpoints and their deliveries (admin fields). */
+  readonly webhooks: WebhookEndpoints;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -37,8 +40,9 @@ export function authServiceOf(families: {
   email: EmailAccountUseCases;
   admin: AdminUseCases;
   deletion: AccountDeletion;
+  webhooks: WebhookEndpoints;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, admin, deletion } = families;
+  const { authentication, credentials, sessions, accounts, email, admin, deletion, webhooks } = families;
   return {
     credentials,
     sessions,
@@ -46,6 +50,7 @@ export function authServiceOf(families: {
     email,
     admin,
     deletion,
+    webhooks,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),
