@@ -273,7 +273,7 @@ function buildDomain(input: {
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     email: withOutagesAsUnavailable(email, logger),
     deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion }), logger),
-    admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens }), logger),
+    admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens, userDeletion }), logger),
     webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
   });
   const webhookSender = new WebhookSender({

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import type { Clock } from '../clock.js';
 import { recordAuthEvent } from '../db/auth-events.js';
+import type { Transaction } from '../db/client.js';
 import { users } from '../db/schema.js';
 import { deleteUserRows } from '../db/user-deletion.js';
 import type { RevocationReason } from '../events/revocation-bus.js';
@@ -22,6 +23,8 @@ export interface DeleteUserOptions {
    * the account (a password change elsewhere ends the session: SESSION_REVOKED; INVALID_CREDENTIALS).
    */
   readonly asCaller?: { readonly sessionId: string; readonly passwordVersion: number } | undefined;
+  /** Runs first in the deletion's transaction, under the account's lock; throws to refuse (nothing is written). */
+  readonly guard?: ((tx: Transaction) => Promise<void>) | undefined;
 }
 
 /**
@@ -37,8 +40,9 @@ export class UserDeletion {
   /** True when the user was deleted; false when there was no such user. */
   async deleteUser(userId: string, options: DeleteUserOptions): Promise<boolean> {
     if (!isUuid(userId)) return false;
-    const { reason, client, asCaller } = options;
+    const { reason, client, asCaller, guard } = options;
     return this.deps.sessions.endAllThen({ userId, reason, client }, async (tx, ended) => {
+      await guard?.(tx);
       if (asCaller) {
         // Its session ended with the others here only if it was live until now.
         if (!ended.some((event) => event.sessionId === asCaller.sessionId)) throw new AuthError('SESSION_REVOKED');

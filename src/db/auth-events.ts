@@ -34,7 +34,6 @@ export const authEventTypes = [
   'USER_ENABLED',
   'USER_SESSIONS_REVOKED',
   'USER_ROLE_CHANGED',
-  'USER_DELETED',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 

@@ -9,6 +9,7 @@ import type { Viewer } from '../authentication.js';
 import { isUuid } from '../crypto.js';
 import type { SessionView, TokenIssuer } from '../issued-tokens.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
+import type { UserDeletion } from '../user-deletion.js';
 import { findUserById, type Account, type Role } from '../users.js';
 import { isLastAdmin, lockAdmins } from './roles.js';
 import { listUsers, type UserPage } from './user-directory.js';
@@ -20,7 +21,9 @@ const REASON_MAX_LENGTH = 500;
  * every change is audited on the target's log with the admin as actor, in the transaction that makes it.
  */
 export class AdminUseCases {
-  constructor(private readonly deps: { db: Database; clock: Clock; sessions: SessionLifecycle; tokens: TokenIssuer }) {}
+  constructor(
+    private readonly deps: { db: Database; clock: Clock; sessions: SessionLifecycle; tokens: TokenIssuer; userDeletion: UserDeletion },
+  ) {}
 
   listUsers(input: { query: string | null; first: number; after: string | null }): Promise<UserPage> {
     return listUsers(this.deps.db, input);
@@ -120,6 +123,25 @@ export class AdminUseCases {
       await recordAuthEvent(tx, { type: 'USER_ROLE_CHANGED', userId, detail: role, client: actorOf(admin, client), at: this.deps.clock() });
     });
     return this.#reload(userId);
+  }
+
+  /**
+   * Deletes the account as deleteAccount does (the shared UserDeletion), with reason ADMIN: every
+   * session ends live, the row and what is the user's go, ACCOUNT_DELETED stays in the log with the
+   * admin as actor. Not the last admin (BAD_USER_INPUT). Unknown user: NOT_FOUND.
+   */
+  async deleteUser(admin: Viewer, userId: string, client: ClientInfo): Promise<boolean> {
+    const deleted = await this.deps.userDeletion.deleteUser(userId, {
+      reason: 'ADMIN',
+      client: actorOf(admin, client),
+      guard: async (tx) => {
+        // After the target's lock (the deletion takes it first): two admins deleting each other may
+        // deadlock here, which PostgreSQL breaks and the revoking transaction retries once.
+        if (isLastAdmin(await lockAdmins(tx), userId)) throw lastAdmin('userId');
+      },
+    });
+    if (!deleted) throw notFound();
+    return true;
   }
 
   /** Locks the target's row for the transaction (NO KEY UPDATE, as lockUsers takes); NOT_FOUND if none. */

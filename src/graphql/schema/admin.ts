@@ -86,6 +86,12 @@ builder.mutationFields((t) => ({
     args: { userId: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.auth.admin.revokeUserSessions(ctx.viewer, String(args.userId), ctx.client),
   }),
+  deleteUser: t.withAuth({ admin: true }).boolean({
+    description:
+      "Admins only: deletes the account as deleteAccount does, every session ending live with reason ADMIN. Not the last admin (BAD_USER_INPUT).",
+    args: { userId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.auth.admin.deleteUser(ctx.viewer, String(args.userId), ctx.client),
+  }),
   setUserRole: t.withAuth({ admin: true }).field({
     type: UserRef,
     description: 'Admins only: gives the user this role. Demoting the last admin: BAD_USER_INPUT.',
