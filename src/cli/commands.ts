@@ -1,6 +1,7 @@
 import type { Command } from './command.js';
 import { grantAdmin } from './grant-admin.js';
 import { migrate } from './migrate.js';
+import { rotateSigningKeyCommand } from './rotate-signing-key.js';
 
 /** Every command of `npm run tidepass -- <command>`, in the order `--help` lists them. */
-export const commands: readonly Command[] = [migrate, grantAdmin];
+export const commands: readonly Command[] = [migrate, grantAdmin, rotateSigningKeyCommand];
