@@ -1,5 +1,6 @@
 import { AccessTokens } from './auth/access-tokens.js';
 import { AccountReads } from './auth/accounts.js';
+import { AdminUseCases } from './auth/admin/admin-use-cases.js';
 import { Authenticator } from './auth/authentication.js';
 import { CredentialUseCases } from './auth/credentials.js';
 import { EmailAccountUseCases } from './auth/email-accounts/email-accounts.js';
@@ -235,6 +236,7 @@ function buildDomain(input: {
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds, outcomes: metrics.outcomes }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens }), logger),
   });
   const retention = {
     sessionRetention: config.sessionRetention,

@@ -20,14 +20,14 @@ export class SessionUseCases {
       if (!refreshToken) throw new AuthError('INVALID_REFRESH_TOKEN', 'A refresh token is required.');
       const result = await this.deps.sessions.rotate(refreshToken, client);
       grace = result.kind === 'rotated' && result.again === true;
-      return this.#answer(result);
+      return this.#answer(result, refreshToken);
     });
   }
 
-  async #answer(result: RotationResult): Promise<IssuedTokens> {
+  async #answer(result: RotationResult, refreshToken: string): Promise<IssuedTokens> {
     switch (result.kind) {
       case 'invalid':
-        throw new AuthError('INVALID_REFRESH_TOKEN');
+        throw new AuthError((await this.deps.sessions.isOfDisabledUser(refreshToken)) ? 'ACCOUNT_DISABLED' : 'INVALID_REFRESH_TOKEN');
       case 'reused':
         throw new AuthError('REFRESH_TOKEN_REUSED');
       case 'just-rotated':

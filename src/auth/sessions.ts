@@ -209,6 +209,15 @@ export class SessionLifecycle {
     return isWellFormedRefreshToken(token) ? this.deps.store.findSessionOfToken(sha256Hex(token)) : null;
   }
 
+  /**
+   * Whether the refresh token (spent or not) is of a user an admin disabled: asked only of a token that
+   * was refused, to tell its holder why (holding it is proof enough, as a password is at login).
+   */
+  async isOfDisabledUser(token: string): Promise<boolean> {
+    const session = await this.findSessionOfRefreshToken(token);
+    return session !== null && (await findUserById(this.deps.db, session.userId))?.disabled === true;
+  }
+
   /** The user's live sessions, most recently used first. */
   listLive(userId: string): Promise<SessionRecord[]> {
     return this.deps.store.listLive(userId, this.window());
