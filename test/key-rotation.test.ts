@@ -107,6 +107,7 @@ describe('npm run tidepass -- rotate-signing-key (a child process)', { timeout: 
   it.runIf(backend === 'postgres')('rotates the key of a PostgreSQL database the instances then follow', async () => {
     // The command runs on the system clock: the apps' clock back to it (the tests above moved it on).
     a.clock.set(new Date());
+    await Promise.all([a.app.reloadSigningKeys(), b.app.reloadSigningKeys()]);
     const before = await jwks(a);
     const run = await cli({ DATABASE_URL: a.database.url!, JWKS_MAX_AGE: String(JWKS_MAX_AGE) });
     expect(run.status).toBe(0);
