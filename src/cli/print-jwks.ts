@@ -26,7 +26,7 @@ export const printJwks: Command = {
           clock: systemClock,
           secretBox: settings.keyEncryptionKey && new SecretBox(settings.keyEncryptionKey),
         });
-        return keys.jwks;
+        return keys.jwks();
       } catch (error) {
         if (error instanceof InvalidVerificationKey) throw invalidConfiguration([['JWT_VERIFICATION_KEYS', error.message]]);
         if (error instanceof SigningKeyLocked) throw invalidConfiguration([['KEY_ENCRYPTION_KEY', error.message]]);

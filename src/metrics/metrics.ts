@@ -50,7 +50,7 @@ export class Metrics {
     const backlogs = this.#backlogs;
     new Gauge({
       name: 'tidepass_outbox_backlog',
-      help: 'Messages waiting in an outbox to be sent, by outbox (mail, webhooks).',
+      help: 'Messages waiting in an outbox to be sent, by outbox (mail, webhook).',
       labelNames: ['outbox'],
       registers: [this.registry],
       async collect() {
