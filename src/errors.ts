@@ -28,6 +28,8 @@ export const errorMessages = {
   INVALID_SIGN_IN_CODE: 'The sign-in code is wrong, expired, already used or replaced by a newer one.',
   EMAIL_NOT_VERIFIED: 'The email address must be verified first: a link has been sent to it.',
   ORIGIN_NOT_ALLOWED: 'The refresh cookie may be used only from this server\'s own origin or one of CORS_ORIGINS.',
+  FORBIDDEN: 'This requires an administrator.',
+  ACCOUNT_DISABLED: 'This account has been disabled by an administrator.',
   /** yoga's masked error: its message is yoga's own. */
   INTERNAL_SERVER_ERROR: 'Unexpected error.',
 } as const;

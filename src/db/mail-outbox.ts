@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { Database, Executor } from './client.js';
 import { mailOutbox } from './schema.js';
 
@@ -97,4 +97,10 @@ export async function listRecentMails(db: Executor, limit: number): Promise<Mail
 /** Deletes mails created before `before` (sent ones, and any never deliverable). */
 export async function pruneMails(db: Database, before: Date): Promise<void> {
   await db.delete(mailOutbox).where(lt(mailOutbox.createdAt, before));
+}
+
+/** Mails not sent yet (due or waiting for a retry): the backlog an operator watches. */
+export async function countUnsentMails(db: Database): Promise<number> {
+  const [row] = await db.select({ unsent: count() }).from(mailOutbox).where(isNull(mailOutbox.sentAt));
+  return row?.unsent ?? 0;
 }
