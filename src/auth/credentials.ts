@@ -3,6 +3,7 @@ import type { Executor } from '../db/client.js';
 import { recordAuthEvent } from '../db/auth-events.js';
 import type { Database } from '../db/client.js';
 import { AuthError } from '../errors.js';
+import { queueWebhookEvents } from '../webhooks/events.js';
 import type { Viewer } from './authentication.js';
 import { checkDeviceName } from './device-name.js';
 import type { IssuedTokens, TokenIssuer } from './issued-tokens.js';
@@ -70,6 +71,7 @@ export class CredentialUseCases {
         const user = await insertUser(tx, this.deps.clock, { id: userId, email, passwordHash });
         if (!user) throw new AuthError('EMAIL_TAKEN');
         created.user = user;
+        await queueWebhookEvents(tx, 'user.created', [{ at: user.createdAt, data: { userId, email: user.email } }]);
       },
     });
     return this.deps.tokens.issue(created.user!, session, refreshToken);
@@ -163,7 +165,9 @@ export class CredentialUseCases {
           checkedVersion: user.passwordVersion,
         });
         if (!changed) throw new AuthError('INVALID_CREDENTIALS');
-        await recordAuthEvent(tx, { type: 'PASSWORD_CHANGED', ...event, at: this.deps.clock() });
+        const at = this.deps.clock();
+        await recordAuthEvent(tx, { type: 'PASSWORD_CHANGED', ...event, at });
+        await queueWebhookEvents(tx, 'password.changed', [{ at, data: { userId: user.id, via: 'CHANGE' } }]);
       },
     });
     // The caller's session ended meanwhile: nothing was changed.
