@@ -14,6 +14,7 @@ describe('configuration', () => {
       jwtIssuer: 'http://localhost:4000',
       jwtAudience: 'tidepass',
       jwtPrivateKey: undefined,
+      webhookAllowPrivate: false,
       jwtVerificationKeys: [],
       keyEncryptionKey: undefined,
       accessTokenTtl: 900,
@@ -76,9 +77,11 @@ describe('configuration', () => {
       PASSWORD_RESET_TTL: '600',
       EMAIL_CHANGE_TTL: '1200',
       MAIL_MAX_PER_RECIPIENT_PER_HOUR: '3',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     });
     expect(config).toMatchObject({
       env: 'production',
+      webhookAllowPrivate: true,
       port: 8080,
       host: '127.0.0.1',
       databaseUrl: 'postgres://db.example/tidepass',
