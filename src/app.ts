@@ -1,5 +1,6 @@
 import { AccessTokens } from './auth/access-tokens.js';
 import { AccountReads } from './auth/accounts.js';
+import { AdminUseCases } from './auth/admin/admin-use-cases.js';
 import { Authenticator } from './auth/authentication.js';
 import { CredentialUseCases } from './auth/credentials.js';
 import { EmailAccountUseCases } from './auth/email-accounts/email-accounts.js';
@@ -15,6 +16,7 @@ import { SessionUseCases } from './auth/session-use-cases.js';
 import { liveWindow, SessionLifecycle } from './auth/sessions.js';
 import { Throttle } from './auth/throttle.js';
 import { housekeepingJobs, startBackgroundJobs } from './background-jobs.js';
+import { countingEnds, metricsExposure, watchState } from './app-metrics.js';
 import { systemClock, type Clock } from './clock.js';
 import { invalidConfiguration, type Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
@@ -29,6 +31,11 @@ import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import { createYogaServer } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { createMailDelivery, type MailDelivery } from './mail/mail-delivery.js';
+import { countUnsentMails } from './db/mail-outbox.js';
+import { useGraphqlMetrics } from './metrics/graphql-metrics.js';
+import { metricsEnabled } from './metrics/metrics-endpoint.js';
+import { Metrics } from './metrics/metrics.js';
+import { withReportedOutcomes } from './auth/outcomes.js';
 import { shutdownOnce } from './shutdown.js';
 import { createHttpServer } from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
@@ -58,21 +65,26 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const keys = await signingKeys(database, config, clock);
   const revocations = new RevocationSet(config.accessTokenTtl, clock);
   const instanceId = crypto.randomUUID();
-  const bus = await revocationBus({ database, revocations, instanceId, logger, options, config });
+  const metrics = new Metrics(clock, { processMetrics: metricsEnabled(config.metrics) });
+  metrics.registerBacklog('mail', () => countUnsentMails(database.db));
+  const bus = await revocationBus({ database, revocations, instanceId, logger, options, config, metrics });
   // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
   const expiries = new Deadlines<Expiring>((item) => item.expire());
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
   const mail = createMailDelivery(config, { db: database.db, clock, logger, timer: options.mailTimer });
-  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail });
+  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail, metrics });
   const { auth, webhookSender } = domain;
+  metrics.registerBacklog('webhook', () => webhookSender.backlog());
+  const exposure = metricsExposure(config, metrics);
   const { yoga, http, ws, revocationStream } = buildApi({
-    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail },
+    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail, metrics, exposure },
   });
+  watchState(metrics, { revocations, pendingEnds: domain.pendingEnds, ws, revocationStream });
   await bus.start();
   mail.start();
   const stopBackgroundJobs = startBackgroundJobs(
     [
-      ...housekeepingJobs({ ...domain, revocations, clock, config }),
+      ...housekeepingJobs({ ...domain, revocations, clock, config, reloadSigningKeys: () => keys.reload() }),
       { everyMs: options.webhooks?.pollMs ?? WEBHOOK_POLL_MS, run: () => webhookSender.sendDue(), failure: 'webhook outbox pass failed' },
     ],
     logger,
@@ -90,7 +102,9 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   });
   // Mail and webhooks first: they write to the database that stopServing closes.
   const stop = () =>
-    Promise.all([mail.stop(), auth.email.settled(), stopBackgroundJobs(), webhookSender.settled()]).then(stopServing);
+    Promise.all([mail.stop(), auth.email.settled(), stopBackgroundJobs(), webhookSender.settled(), exposure.stop()]).then(
+      stopServing,
+    );
   return {
     config,
     instanceId,
@@ -115,12 +129,14 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     sweepExpiredSessions: domain.sweepExpiredSessions,
     sweepRetention: domain.sweepRetention,
+    reloadSigningKeys: () => keys.reload(),
     mail,
     webhooks: webhookSender,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}` };
+      const metricsUrl = await exposure.start(config.host);
+      return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`, metricsUrl };
     },
     stop,
   };
@@ -140,12 +156,15 @@ function buildApi(input: {
   logger: Logger;
   expiries: Deadlines<Expiring>;
   mail: MailDelivery;
+  metrics: Metrics;
+  exposure: ReturnType<typeof metricsExposure>;
 }) {
   const { config, auth, logger, clock } = input;
   const yoga = createYogaServer({
     auth,
     revocationFeed: input.revocationFeed,
-    jwks: input.keys.jwks,
+    jwks: () => input.keys.jwks(),
+    jwksMaxAge: config.jwksMaxAge,
     logger,
     ping: input.database.ping,
     trustProxy: config.trustProxy,
@@ -156,6 +175,7 @@ function buildApi(input: {
     corsOrigins: config.corsOrigins,
     pageDirectory: input.options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
     devMailbox: input.mail.devMailbox,
+    plugins: [useGraphqlMetrics(input.metrics.registry)],
   });
   const revocationStream = createRevocationStream({
     keys: config.revocationFeedKeys,
@@ -171,7 +191,7 @@ function buildApi(input: {
     isSynchronised: () => input.revocations.synchronised,
     ...input.options.revocationStream,
   });
-  const http = createHttpServer(yoga, revocationStream.handle);
+  const http = createHttpServer(yoga, input.exposure.route(revocationStream.handle));
   const ws = attachWebSocketTransport({
     server: http.server,
     yoga,
@@ -197,8 +217,9 @@ function buildDomain(input: {
   clock: Clock;
   logger: Logger;
   mail: MailDelivery;
+  metrics: Metrics;
 }) {
-  const { config, options, bus, revocations, keys, clock, logger } = input;
+  const { config, options, bus, revocations, keys, clock, logger, metrics } = input;
   const { db } = input.database;
   const policy = {
     refreshTokenTtl: config.refreshTokenTtl,
@@ -207,7 +228,7 @@ function buildDomain(input: {
     maxSessionsPerUser: config.maxSessionsPerUser,
   };
   // Every end is announced inside its transaction: there, too, its session.revoked webhooks are queued.
-  const endsBus = withSessionRevokedWebhooks(bus, config.accessTokenTtl);
+  const endsBus = countingEnds(withSessionRevokedWebhooks(bus, config.accessTokenTtl), metrics);
   const store = new SessionStore({ db, bus: endsBus, window: () => liveWindow(policy, clock()) });
   const sessions = new SessionLifecycle({ db, store, clock, policy });
   const accessTokens = new AccessTokens({
@@ -231,10 +252,14 @@ function buildDomain(input: {
   const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
-    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
+    credentials: withReportedOutcomes(withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger), {
+      login: metrics.outcomes.login,
+      signUp: metrics.outcomes.signUp,
+    }),
+    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds, outcomes: metrics.outcomes }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens }), logger),
     webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
   });
   const webhookSender = new WebhookSender({
@@ -280,6 +305,7 @@ async function revocationBus(input: {
   logger: Logger;
   options: AppOptions;
   config: Config;
+  metrics: Metrics;
 }): Promise<RevocationBus> {
   const { database, revocations, logger } = input;
   const bus =
@@ -293,6 +319,7 @@ async function revocationBus(input: {
           listenTimeoutMs: input.options.listenTimeoutMs,
           onDesynchronised: () => revocations.markDesynchronised(),
           onResynchronise: () => revocations.loadFrom(database.db),
+          observer: input.metrics,
         })
       : createInProcessBus({
           onListenerError: (error) => logger.error('revocation listener failed', { error }),

@@ -66,10 +66,11 @@ export class AccessTokens {
     const { keys, issuer, audience, ttl, clock } = this.options;
     const now = Math.floor(clock().getTime() / 1000);
     const exp = Math.max(now + 1, Math.min(now + ttl, Math.floor(subject.notAfter.getTime() / 1000)));
+    const key = keys.signing();
     const token = signEs256(
-      { alg: SIGNING_ALGORITHM, kid: keys.kid, typ: TOKEN_TYPE },
+      { alg: SIGNING_ALGORITHM, kid: key.kid, typ: TOKEN_TYPE },
       { sid: subject.sessionId, role: subject.role, iss: issuer, aud: audience, sub: subject.userId, jti: crypto.randomUUID(), iat: now, exp },
-      keys.privateKey,
+      key.privateKey,
     );
     return { token, expiresAt: new Date(exp * 1000) };
   }

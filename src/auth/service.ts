@@ -1,4 +1,5 @@
 import type { AccountReads } from './accounts.js';
+import type { AdminUseCases } from './admin/admin-use-cases.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
@@ -18,6 +19,8 @@ export interface AuthService {
   readonly sessions: SessionUseCases;
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
+  /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
+  readonly admin: AdminUseCases;
   /** Webhook endpoints and their deliveries (admin fields). */
   readonly webhooks: WebhookEndpoints;
   authenticate: Authenticator['authenticate'];
@@ -33,14 +36,16 @@ export function authServiceOf(families: {
   sessions: SessionUseCases;
   accounts: AccountReads;
   email: EmailAccountUseCases;
+  admin: AdminUseCases;
   webhooks: WebhookEndpoints;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, webhooks } = families;
+  const { authentication, credentials, sessions, accounts, email, admin, webhooks } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
+    admin,
     webhooks,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),

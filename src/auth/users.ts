@@ -101,7 +101,7 @@ function codePointLength(text: string): number {
   return length;
 }
 
-const publicColumns = {
+export const accountColumns = {
   id: users.id,
   email: users.email,
   role: users.role,
@@ -120,12 +120,12 @@ export async function insertUser(
     .insert(users)
     .values({ id: input.id ?? crypto.randomUUID(), email: input.email, passwordHash: input.passwordHash, createdAt: clock() })
     .onConflictDoNothing({ target: users.email })
-    .returning(publicColumns);
+    .returning(accountColumns);
   return user ?? null;
 }
 
 export async function findUserById(db: Executor, id: string): Promise<Account | null> {
-  const [user] = await db.select(publicColumns).from(users).where(eq(users.id, id));
+  const [user] = await db.select(accountColumns).from(users).where(eq(users.id, id));
   return user ?? null;
 }
 
@@ -136,7 +136,7 @@ export async function findUserById(db: Executor, id: string): Promise<Account | 
  */
 export function prepareFindUsersByIds(db: Database): (ids: readonly string[]) => Promise<Account[]> {
   const query = db
-    .select(publicColumns)
+    .select(accountColumns)
     .from(users)
     .where(sql`${users.id} = any(${sql.placeholder('ids')}::uuid[])`)
     .prepare('find_users_by_ids');
@@ -149,7 +149,7 @@ export function prepareFindUsersByIds(db: Database): (ids: readonly string[]) =>
 /** A user with the password hash to check and its version (see users.passwordVersion). */
 export type Credentials = User & { readonly passwordHash: string; readonly passwordVersion: number };
 
-const credentialColumns = { ...publicColumns, passwordHash: users.passwordHash, passwordVersion: users.passwordVersion };
+const credentialColumns = { ...accountColumns, passwordHash: users.passwordHash, passwordVersion: users.passwordVersion };
 
 export async function findCredentials(db: Executor, email: string): Promise<Credentials | null> {
   const [user] = await db

@@ -105,13 +105,21 @@ export const refreshTokens = pgTable(
   ],
 );
 
-/** ES256 signing keys generated on first start when JWT_PRIVATE_KEY is not given. */
+/**
+ * ES256 signing keys generated on first start when JWT_PRIVATE_KEY is not given, and by
+ * `rotate-signing-key`. Every row not retired is published; the phases are read against each
+ * instance's clock (src/auth/key-rotation.ts), so every instance follows a rotation without a restart.
+ */
 export const signingKeys = pgTable('signing_keys', {
   kid: text('kid').primaryKey(),
   /** `{ sealed: "v1.…" }` (auth/secret-box.ts) under KEY_ENCRYPTION_KEY; a plain JWK only without one. */
   privateJwk: jsonb('private_jwk').notNull(),
   publicJwk: jsonb('public_jwk').notNull(),
   createdAt: at('created_at').notNull(),
+  /** A rotated key signs from then on (the JWKS cache time after it was published); null: the first key. */
+  signsFrom: at('signs_from'),
+  /** Out of the JWKS, and no longer accepted, from then on: set when a successor is published. */
+  retiresAt: at('retires_at'),
 });
 
 /**

@@ -1,9 +1,8 @@
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { Clock } from '../../clock.js';
-import { recordAuthEvent, type AuditedClient } from '../../db/auth-events.js';
+import { recordAuthEvent } from '../../db/auth-events.js';
 import type { Executor, Transaction } from '../../db/client.js';
 import { users } from '../../db/schema.js';
-import type { Role } from '../users.js';
 
 /** What granting a role by email did. */
 export type GrantOutcome = 'granted' | 'already' | 'no-such-user';
@@ -24,32 +23,22 @@ export async function grantAdminByEmail(db: Executor, clock: Clock, email: strin
 }
 
 /**
- * Locks every enabled admin's row (in id order, so two of these cannot deadlock) and says whether
- * `userId` is the only one: then it may not be demoted, disabled or deleted, or nobody could
- * administer the server any more but through the command line.
+ * Locks every enabled admin's row (NO KEY UPDATE, in id order) and returns their ids. Whatever may
+ * leave the server without an admin (demoting, disabling, deleting one) takes this first, before the
+ * target's own row: two of them then queue instead of each holding what the other waits for, and the
+ * count they read stays true until they commit.
  */
-export async function isLastAdmin(tx: Transaction, userId: string): Promise<boolean> {
+export async function lockAdmins(tx: Transaction): Promise<string[]> {
   const admins = await tx
     .select({ id: users.id })
     .from(users)
     .where(and(eq(users.role, 'ADMIN'), isNull(users.disabledAt)))
     .orderBy(users.id)
-    .for('update');
-  return admins.length === 1 && admins[0]!.id === userId;
+    .for('no key update');
+  return admins.map((admin) => admin.id);
 }
 
-/** Sets the role and audits it with the admin who did it; false when there is no such user. */
-export async function writeRole(
-  tx: Transaction,
-  input: { userId: string; role: Role; actor: AuditedClient; at: Date },
-): Promise<boolean> {
-  const changed = await tx
-    .update(users)
-    .set({ role: input.role })
-    .where(and(eq(users.id, input.userId), sql`${users.role} <> ${input.role}`))
-    .returning({ id: users.id });
-  if (changed.length > 0) {
-    await recordAuthEvent(tx, { type: 'USER_ROLE_CHANGED', userId: input.userId, detail: input.role, client: input.actor, at: input.at });
-  }
-  return true;
+/** Whether `userId` is the only enabled admin, of the ids lockAdmins returned. */
+export function isLastAdmin(admins: readonly string[], userId: string): boolean {
+  return admins.length === 1 && admins[0] === userId;
 }
