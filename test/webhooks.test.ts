@@ -146,6 +146,25 @@ describe('webhooks', () => {
     expect(codes(again)).toEqual(['NOT_FOUND']);
   });
 
+  it('sends user.disabled when an admin disables a user, and session.revoked (ADMIN) for its sessions', async () => {
+    const admin = await adminToken(t);
+    const endpoint = await createEndpoint(t, admin, receiver().url, ['user.disabled', 'session.revoked']);
+    const user = await signUp(t.gql);
+    const disabled = await t.gql(
+      'mutation ($id: ID!) { disableUser(userId: $id, reason: "spam") { id } }',
+      { id: user.user.id },
+      { token: admin },
+    );
+    expect(codes(disabled)).toEqual([]);
+    await t.app.webhooks.sendDue();
+    const wh = new Webhook(endpoint.secret);
+    const events = receiver()
+      .received.filter((request) => bodyOf(request).data.userId === user.user.id)
+      .map((request) => wh.verify(request.body, receiver().headersOf(request)) as ReturnType<typeof bodyOf>);
+    expect(events.find((event) => event.type === 'user.disabled')?.data).toMatchObject({ userId: user.user.id, reason: 'spam' });
+    expect(events.find((event) => event.type === 'session.revoked')?.data).toMatchObject({ sessionId: user.session.id, reason: 'ADMIN' });
+  });
+
   it('refuses unknown event types and URLs that are not http(s)', async () => {
     const admin = await adminToken(t);
     const unknown = await t.gql(CREATE, { url: receiver().url, events: ['user.exploded'] }, { token: admin });
