@@ -160,7 +160,14 @@ describe('webhooks', () => {
     const wh = new Webhook(endpoint.secret);
     const events = receiver()
       .received.filter((request) => bodyOf(request).data.userId === user.user.id)
-      .map((request) => wh.verify(request.body, receiver().headersOf(request)) as ReturnType<typeof bodyOf>);
+      // Endpoints of earlier tests post to the same receiver with their own secrets: only this endpoint's verify.
+      .flatMap((request) => {
+        try {
+          return [wh.verify(request.body, receiver().headersOf(request)) as ReturnType<typeof bodyOf>];
+        } catch {
+          return [];
+        }
+      });
     expect(events.find((event) => event.type === 'user.disabled')?.data).toMatchObject({ userId: user.user.id, reason: 'spam' });
     expect(events.find((event) => event.type === 'session.revoked')?.data).toMatchObject({ sessionId: user.session.id, reason: 'ADMIN' });
   });
