@@ -14,6 +14,7 @@ describe('configuration', () => {
       jwtIssuer: 'http://localhost:4000',
       jwtAudience: 'tidepass',
       jwtPrivateKey: undefined,
+      webhookAllowPrivate: false,
       jwtVerificationKeys: [],
       keyEncryptionKey: undefined,
       accessTokenTtl: 900,
@@ -82,9 +83,11 @@ describe('configuration', () => {
       MAIL_MAX_PER_IP_PER_HOUR: '30',
       SIGN_IN_CODE_TTL: '300',
       REQUIRE_EMAIL_VERIFICATION: 'true',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     });
     expect(config).toMatchObject({
       env: 'production',
+      webhookAllowPrivate: true,
       port: 8080,
       host: '127.0.0.1',
       databaseUrl: 'postgres://db.example/tidepass',

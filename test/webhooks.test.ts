@@ -5,7 +5,9 @@ import { webhookEndpoints } from '../src/db/schema.js';
 import { createJsonLogger } from '../src/logger.js';
 import { createTestApp, useTestApp, withTestApp, type TestApp } from './helpers/app.js';
 import { AUTH_FIELDS, login, PASSWORD, signUp, SIGN_UP, uniqueEmail } from './helpers/auth-flows.js';
+import { requestReset, requestVerification, RESET_PASSWORD, VERIFY_EMAIL } from './helpers/email-flows.js';
 import { codes } from './helpers/gql.js';
+import { useSmtpServer } from './helpers/smtp.js';
 import { useWebhookReceiver, type ReceivedWebhook } from './helpers/webhook-receiver.js';
 
 /** The worker runs only when a test calls app.webhooks.sendDue(). */
@@ -142,6 +144,32 @@ describe('webhooks', () => {
     expect(listed.data?.webhookEndpoints).not.toContainEqual({ id: endpoint.id });
     const again = await t.gql('mutation ($id: ID!) { deleteWebhookEndpoint(endpointId: $id) }', { id: endpoint.id }, { token: admin });
     expect(codes(again)).toEqual(['NOT_FOUND']);
+  });
+
+  it('sends user.disabled when an admin disables a user, and session.revoked (ADMIN) for its sessions', async () => {
+    const admin = await adminToken(t);
+    const endpoint = await createEndpoint(t, admin, receiver().url, ['user.disabled', 'session.revoked']);
+    const user = await signUp(t.gql);
+    const disabled = await t.gql(
+      'mutation ($id: ID!) { disableUser(userId: $id, reason: "spam") { id } }',
+      { id: user.user.id },
+      { token: admin },
+    );
+    expect(codes(disabled)).toEqual([]);
+    await t.app.webhooks.sendDue();
+    const wh = new Webhook(endpoint.secret);
+    const events = receiver()
+      .received.filter((request) => bodyOf(request).data.userId === user.user.id)
+      // Endpoints of earlier tests post to the same receiver with their own secrets: only this endpoint's verify.
+      .flatMap((request) => {
+        try {
+          return [wh.verify(request.body, receiver().headersOf(request)) as ReturnType<typeof bodyOf>];
+        } catch {
+          return [];
+        }
+      });
+    expect(events.find((event) => event.type === 'user.disabled')?.data).toMatchObject({ userId: user.user.id, reason: 'spam' });
+    expect(events.find((event) => event.type === 'session.revoked')?.data).toMatchObject({ sessionId: user.session.id, reason: 'ADMIN' });
   });
 
   it('refuses unknown event types and URLs that are not http(s)', async () => {
@@ -306,5 +334,36 @@ describe('endpoint addresses', () => {
     const [delivery] = await deliveries(t, admin, endpoint.id);
     expect(delivery).toMatchObject({ status: 'PENDING', attempts: 1, lastStatus: null });
     expect(delivery!.lastError).toMatch(/^refused: the host resolves to a private or reserved address/);
+  });
+});
+
+describe('webhooks of the flows by email', () => {
+  const receiver = useWebhookReceiver();
+  const smtp = useSmtpServer();
+  const t = useTestApp(() => ({ env: { ...PRIVATE_OK, SMTP_URL: smtp().url }, webhooks: WEBHOOKS }));
+
+  it('sends email.verified once, when the address becomes verified, and password.changed for a reset with its session ends', async () => {
+    const admin = await adminToken(t);
+    const endpoint = await createEndpoint(t, admin, receiver().url, ['email.verified', 'password.changed', 'session.revoked']);
+    const email = uniqueEmail();
+    const user = await signUp(t.gql, { email });
+    await requestVerification(t.gql, user.accessToken);
+    expect(codes(await t.gql(VERIFY_EMAIL, { token: (await smtp().mailTo(email)).token }))).toEqual([]);
+    await requestReset(t, email);
+    const resetMail = await smtp().mailTo(email, { index: 1 });
+    const reset = await t.gql(RESET_PASSWORD, { token: resetMail.token, password: 'a brand new battery' });
+    expect(codes(reset)).toEqual([]);
+    await t.app.webhooks.sendDue();
+
+    const wh = new Webhook(endpoint.secret);
+    const mine = receiver().received.filter((request) => bodyOf(request).data.userId === user.user.id);
+    const events = mine.map((request) => wh.verify(request.body, receiver().headersOf(request)) as ReturnType<typeof bodyOf>);
+    expect(events.map((event) => event.type).sort()).toEqual(['email.verified', 'password.changed', 'session.revoked']);
+    expect(events.find((event) => event.type === 'email.verified')?.data).toEqual({ userId: user.user.id, email });
+    expect(events.find((event) => event.type === 'password.changed')?.data).toEqual({ userId: user.user.id, via: 'RESET' });
+    expect(events.find((event) => event.type === 'session.revoked')?.data).toMatchObject({
+      sessionId: user.session.id,
+      reason: 'PASSWORD_RESET',
+    });
   });
 });

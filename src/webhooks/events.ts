@@ -29,6 +29,7 @@ export interface WebhookEventData {
   'session.revoked': { userId: string; sessionId: string; reason: RevocationReason; revokedAt: string; accessTokensValidUntil: string };
   'password.changed': { userId: string; via: 'CHANGE' | 'RESET' };
   'email.verified': { userId: string; email: string };
+  'user.disabled': { userId: string; reason: string | null; disabledBy: string };
 }
 
 /** Writes events of these types to the webhook outbox, in `tx` (the transaction of the change). */

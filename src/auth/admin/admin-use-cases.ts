@@ -4,6 +4,7 @@ import { listAuthEvents, recordAuthEvent, type AuditedClient, type AuthEvent } f
 import type { Database, Transaction } from '../../db/client.js';
 import { users } from '../../db/schema.js';
 import { AuthError, badInput } from '../../errors.js';
+import { queueWebhookEvents } from '../../webhooks/events.js';
 import { AUTH_EVENTS_MAX_PAGE } from '../accounts.js';
 import type { Viewer } from '../authentication.js';
 import { isUuid } from '../crypto.js';
@@ -69,7 +70,10 @@ export class AdminUseCases {
           .set({ disabledAt: at, disabledReason: note })
           .where(and(eq(users.id, userId), isNull(users.disabledAt)))
           .returning({ id: users.id });
-        if (changed.length > 0) await recordAuthEvent(tx, { type: 'USER_DISABLED', userId, detail: note, client: actor, at });
+        if (changed.length > 0) {
+          await recordAuthEvent(tx, { type: 'USER_DISABLED', userId, detail: note, client: actor, at });
+          await queueWebhookEvents(tx, 'user.disabled', [{ at, data: { userId, reason: note, disabledBy: admin.userId } }]);
+        }
         return userId;
       },
       actor,
