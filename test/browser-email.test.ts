@@ -15,6 +15,15 @@ import { startSmtpServer, type ReceivedMail, type TestSmtpServer } from './helpe
  */
 
 const NEW_PASSWORD = 'a brand new passphrase';
+const REQUEST_EMAIL_CHANGE = `mutation ($newEmail: String!, $currentPassword: String!) {
+  requestEmailChange(newEmail: $newEmail, currentPassword: $currentPassword) }`;
+
+/** The 6-digit code of a sign-in code mail. */
+function codeOf(mail: ReceivedMail): string {
+  const code = /(?<![\d-])\d{6}(?![\d-])/.exec(mail.text)?.[0];
+  if (!code) throw new Error(`no sign-in code in: ${mail.text}`);
+  return code;
+}
 const runs = chromiumInstalled && backend === 'pglite';
 
 /** A port free a moment ago: the server must know its public address before it starts. */
@@ -150,6 +159,57 @@ describe.runIf(runs)('the flows by mail in Chromium', { timeout: 90_000 }, () =>
     await page.getByRole('link', { name: 'Go to the devices page' }).click();
     await signedInHeading(page).waitFor();
     await page.getByText('This device').waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it('"Email me a sign-in code", then "Sign-in code" and "Sign in with code", signs in from the log-in form', async () => {
+    const email = uniqueEmail();
+    await signUp(gql, { email });
+    const page = await newPage();
+    const problems = watchProblems(page, server.url);
+    await page.goto(`${server.url}/`);
+    await page.getByLabel('Email').fill(email);
+    await button(page, 'Email me a sign-in code').click();
+    await page.getByText(`If an account uses ${email}, we sent it a sign-in code.`).waitFor();
+    const code = codeOf(await smtp.mailTo(email));
+
+    const wrong = code === '000000' ? '111111' : '000000';
+    await page.getByLabel('Sign-in code').fill(wrong);
+    await button(page, 'Sign in with code').click();
+    await page.getByRole('alert').getByText('This code is wrong or has expired.').waitFor();
+    await page.getByLabel('Sign-in code').fill(code);
+    await button(page, 'Sign in with code').click();
+    await signedInHeading(page).waitFor();
+    await page.getByText('This device').waitFor();
+    await page.screenshot({ path: new URL('signed-in-with-code.png', ARTIFACTS).pathname });
+    // Signed in like a password login: after a reload, from the cookie.
+    await page.reload();
+    await page.getByText('This device').waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it('"Confirm new email" on the link mailed to the new address changes it', async () => {
+    const email = uniqueEmail();
+    const newEmail = uniqueEmail('new');
+    const user = await signUp(gql, { email });
+    const requested = await gql(REQUEST_EMAIL_CHANGE, { newEmail, currentPassword: PASSWORD }, { token: user.accessToken });
+    expect(requested.data).toEqual({ requestEmailChange: true });
+    const link = linkOf(await smtp.mailTo(newEmail), '/confirm-email-change');
+
+    const page = await newPage();
+    const problems = watchProblems(page, server.url);
+    await page.goto(link);
+    await expect.poll(() => page.url()).toBe(`${server.url}/confirm-email-change`);
+    // A second opening spends nothing either.
+    await page.goto(link);
+    await button(page, 'Confirm new email').click();
+    await page.getByText(`The email address of your account is now ${newEmail}.`).waitFor();
+    await page.screenshot({ path: new URL('email-changed.png', ARTIFACTS).pathname });
+
+    expect(codes(await gql(LOGIN, { email, password: PASSWORD }))).toEqual(['INVALID_CREDENTIALS']);
+    const login = await gql(LOGIN, { email: newEmail, password: PASSWORD });
+    const me = await gql(ME_VERIFIED, {}, { token: (login.data?.['login'] as { accessToken: string }).accessToken });
+    expect(me.data).toEqual({ me: { emailVerified: true } });
     expect(problems).toEqual([]);
   });
 });
