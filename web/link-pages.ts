@@ -86,7 +86,8 @@ function start(): void {
     error.textContent = '';
     page.spend(token, form).then(
       (done) => {
-        // Spent: nothing more to press.
+        // Spent: nothing more to press, and nothing to keep.
+        history.replaceState(null, '', location.pathname);
         form.hidden = true;
         result.textContent = done;
         result.focus();
@@ -95,7 +96,7 @@ function start(): void {
         error.textContent = inWords(failure, page);
         const code = failure instanceof GraphQLFailure ? failure.code : undefined;
         // A dead token stays dead; anything else (a refused password, the network) may be tried again.
-        if (code === 'INVALID_EMAIL_TOKEN') return;
+        if (code === 'INVALID_EMAIL_TOKEN') return history.replaceState(null, '', location.pathname);
         submit.disabled = false;
         if (code === 'BAD_USER_INPUT') fields[0]?.focus();
       },
