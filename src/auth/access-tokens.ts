@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import { isUuid } from './crypto.js';
 import { signEs256 } from './es256-signer.js';
 import { SIGNING_ALGORITHM, type SigningKeys } from './keys.js';
+import type { Role } from './users.js';
 
 /** Explicit typing (RFC 8725 3.11, RFC 9068): an ID token or other JWT of ours is not an access token. */
 const TOKEN_TYPE = 'at+jwt';
@@ -53,18 +54,23 @@ export class AccessTokens {
     };
   }
 
-  /** Signs a token for one session; it never outlives `notAfter` (the session's own end). */
-  async issue(subject: { userId: string; sessionId: string; notAfter: Date }): Promise<{
+  /**
+   * Signs a token for one session; it never outlives `notAfter` (the session's own end). `role` is the
+   * user's as of now, for downstream services: tidepass itself reads the role afresh for admin fields
+   * (docs/security.md), so a demotion takes effect here at once, there within ACCESS_TOKEN_TTL.
+   */
+  async issue(subject: { userId: string; role: Role; sessionId: string; notAfter: Date }): Promise<{
     token: string;
     expiresAt: Date;
   }> {
     const { keys, issuer, audience, ttl, clock } = this.options;
     const now = Math.floor(clock().getTime() / 1000);
     const exp = Math.max(now + 1, Math.min(now + ttl, Math.floor(subject.notAfter.getTime() / 1000)));
+    const key = keys.signing();
     const token = signEs256(
-      { alg: SIGNING_ALGORITHM, kid: keys.kid, typ: TOKEN_TYPE },
-      { sid: subject.sessionId, iss: issuer, aud: audience, sub: subject.userId, jti: crypto.randomUUID(), iat: now, exp },
-      keys.privateKey,
+      { alg: SIGNING_ALGORITHM, kid: key.kid, typ: TOKEN_TYPE },
+      { sid: subject.sessionId, role: subject.role, iss: issuer, aud: audience, sub: subject.userId, jti: crypto.randomUUID(), iat: now, exp },
+      key.privateKey,
     );
     return { token, expiresAt: new Date(exp * 1000) };
   }

@@ -29,13 +29,13 @@ export class TokenIssuer {
 
   async issue(user: User, session: SessionRecord, refreshToken: string): Promise<IssuedTokens> {
     const end = this.deps.sessions.endOf(session);
-    const access = await this.deps.accessTokens.issue({ userId: user.id, sessionId: session.id, notAfter: end });
+    const access = await this.deps.accessTokens.issue({ userId: user.id, role: user.role, sessionId: session.id, notAfter: end });
     return {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
       refreshToken,
       refreshTokenExpiresAt: end,
-      user: { id: user.id, email: user.email, createdAt: user.createdAt },
+      user: { id: user.id, email: user.email, role: user.role, createdAt: user.createdAt },
       session: this.view(session, session.id),
     };
   }

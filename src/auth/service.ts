@@ -1,4 +1,5 @@
 import type { AccountReads } from './accounts.js';
+import type { AdminUseCases } from './admin/admin-use-cases.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
@@ -17,6 +18,8 @@ export interface AuthService {
   readonly sessions: SessionUseCases;
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
+  /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
+  readonly admin: AdminUseCases;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -30,13 +33,15 @@ export function authServiceOf(families: {
   sessions: SessionUseCases;
   accounts: AccountReads;
   email: EmailAccountUseCases;
+  admin: AdminUseCases;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email } = families;
+  const { authentication, credentials, sessions, accounts, email, admin } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
+    admin,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),
