@@ -11,6 +11,8 @@ import type { RevocationStream } from './feed/revocation-stream.js';
 import type { TidepassYoga } from './graphql/yoga.js';
 import type { Logger } from './logger.js';
 import type { MailDelivery, MailTimer } from './mail/mail-delivery.js';
+import type { WebhookSender } from './webhooks/sender.js';
+import type { Resolve } from './webhooks/url-policy.js';
 
 /** What buildApp takes and returns (src/app.ts builds it). */
 export interface AppOptions {
@@ -32,6 +34,12 @@ export interface AppOptions {
   readonly revocationStream?: { readonly heartbeatMs?: number; readonly maxBufferedBytes?: number };
   /** Times the outbox sender's passes (after a mail is queued, and its poll); tests fire them by hand. */
   readonly mailTimer?: MailTimer;
+  /**
+   * Webhook delivery: how often each instance polls the outbox (ms, default 2,000; tests make it
+   * never and call app.webhooks.sendDue()), how long a receiver has to answer (default 10,000), and
+   * the DNS resolution of endpoint hosts (tests map names to addresses).
+   */
+  readonly webhooks?: { readonly pollMs?: number; readonly timeoutMs?: number; readonly resolve?: Resolve };
 }
 
 export interface App {
@@ -65,6 +73,8 @@ export interface App {
   reloadSigningKeys(): Promise<void>;
   /** How mails leave the outbox; `sendDue()` sends the due ones now. */
   readonly mail: MailDelivery;
+  /** How webhooks leave their outbox; `sendDue()` delivers the due ones now, `backlog()` counts the pending. */
+  readonly webhooks: WebhookSender;
   /** Listens on config.port (0: any free port); returns the base URL, and METRICS_PORT's when set. */
   start(): Promise<{ url: string; metricsUrl?: string | undefined }>;
   stop(): Promise<void>;

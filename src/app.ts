@@ -39,6 +39,10 @@ import { withReportedOutcomes } from './auth/outcomes.js';
 import { shutdownOnce } from './shutdown.js';
 import { createHttpServer } from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
+import { WebhookEndpoints } from './webhooks/endpoints.js';
+import { withSessionRevokedWebhooks } from './webhooks/revocation-hook.js';
+import { WebhookSender } from './webhooks/sender.js';
+import { systemResolve } from './webhooks/url-policy.js';
 
 import type { App, AppOptions } from './app-types.js';
 
@@ -46,6 +50,10 @@ export type { App, AppOptions };
 
 /** Probing once a second: a dead LISTEN connection is noticed within a second plus the probe's timeout. */
 const LISTEN_HEARTBEAT_MS = 1_000;
+/** How often each instance looks for due webhook deliveries. */
+const WEBHOOK_POLL_MS = 2_000;
+/** How long a webhook receiver has to answer. */
+const WEBHOOK_TIMEOUT_MS = 10_000;
 
 /** The composition root: the only place that creates instances. */
 export async function buildApp(config: Config, options: AppOptions = {}): Promise<App> {
@@ -65,7 +73,8 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
   const mail = createMailDelivery(config, { db: database.db, clock, logger, timer: options.mailTimer });
   const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail, metrics });
-  const { auth } = domain;
+  const { auth, webhookSender } = domain;
+  metrics.registerBacklog('webhook', () => webhookSender.backlog());
   const exposure = metricsExposure(config, metrics);
   const { yoga, http, ws, revocationStream } = buildApi({
     ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail, metrics, exposure },
@@ -73,7 +82,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   watchState(metrics, { revocations, pendingEnds: domain.pendingEnds, ws, revocationStream });
   await bus.start();
   mail.start();
-  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config, reloadSigningKeys: () => keys.reload() }), logger);
+  const stopBackgroundJobs = startBackgroundJobs(
+    [
+      ...housekeepingJobs({ ...domain, revocations, clock, config, reloadSigningKeys: () => keys.reload() }),
+      { everyMs: options.webhooks?.pollMs ?? WEBHOOK_POLL_MS, run: () => webhookSender.sendDue(), failure: 'webhook outbox pass failed' },
+    ],
+    logger,
+  );
   const stopServing = shutdownOnce({
     stopBackgroundJobs,
     pendingEnds: domain.pendingEnds,
@@ -85,8 +100,11 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     expiries,
     ownedDatabase: options.database ? undefined : database,
   });
-  // Mail first: it writes to the database that stopServing closes.
-  const stop = () => Promise.all([mail.stop(), auth.email.settled(), exposure.stop()]).then(stopServing);
+  // Mail and webhooks first: they write to the database that stopServing closes.
+  const stop = () =>
+    Promise.all([mail.stop(), auth.email.settled(), stopBackgroundJobs(), webhookSender.settled(), exposure.stop()]).then(
+      stopServing,
+    );
   return {
     config,
     instanceId,
@@ -113,6 +131,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     sweepRetention: domain.sweepRetention,
     reloadSigningKeys: () => keys.reload(),
     mail,
+    webhooks: webhookSender,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -208,7 +227,9 @@ function buildDomain(input: {
     refreshReuseGrace: config.refreshReuseGrace,
     maxSessionsPerUser: config.maxSessionsPerUser,
   };
-  const store = new SessionStore({ db, bus: countingEnds(bus, metrics), window: () => liveWindow(policy, clock()) });
+  // Every end is announced inside its transaction: there, too, its session.revoked webhooks are queued.
+  const endsBus = countingEnds(withSessionRevokedWebhooks(bus, config.accessTokenTtl), metrics);
+  const store = new SessionStore({ db, bus: endsBus, window: () => liveWindow(policy, clock()) });
   const sessions = new SessionLifecycle({ db, store, clock, policy });
   const accessTokens = new AccessTokens({
     keys,
@@ -227,6 +248,8 @@ function buildDomain(input: {
     capacity: options.pendingEndCapacity,
   });
   const tokens = new TokenIssuer({ accessTokens, sessions });
+  const secretBox = config.keyEncryptionKey && new SecretBox(config.keyEncryptionKey);
+  const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
     credentials: withReportedOutcomes(withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger), {
@@ -237,6 +260,11 @@ function buildDomain(input: {
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
     admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens }), logger),
+    webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
+  });
+  const webhookSender = new WebhookSender({
+    ...{ db, clock, logger, secretBox, ...webhookPolicy },
+    timeoutMs: options.webhooks?.timeoutMs ?? WEBHOOK_TIMEOUT_MS,
   });
   const retention = {
     sessionRetention: config.sessionRetention,
@@ -245,6 +273,7 @@ function buildDomain(input: {
   };
   return {
     auth,
+    webhookSender,
     throttle,
     pendingEnds,
     sweepExpiredSessions: () => sessions.expire(),

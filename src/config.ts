@@ -111,6 +111,8 @@ const envSchema = z.object({
     .optional(),
   // Signing-key rotation waits this long between publishing a key and signing with it.
   JWKS_MAX_AGE: seconds(300).pipe(z.number().max(86_400, 'must be at most 86400 (a day)')),
+  // Webhooks: endpoints on private networks only when the operator says so (tests, a trusted LAN).
+  WEBHOOK_ALLOW_PRIVATE: z.stringbool({ error: 'must be true or false' }).default(false),
 });
 
 export interface Config {
@@ -122,6 +124,8 @@ export interface Config {
   readonly jwtIssuer: string;
   readonly jwtAudience: string;
   readonly jwtPrivateKey: PrivateJwk | undefined;
+  /** Webhook endpoints may resolve to private, loopback, link-local and other non-public addresses. */
+  readonly webhookAllowPrivate: boolean;
   /** Public keys also accepted and published (key rotation). */
   readonly jwtVerificationKeys: readonly PublicJwk[];
   /** Seals the signing key stored in the database (AES-256-GCM); required in production without JWT_PRIVATE_KEY. */
@@ -209,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtIssuer: v.JWT_ISSUER,
     jwtAudience: v.JWT_AUDIENCE,
     jwtPrivateKey: v.JWT_PRIVATE_KEY,
+    webhookAllowPrivate: v.WEBHOOK_ALLOW_PRIVATE,
     jwtVerificationKeys: Object.freeze(v.JWT_VERIFICATION_KEYS),
     keyEncryptionKey: v.KEY_ENCRYPTION_KEY,
     accessTokenTtl: v.ACCESS_TOKEN_TTL,

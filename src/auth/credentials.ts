@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { recordAuthEvent } from '../db/auth-events.js';
 import type { Database } from '../db/client.js';
 import { AuthError } from '../errors.js';
+import { queueWebhookEvents } from '../webhooks/events.js';
 import type { Viewer } from './authentication.js';
 import { checkDeviceName } from './device-name.js';
 import type { IssuedTokens, TokenIssuer } from './issued-tokens.js';
@@ -60,6 +61,7 @@ export class CredentialUseCases {
         const user = await insertUser(tx, this.deps.clock, { id: userId, email, passwordHash });
         if (!user) throw new AuthError('EMAIL_TAKEN');
         created.user = user;
+        await queueWebhookEvents(tx, 'user.created', [{ at: user.createdAt, data: { userId, email: user.email } }]);
       },
     });
     return this.deps.tokens.issue(created.user!, session, refreshToken);
@@ -137,7 +139,9 @@ export class CredentialUseCases {
           checkedVersion: user.passwordVersion,
         });
         if (!changed) throw new AuthError('INVALID_CREDENTIALS');
-        await recordAuthEvent(tx, { type: 'PASSWORD_CHANGED', ...event, at: this.deps.clock() });
+        const at = this.deps.clock();
+        await recordAuthEvent(tx, { type: 'PASSWORD_CHANGED', ...event, at });
+        await queueWebhookEvents(tx, 'password.changed', [{ at, data: { userId: user.id, via: 'CHANGE' } }]);
       },
     });
     // The caller's session ended meanwhile: nothing was changed.

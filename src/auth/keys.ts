@@ -258,7 +258,7 @@ class StoredKeys implements SigningKeys {
       const jwks = { keys: withExtraKeys(published.map((key) => key.publicJwk), this.extraKeys) };
       this.#view = { kids, jwks, verify: createLocalJWKSet(jwks) };
     }
-    return this.#view!;
+    return this.#view;
   }
 }
 

@@ -3,6 +3,7 @@ import type { AdminUseCases } from './admin/admin-use-cases.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
+import type { WebhookEndpoints } from '../webhooks/endpoints.js';
 import type { SessionUseCases } from './session-use-cases.js';
 
 export type { Authentication, Viewer } from './authentication.js';
@@ -20,6 +21,8 @@ export interface AuthService {
   readonly email: EmailAccountUseCases;
   /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
   readonly admin: AdminUseCases;
+  /** Webhook endpoints and their deliveries (admin fields). */
+  readonly webhooks: WebhookEndpoints;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -34,14 +37,16 @@ export function authServiceOf(families: {
   accounts: AccountReads;
   email: EmailAccountUseCases;
   admin: AdminUseCases;
+  webhooks: WebhookEndpoints;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, admin } = families;
+  const { authentication, credentials, sessions, accounts, email, admin, webhooks } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
     admin,
+    webhooks,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),

@@ -20,11 +20,11 @@ export class SessionUseCases {
       if (!refreshToken) throw new AuthError('INVALID_REFRESH_TOKEN', 'A refresh token is required.');
       const result = await this.deps.sessions.rotate(refreshToken, client);
       grace = result.kind === 'rotated' && result.again === true;
-      return this.#answer(result);
+      return this.#answer(result, refreshToken);
     });
   }
 
-  async #answer(result: RotationResult): Promise<IssuedTokens> {
+  async #answer(result: RotationResult, refreshToken: string): Promise<IssuedTokens> {
     switch (result.kind) {
       case 'invalid':
         throw new AuthError((await this.deps.sessions.isOfDisabledUser(refreshToken)) ? 'ACCOUNT_DISABLED' : 'INVALID_REFRESH_TOKEN');

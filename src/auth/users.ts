@@ -198,6 +198,12 @@ export async function rehashPassword(
     .where(and(eq(users.id, input.userId), eq(users.passwordHash, input.checkedHash)));
 }
 
-export async function markEmailVerified(db: Executor, userId: string): Promise<void> {
-  await db.update(users).set({ emailVerified: true }).where(eq(users.id, userId));
+/** Marks the address verified; returns it when it was not before (null: already verified, or no such user). */
+export async function markEmailVerified(db: Executor, userId: string): Promise<string | null> {
+  const [row] = await db
+    .update(users)
+    .set({ emailVerified: true })
+    .where(and(eq(users.id, userId), eq(users.emailVerified, false)))
+    .returning({ email: users.email });
+  return row?.email ?? null;
 }

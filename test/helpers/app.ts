@@ -47,6 +47,7 @@ export interface TestAppOptions {
   pendingEndTimer?: AppOptions['pendingEndTimer'];
   pendingEndCapacity?: number;
   mailTimer?: AppOptions['mailTimer'];
+  webhooks?: AppOptions['webhooks'];
 }
 
 /** A whole app on its own fresh database with a fake clock, reached through yoga.fetch. */
@@ -63,6 +64,7 @@ export async function createTestApp(options: TestAppOptions = {}): Promise<TestA
     pendingEndTimer: options.pendingEndTimer,
     pendingEndCapacity: options.pendingEndCapacity,
     mailTimer: options.mailTimer,
+    webhooks: options.webhooks,
   });
   return {
     app,

@@ -6,6 +6,7 @@ import { users } from '../../db/schema.js';
 import { AuthError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { passwordResetMail } from '../../mail/templates.js';
+import { queueWebhookEvents } from '../../webhooks/events.js';
 import { checkDeviceName } from '../device-name.js';
 import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
 import { hashPassword } from '../passwords.js';
@@ -112,8 +113,13 @@ export class PasswordReset {
         if (!current) throw new AuthError('INVALID_EMAIL_TOKEN');
         await updatePasswordHash(tx, { userId: spent.userId, passwordHash, checkedVersion: current.passwordVersion });
         passwordVersion = current.passwordVersion + 1;
-        await markEmailVerified(tx, spent.userId);
+        // The link reached the address: proven, if it was not yet.
+        const newlyVerified = await markEmailVerified(tx, spent.userId);
+        if (newlyVerified !== null) {
+          await queueWebhookEvents(tx, 'email.verified', [{ at: now, data: { userId: spent.userId, email: newlyVerified } }]);
+        }
         await recordAuthEvent(tx, { type: 'PASSWORD_RESET', userId: spent.userId, client, at: now });
+        await queueWebhookEvents(tx, 'password.changed', [{ at: now, data: { userId: spent.userId, via: 'RESET' } }]);
         userId = spent.userId;
         return spent.userId;
       },

@@ -3,6 +3,7 @@ import { recordAuthEvent } from '../../db/auth-events.js';
 import type { Database } from '../../db/client.js';
 import { AuthError } from '../../errors.js';
 import { verificationMail } from '../../mail/templates.js';
+import { queueWebhookEvents } from '../../webhooks/events.js';
 import type { Viewer } from '../authentication.js';
 import type { ClientInfo } from '../sessions.js';
 import { findUserById, markEmailVerified, type Account } from '../users.js';
@@ -48,8 +49,11 @@ export class EmailVerification {
         boundTo: 'account address',
       });
       if (!spent) return null;
-      await markEmailVerified(tx, spent.userId);
+      const newlyVerified = await markEmailVerified(tx, spent.userId);
       await recordAuthEvent(tx, { type: 'EMAIL_VERIFIED', userId: spent.userId, client, at: now });
+      if (newlyVerified !== null) {
+        await queueWebhookEvents(tx, 'email.verified', [{ at: now, data: { userId: spent.userId, email: newlyVerified } }]);
+      }
       return spent.userId;
     });
     const user = userId ? await findUserById(this.deps.db, userId) : null;
