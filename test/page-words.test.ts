@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { revocationReasons } from '../src/events/revocation-bus.js';
-import { guessDeviceName, revocationReasonInWords, timeAgoInWords, userAgentInWords } from '../web/words.js';
+import { errorInWords, guessDeviceName, revocationReasonInWords, timeAgoInWords, userAgentInWords } from '../web/words.js';
 
 /** What the devices page says about a session, in words (web/words.ts). */
 describe('the devices page in words', () => {
@@ -28,6 +28,13 @@ describe('the devices page in words', () => {
     }
     expect(revocationReasonInWords('SOMETHING_NEW')).toBe('Your session has ended. Sign in again.');
   });
+
+  it.each(['INVALID_EMAIL_TOKEN', 'INVALID_SIGN_IN_CODE', 'EMAIL_NOT_VERIFIED', 'RATE_LIMITED', 'EMAIL_TAKEN', 'INVALID_CREDENTIALS'])(
+    'says %s in words of its own, not the server\'s message',
+    (code) => {
+      expect(errorInWords(code, 'the server message')).not.toBe('the server message');
+    },
+  );
 
   it('says when a device was last used', () => {
     const now = new Date('2026-01-10T12:00:00Z');

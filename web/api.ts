@@ -78,6 +78,17 @@ export const documents = {
   revokeDevice: 'mutation RevokeDevice($sessionId: ID!) { revokeDevice(sessionId: $sessionId) }',
   revokeOtherSessions: 'mutation RevokeOtherSessions { revokeOtherSessions }',
   sessionRevoked: 'subscription SessionRevoked { sessionRevoked { sessionId reason current } }',
+  requestPasswordReset: 'mutation RequestPasswordReset($email: String!) { requestPasswordReset(email: $email) }',
+  requestSignInCode: 'mutation RequestSignInCode($email: String!) { requestSignInCode(email: $email) }',
+  signInWithCode: `mutation SignInWithCode($email: String!, $code: String!, $deviceName: String) {
+    signInWithCode(email: $email, code: $code, deviceName: $deviceName, delivery: COOKIE) { ${AUTH_FIELDS} }
+  }`,
+  // The link pages: each spends its link's token, which a GET of the page never does.
+  verifyEmail: 'mutation VerifyEmail($token: String!) { verifyEmail(token: $token) { email } }',
+  resetPassword: `mutation ResetPassword($token: String!, $newPassword: String!, $deviceName: String) {
+    resetPassword(token: $token, newPassword: $newPassword, deviceName: $deviceName, delivery: COOKIE) { ${AUTH_FIELDS} }
+  }`,
+  confirmEmailChange: 'mutation ConfirmEmailChange($token: String!) { confirmEmailChange(token: $token) { email } }',
 } as const;
 
 export interface SessionRow {

@@ -2,6 +2,7 @@ import './style.css';
 import { documents, GraphQLFailure, type SessionRow } from './api.js';
 import { subscribeToRevocations, type SessionRevoked } from './live.js';
 import { SessionKeeper, type SessionState } from './session.js';
+import { setUpMailSignIn } from './sign-in-by-mail.js';
 import { errorInWords, guessDeviceName, revocationReasonInWords, timeAgoInWords, userAgentInWords } from './words.js';
 
 /** The "Your devices" page: sign in with the refresh token in an HttpOnly cookie, see and end sessions live. */
@@ -223,6 +224,7 @@ function describe(error: unknown): string {
 }
 
 ui.deviceName.value = guessDeviceName(navigator.userAgent);
+setUpMailSignIn({ keeper, email: ui.email, deviceName: ui.deviceName, formError: ui.formError, describe });
 
 keeper.resume().then(
   (signedIn) => {

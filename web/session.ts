@@ -62,6 +62,12 @@ export class SessionKeeper {
     this.#hold(data.login);
   }
 
+  /** With the one-time code mailed to the address (requestSignInCode): a sign-in like logIn's. */
+  async signInWithCode(input: { email: string; code: string; deviceName: string }): Promise<void> {
+    const data = await graphql<{ signInWithCode: AuthPayload }>(documents.signInWithCode, { ...input });
+    this.#hold(data.signInWithCode);
+  }
+
   /** An access token good for a while yet, refreshing first when it is due. */
   async accessToken(): Promise<string> {
     if (!this.#held) throw new GraphQLFailure('UNAUTHENTICATED', 'Not signed in.');

@@ -64,6 +64,10 @@ const ERRORS: Readonly<Record<string, string>> = {
   INVALID_CREDENTIALS: 'The email or password is incorrect.',
   EMAIL_TAKEN: 'An account with this email already exists. Log in instead.',
   RATE_LIMITED: 'Too many attempts. Wait a while and try again.',
+  INVALID_EMAIL_TOKEN:
+    'This link does not work any more: it has expired, was already used, or a newer one replaced it. Ask for a new one.',
+  INVALID_SIGN_IN_CODE: 'This code is wrong or has expired. Check it, or ask for a new one.',
+  EMAIL_NOT_VERIFIED: 'Verify your email address first: open the link we sent you (a new one is on its way).',
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable. Try again in a moment.',
 };
 

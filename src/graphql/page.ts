@@ -6,16 +6,31 @@ import type { AudienceCheck } from './conveniences.js';
 import { formatCsp, type ContentSecurityPolicy } from './http-security.js';
 
 /**
- * The "Your devices" page at GET /: static HTML, and the script and styles that `npm run build:web`
- * bundles from web/ into dist/web/. Nothing inline, so the CSP can forbid inline script and style.
+ * The "Your devices" page at GET /, and the pages the links in mails open: static HTML, and the
+ * scripts and styles that `npm run build:web` bundles from web/ into dist/web/. Nothing inline, so
+ * the CSP can forbid inline script and style.
  */
-const PAGE_FILES: Readonly<Record<string, { file: string; type: string }>> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+interface PageFile {
+  readonly file: string;
+  readonly type: string;
+  /** A link page: its address carries a token, so neither caches nor the live socket have a place in it. */
+  readonly link?: true;
+}
+
+const HTML = 'text/html; charset=utf-8';
+
+const PAGE_FILES: Readonly<Record<string, PageFile>> = {
+  '/': { file: 'index.html', type: HTML },
+  // A GET of these never spends the token (mail scanners open links): the page's button does.
+  '/verify-email': { file: 'verify-email.html', type: HTML, link: true },
+  '/reset-password': { file: 'reset-password.html', type: HTML, link: true },
+  '/confirm-email-change': { file: 'confirm-email-change.html', type: HTML, link: true },
   '/assets/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/assets/link.js': { file: 'link.js', type: 'text/javascript; charset=utf-8' },
   '/assets/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
 
-function pageCsp(request: Request): ContentSecurityPolicy {
+function pageCsp(request: Request, page: PageFile): ContentSecurityPolicy {
   const { host, protocol } = new URL(request.url);
   return {
     'default-src': ["'none'"],
@@ -23,7 +38,7 @@ function pageCsp(request: Request): ContentSecurityPolicy {
     'style-src': ["'self'"],
     'img-src': ["'self'"],
     // 'self' covers fetch; the WebSocket of the live device list is named: not every browser maps it.
-    'connect-src': ["'self'", `${protocol === 'https:' ? 'wss' : 'ws'}://${host}`],
+    'connect-src': page.link ? ["'self'"] : ["'self'", `${protocol === 'https:' ? 'wss' : 'ws'}://${host}`],
     'base-uri': ["'none'"],
     'form-action': ["'none'"],
     'frame-ancestors': ["'none'"],
@@ -42,7 +57,7 @@ export function usePage(options: { directory: URL; logger: Logger }): Plugin {
     }
     return loading;
   };
-  const serve = async (asset: { file: string; type: string }, request: Request, fetchAPI: { Response: typeof Response }) => {
+  const serve = async (asset: PageFile, request: Request, fetchAPI: { Response: typeof Response }) => {
     let body: Uint8Array<ArrayBuffer>;
     try {
       body = await load(asset.file);
@@ -50,8 +65,12 @@ export function usePage(options: { directory: URL; logger: Logger }): Plugin {
       options.logger.error('the page is not built: run npm run build:web', { error });
       return new fetchAPI.Response('The page is not built: run npm run build:web.\n', { status: 503 });
     }
-    const headers: Record<string, string> = { 'content-type': asset.type, 'cache-control': 'no-cache' };
-    if (asset.type.startsWith('text/html')) headers['content-security-policy'] = formatCsp(pageCsp(request));
+    const headers: Record<string, string> = {
+      'content-type': asset.type,
+      // no-store for a link page: a shared cache or the disk cache keyed by its address would keep the token.
+      'cache-control': asset.link ? 'no-store' : 'no-cache',
+    };
+    if (asset.type === HTML) headers['content-security-policy'] = formatCsp(pageCsp(request, asset));
     return new fetchAPI.Response(request.method === 'HEAD' ? null : body, { headers });
   };
   return {
