@@ -2,6 +2,8 @@ import type { AccountReads } from './accounts.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
+import type { Reauthentication } from './second-factors/reauthentication.js';
+import type { SecondFactorUseCases } from './second-factors/second-factor-use-cases.js';
 import type { SessionUseCases } from './session-use-cases.js';
 
 export type { Authentication, Viewer } from './authentication.js';
@@ -17,6 +19,8 @@ export interface AuthService {
   readonly sessions: SessionUseCases;
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
+  readonly secondFactors: SecondFactorUseCases;
+  readonly reauthentication: Reauthentication;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -30,13 +34,17 @@ export function authServiceOf(families: {
   sessions: SessionUseCases;
   accounts: AccountReads;
   email: EmailAccountUseCases;
+  secondFactors: SecondFactorUseCases;
+  reauthentication: Reauthentication;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email } = families;
+  const { authentication, credentials, sessions, accounts, email, secondFactors, reauthentication } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
+    secondFactors,
+    reauthentication,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),

@@ -22,6 +22,13 @@ export const authEventTypes = [
   'EMAIL_VERIFIED',
   'PASSWORD_RESET_REQUESTED',
   'PASSWORD_RESET',
+  'TOTP_ENABLED',
+  'TOTP_DISABLED',
+  'TOTP_USED',
+  'RECOVERY_CODE_USED',
+  'RECOVERY_CODES_REGENERATED',
+  'SECOND_FACTOR_FAILED',
+  'REAUTHENTICATED',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 
