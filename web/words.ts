@@ -65,6 +65,8 @@ const ERRORS: Readonly<Record<string, string>> = {
   EMAIL_TAKEN: 'An account with this email already exists. Log in instead.',
   RATE_LIMITED: 'Too many attempts. Wait a while and try again.',
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable. Try again in a moment.',
+  INVALID_MFA_CODE: 'That code is not right. Check your authenticator app and try again.',
+  INVALID_MFA_TOKEN: 'The sign-in took too long. Enter your email and password again.',
 };
 
 export function errorInWords(code: string | undefined, message: string): string {
