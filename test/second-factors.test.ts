@@ -71,6 +71,8 @@ describe('the second step of a sign-in', () => {
 describe('TOTP codes', () => {
   it('accepts one step of drift either way, not two', async () => {
     const user = await signUpWithTotp(t.gql, t.clock);
+    // Away from the step the enrolment spent, so that the step behind is not a replay.
+    t.clock.advance(60);
     for (const steps of [-2, 2]) {
       const { mfaToken } = await firstStep(t.gql, { email: user.email });
       expect(codes(await completeLogin(t.gql, mfaToken, totpCode(user.secret, t.clock, steps)))).toEqual(['INVALID_MFA_CODE']);
