@@ -61,9 +61,11 @@ export interface App {
    * events older than AUTH_EVENT_RETENTION; runs every RETENTION_SWEEP_INTERVAL_MS too.
    */
   sweepRetention(): Promise<RetentionSweep>;
+  /** Reads the signing keys table again (a rotation); runs every 30 s, and on a token of an unknown kid. */
+  reloadSigningKeys(): Promise<void>;
   /** How mails leave the outbox; `sendDue()` sends the due ones now. */
   readonly mail: MailDelivery;
-  /** Listens on config.port (0: any free port); returns the base URL. */
-  start(): Promise<{ url: string }>;
+  /** Listens on config.port (0: any free port); returns the base URL, and METRICS_PORT's when set. */
+  start(): Promise<{ url: string; metricsUrl?: string | undefined }>;
   stop(): Promise<void>;
 }

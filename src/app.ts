@@ -1,5 +1,6 @@
 import { AccessTokens } from './auth/access-tokens.js';
 import { AccountReads } from './auth/accounts.js';
+import { AdminUseCases } from './auth/admin/admin-use-cases.js';
 import { Authenticator } from './auth/authentication.js';
 import { CredentialUseCases } from './auth/credentials.js';
 import { EmailAccountUseCases } from './auth/email-accounts/email-accounts.js';
@@ -22,6 +23,7 @@ import { SessionUseCases } from './auth/session-use-cases.js';
 import { liveWindow, SessionLifecycle } from './auth/sessions.js';
 import { Throttle } from './auth/throttle.js';
 import { housekeepingJobs, startBackgroundJobs } from './background-jobs.js';
+import { countingEnds, metricsExposure, watchState } from './app-metrics.js';
 import { systemClock, type Clock } from './clock.js';
 import { invalidConfiguration, type Config } from './config.js';
 import { connectPostgres, openPglite, type DatabaseHandle } from './db/client.js';
@@ -36,6 +38,11 @@ import { REVOCATION_CHANNEL } from './events/revocation-wire.js';
 import { createYogaServer } from './graphql/yoga.js';
 import { createJsonLogger, type Logger } from './logger.js';
 import { createMailDelivery, type MailDelivery } from './mail/mail-delivery.js';
+import { countUnsentMails } from './db/mail-outbox.js';
+import { useGraphqlMetrics } from './metrics/graphql-metrics.js';
+import { metricsEnabled } from './metrics/metrics-endpoint.js';
+import { Metrics } from './metrics/metrics.js';
+import { withReportedOutcomes } from './auth/outcomes.js';
 import { shutdownOnce } from './shutdown.js';
 import { createHttpServer } from './transport/http.js';
 import { attachWebSocketTransport } from './transport/ws.js';
@@ -57,19 +64,23 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
   const keys = await signingKeys(database, config, clock);
   const revocations = new RevocationSet(config.accessTokenTtl, clock);
   const instanceId = crypto.randomUUID();
-  const bus = await revocationBus({ database, revocations, instanceId, logger, options, config });
+  const metrics = new Metrics(clock, { processMetrics: metricsEnabled(config.metrics) });
+  metrics.registerBacklog('mail', () => countUnsentMails(database.db));
+  const bus = await revocationBus({ database, revocations, instanceId, logger, options, config, metrics });
   // Every socket's and every subscription's token expiry, on one timer; the socket's comes first.
   const expiries = new Deadlines<Expiring>((item) => item.expire());
   const revocationFeed = new RevocationFeed(bus, clock, expiries);
   const mail = createMailDelivery(config, { db: database.db, clock, logger, timer: options.mailTimer });
-  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail });
+  const domain = buildDomain({ config, options, database, bus, revocations, keys, clock, logger, mail, metrics });
   const { auth } = domain;
+  const exposure = metricsExposure(config, metrics);
   const { yoga, http, ws, revocationStream } = buildApi({
-    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail },
+    ...{ config, options, auth, revocationFeed, revocations, keys, database, bus, clock, logger, expiries, mail, metrics, exposure },
   });
+  watchState(metrics, { revocations, pendingEnds: domain.pendingEnds, ws, revocationStream });
   await bus.start();
   mail.start();
-  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config }), logger);
+  const stopBackgroundJobs = startBackgroundJobs(housekeepingJobs({ ...domain, revocations, clock, config, reloadSigningKeys: () => keys.reload() }), logger);
   const stopServing = shutdownOnce({
     stopBackgroundJobs,
     pendingEnds: domain.pendingEnds,
@@ -82,7 +93,7 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     ownedDatabase: options.database ? undefined : database,
   });
   // Mail first: it writes to the database that stopServing closes.
-  const stop = () => Promise.all([mail.stop(), auth.email.settled()]).then(stopServing);
+  const stop = () => Promise.all([mail.stop(), auth.email.settled(), exposure.stop()]).then(stopServing);
   return {
     config,
     instanceId,
@@ -107,11 +118,13 @@ export async function buildApp(config: Config, options: AppOptions = {}): Promis
     },
     sweepExpiredSessions: domain.sweepExpiredSessions,
     sweepRetention: domain.sweepRetention,
+    reloadSigningKeys: () => keys.reload(),
     mail,
     async start() {
       const address = await http.listen(config.port, config.host);
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}` };
+      const metricsUrl = await exposure.start(config.host);
+      return { url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${address.port}`, metricsUrl };
     },
     stop,
   };
@@ -131,12 +144,15 @@ function buildApi(input: {
   logger: Logger;
   expiries: Deadlines<Expiring>;
   mail: MailDelivery;
+  metrics: Metrics;
+  exposure: ReturnType<typeof metricsExposure>;
 }) {
   const { config, auth, logger, clock } = input;
   const yoga = createYogaServer({
     auth,
     revocationFeed: input.revocationFeed,
-    jwks: input.keys.jwks,
+    jwks: () => input.keys.jwks(),
+    jwksMaxAge: config.jwksMaxAge,
     logger,
     ping: input.database.ping,
     trustProxy: config.trustProxy,
@@ -147,6 +163,7 @@ function buildApi(input: {
     corsOrigins: config.corsOrigins,
     pageDirectory: input.options.pageDirectory ?? new URL('../dist/web/', import.meta.url),
     devMailbox: input.mail.devMailbox,
+    plugins: [useGraphqlMetrics(input.metrics.registry)],
   });
   const revocationStream = createRevocationStream({
     keys: config.revocationFeedKeys,
@@ -162,7 +179,7 @@ function buildApi(input: {
     isSynchronised: () => input.revocations.synchronised,
     ...input.options.revocationStream,
   });
-  const http = createHttpServer(yoga, revocationStream.handle);
+  const http = createHttpServer(yoga, input.exposure.route(revocationStream.handle));
   const ws = attachWebSocketTransport({
     server: http.server,
     yoga,
@@ -188,8 +205,9 @@ function buildDomain(input: {
   clock: Clock;
   logger: Logger;
   mail: MailDelivery;
+  metrics: Metrics;
 }) {
-  const { config, options, bus, revocations, keys, clock, logger } = input;
+  const { config, options, bus, revocations, keys, clock, logger, metrics } = input;
   const { db } = input.database;
   const policy = {
     refreshTokenTtl: config.refreshTokenTtl,
@@ -197,7 +215,7 @@ function buildDomain(input: {
     refreshReuseGrace: config.refreshReuseGrace,
     maxSessionsPerUser: config.maxSessionsPerUser,
   };
-  const store = new SessionStore({ db, bus, window: () => liveWindow(policy, clock()) });
+  const store = new SessionStore({ db, bus: countingEnds(bus, metrics), window: () => liveWindow(policy, clock()) });
   const sessions = new SessionLifecycle({ db, store, clock, policy });
   const accessTokens = new AccessTokens({
     keys,
@@ -222,12 +240,16 @@ function buildDomain(input: {
   const codes = new CodeCheck({ db, clock, throttle, sealer });
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, gate, stepUp }), logger),
-    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
+    credentials: withReportedOutcomes(
+      withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, gate, stepUp }), logger),
+      { login: metrics.outcomes.login, signUp: metrics.outcomes.signUp },
+    ),
+    sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds, outcomes: metrics.outcomes }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, gate, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
     secondFactors: withOutagesAsUnavailable(new SecondFactorUseCases({ db, clock, sealer, stepUp, gate, codes }), logger),
     reauthentication: withOutagesAsUnavailable(new Reauthentication({ db, clock, sessions, tokens, throttle, codes }), logger),
+    admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens }), logger),
   });
   const retention = {
     sessionRetention: config.sessionRetention,
@@ -271,6 +293,7 @@ async function revocationBus(input: {
   logger: Logger;
   options: AppOptions;
   config: Config;
+  metrics: Metrics;
 }): Promise<RevocationBus> {
   const { database, revocations, logger } = input;
   const bus =
@@ -284,6 +307,7 @@ async function revocationBus(input: {
           listenTimeoutMs: input.options.listenTimeoutMs,
           onDesynchronised: () => revocations.markDesynchronised(),
           onResynchronise: () => revocations.loadFrom(database.db),
+          observer: input.metrics,
         })
       : createInProcessBus({
           onListenerError: (error) => logger.error('revocation listener failed', { error }),

@@ -7,6 +7,8 @@ import type { Logger } from './logger.js';
 const REVOCATION_PRUNE_INTERVAL_MS = 60_000;
 const THROTTLE_SWEEP_INTERVAL_MS = 300_000;
 const RETENTION_SWEEP_INTERVAL_MS = 10 * 60_000;
+/** Rotations are read this often (and on a token of an unknown kid); key-phases.ts allows for it. */
+export const SIGNING_KEY_RELOAD_INTERVAL_MS = 30_000;
 
 /** Work repeated on a timer; a failed run is logged (as `failure`) and the next one tries again. */
 export interface BackgroundJob {
@@ -35,6 +37,7 @@ export function housekeepingJobs(parts: {
   throttle: Throttle;
   sweepExpiredSessions: () => Promise<unknown>;
   sweepRetention: () => Promise<unknown>;
+  reloadSigningKeys: () => Promise<unknown>;
   clock: Clock;
   config: Pick<Config, 'sessionSweepInterval'>;
 }): BackgroundJob[] {
@@ -48,5 +51,6 @@ export function housekeepingJobs(parts: {
     },
     { everyMs: THROTTLE_SWEEP_INTERVAL_MS, run: () => throttle.sweepExpired(clock()), failure: 'rate-limit sweep failed' },
     { everyMs: RETENTION_SWEEP_INTERVAL_MS, run: parts.sweepRetention, failure: 'retention sweep failed' },
+    { everyMs: SIGNING_KEY_RELOAD_INTERVAL_MS, run: parts.reloadSigningKeys, failure: 'signing key reload failed' },
   ];
 }

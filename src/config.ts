@@ -103,6 +103,16 @@ const envSchema = z.object({
   MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
   // Step-up: how recent a proof sensitive changes need (src/auth/second-factors/step-up.ts).
   REAUTH_MAX_AGE: seconds(300),
+  // Prometheus metrics (src/metrics/): off unless one of these is set.
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret)').optional(),
+  METRICS_PORT: z.coerce
+    .number({ error: 'must be a port number (0 to 65535)' })
+    .int('must be a port number (0 to 65535)')
+    .min(0, 'must be a port number (0 to 65535)')
+    .max(65535, 'must be a port number (0 to 65535)')
+    .optional(),
+  // Signing-key rotation waits this long between publishing a key and signing with it.
+  JWKS_MAX_AGE: seconds(300).pipe(z.number().max(86_400, 'must be at most 86400 (a day)')),
 });
 
 export interface Config {
@@ -150,6 +160,10 @@ export interface Config {
   /** GraphiQL and introspection: GRAPHIQL=true everyone, false nobody; unset, as errorDetails but loopback with NODE_ENV=test. */
   readonly graphiql: Audience;
   readonly mail: MailConfig;
+  /** GET /metrics: behind METRICS_TOKEN on the main port, or on METRICS_PORT only; off without either. */
+  readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
+  /** The JWKS's Cache-Control max-age (seconds): a rotated key is published this long before it signs. */
+  readonly jwksMaxAge: number;
 }
 
 /** Accounts by email (src/auth/email-accounts/, src/mail/). */
@@ -225,6 +239,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     revocationFeedMaxClients: v.REVOCATION_FEED_MAX_CLIENTS,
     ...conveniences(v, present['NODE_ENV'] !== undefined),
     mail: mailConfig(v),
+    metrics: Object.freeze({ token: v.METRICS_TOKEN, port: v.METRICS_PORT }),
+    jwksMaxAge: v.JWKS_MAX_AGE,
   });
 }
 

@@ -32,6 +32,8 @@ export const errorMessages = {
   REAUTHENTICATION_REQUIRED: 'This change needs a recent proof: call reauthenticate first.',
   CHALLENGE_EXPIRED: 'The challenge is unknown, expired or already used.',
   PASSKEY_REJECTED: 'The passkey response does not verify.',
+  FORBIDDEN: 'This requires an administrator.',
+  ACCOUNT_DISABLED: 'This account has been disabled by an administrator.',
   /** yoga's masked error: its message is yoga's own. */
   INTERNAL_SERVER_ERROR: 'Unexpected error.',
 } as const;

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import { isUuid } from './crypto.js';
 import { signEs256 } from './es256-signer.js';
 import { SIGNING_ALGORITHM, type SigningKeys } from './keys.js';
+import type { Role } from './users.js';
 
 /** Explicit typing (RFC 8725 3.11, RFC 9068): an ID token or other JWT of ours is not an access token. */
 const TOKEN_TYPE = 'at+jwt';
@@ -57,9 +58,15 @@ export class AccessTokens {
     };
   }
 
-  /** Signs a token for one session; it never outlives `notAfter` (the session's own end). */
+  /**
+   * Signs a token for one session; it never outlives `notAfter` (the session's own end). `role` is the
+   * user's as of now, for downstream services: tidepass itself reads the role afresh for admin fields
+   * (docs/security.md), so a demotion takes effect here at once, there within ACCESS_TOKEN_TTL.
+   * `authTime` and `amr`: when and how the user last proved themselves in the session (RFC 8176).
+   */
   async issue(subject: {
     userId: string;
+    role: Role;
     sessionId: string;
     notAfter: Date;
     authTime: Date;
@@ -71,10 +78,12 @@ export class AccessTokens {
     const { keys, issuer, audience, ttl, clock } = this.options;
     const now = Math.floor(clock().getTime() / 1000);
     const exp = Math.max(now + 1, Math.min(now + ttl, Math.floor(subject.notAfter.getTime() / 1000)));
+    const key = keys.signing();
     const token = signEs256(
-      { alg: SIGNING_ALGORITHM, kid: keys.kid, typ: TOKEN_TYPE },
+      { alg: SIGNING_ALGORITHM, kid: key.kid, typ: TOKEN_TYPE },
       {
         sid: subject.sessionId,
+        role: subject.role,
         iss: issuer,
         aud: audience,
         sub: subject.userId,
@@ -84,7 +93,7 @@ export class AccessTokens {
         auth_time: Math.floor(subject.authTime.getTime() / 1000),
         amr: [...subject.amr],
       },
-      keys.privateKey,
+      key.privateKey,
     );
     return { token, expiresAt: new Date(exp * 1000) };
   }

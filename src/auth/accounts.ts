@@ -45,6 +45,15 @@ export class AccountReads {
     return this.#usersById.load(id);
   }
 
+  /**
+   * Whether the caller may use the admin API: the role as the user's row says now (not the token's
+   * claim, which may predate a demotion), and not disabled.
+   */
+  async isAdmin(viewer: Viewer): Promise<boolean> {
+    const user = await this.findUser(viewer.userId);
+    return user.role === 'ADMIN' && !user.disabled;
+  }
+
   /** The caller's audit log, newest first: where and how the account was used. */
   async myAuthEvents(viewer: Viewer, first: number): Promise<AuthEvent[]> {
     if (!Number.isInteger(first) || first < 1 || first > AUTH_EVENTS_MAX_PAGE) {

@@ -33,6 +33,7 @@ export class TokenIssuer {
     const end = this.deps.sessions.endOf(session);
     const access = await this.deps.accessTokens.issue({
       userId: user.id,
+      role: user.role,
       sessionId: session.id,
       notAfter: end,
       authTime: session.authenticatedAt ?? session.createdAt,
@@ -43,7 +44,7 @@ export class TokenIssuer {
       accessTokenExpiresAt: access.expiresAt,
       refreshToken,
       refreshTokenExpiresAt: end,
-      user: { id: user.id, email: user.email, createdAt: user.createdAt },
+      user: { id: user.id, email: user.email, role: user.role, createdAt: user.createdAt },
       session: this.view(session, session.id),
     };
   }

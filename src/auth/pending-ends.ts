@@ -37,6 +37,8 @@ interface PendingEnd {
 export class PendingEnds {
   /** By session id, oldest first: a second logout of the same session while pending adds nothing. */
   readonly #pending = new Map<string, PendingEnd>();
+  /** When each pending end was taken (beside #pending, whose values are the callers'). */
+  readonly #since = new WeakMap<PendingEnd, Date>();
   readonly #capacity: number;
   readonly #timer: RetryTimer;
   #attempt = 0;
@@ -62,6 +64,12 @@ export class PendingEnds {
     return this.#pending.size;
   }
 
+  /** When the oldest end still pending was refused here; undefined when none is pending. */
+  get oldestSince(): Date | undefined {
+    const [oldest] = this.#pending.keys();
+    return oldest === undefined ? undefined : this.#since.get(this.#pending.get(oldest)!);
+  }
+
   /**
    * Refuses the session on this instance now and ends it durably as soon as the database lets us.
    * Applied as a received revocation is (the bus's local delivery): the revocation set refuses its
@@ -75,6 +83,7 @@ export class PendingEnds {
     if (!this.#pending.has(end.sessionId)) {
       if (this.#pending.size >= this.#capacity) this.#dropOldest();
       this.#pending.set(end.sessionId, end);
+      this.#since.set(end, this.deps.clock());
     }
     this.#schedule();
   }

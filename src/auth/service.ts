@@ -1,4 +1,5 @@
 import type { AccountReads } from './accounts.js';
+import type { AdminUseCases } from './admin/admin-use-cases.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
@@ -21,6 +22,8 @@ export interface AuthService {
   readonly email: EmailAccountUseCases;
   readonly secondFactors: SecondFactorUseCases;
   readonly reauthentication: Reauthentication;
+  /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
+  readonly admin: AdminUseCases;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -36,8 +39,9 @@ export function authServiceOf(families: {
   email: EmailAccountUseCases;
   secondFactors: SecondFactorUseCases;
   reauthentication: Reauthentication;
+  admin: AdminUseCases;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, secondFactors, reauthentication } = families;
+  const { authentication, credentials, sessions, accounts, email, secondFactors, reauthentication, admin } = families;
   return {
     credentials,
     sessions,
@@ -45,6 +49,7 @@ export function authServiceOf(families: {
     email,
     secondFactors,
     reauthentication,
+    admin,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),

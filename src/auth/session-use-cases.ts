@@ -4,20 +4,30 @@ import type { Authentication, Viewer } from './authentication.js';
 import { isUuid } from './crypto.js';
 import type { IssuedTokens, SessionView, TokenIssuer } from './issued-tokens.js';
 import type { PendingEnds } from './pending-ends.js';
-import type { ClientInfo, SessionLifecycle } from './sessions.js';
+import { reported, type AuthOutcomes } from './outcomes.js';
+import type { ClientInfo, RotationResult, SessionLifecycle } from './sessions.js';
 
 /** Refresh, logout and the device list: what a signed-in client does with its sessions. */
 export class SessionUseCases {
   constructor(
-    private readonly deps: { sessions: SessionLifecycle; tokens: TokenIssuer; pendingEnds: PendingEnds },
+    private readonly deps: { sessions: SessionLifecycle; tokens: TokenIssuer; pendingEnds: PendingEnds; outcomes?: AuthOutcomes },
   ) {}
 
   async refresh(refreshToken: string | null | undefined, client: ClientInfo): Promise<IssuedTokens> {
-    if (!refreshToken) throw new AuthError('INVALID_REFRESH_TOKEN', 'A refresh token is required.');
-    const result = await this.deps.sessions.rotate(refreshToken, client);
+    let grace = false;
+    const report = (outcome: string) => this.deps.outcomes?.refresh(grace && outcome === 'success' ? 'grace' : outcome);
+    return reported(report, async () => {
+      if (!refreshToken) throw new AuthError('INVALID_REFRESH_TOKEN', 'A refresh token is required.');
+      const result = await this.deps.sessions.rotate(refreshToken, client);
+      grace = result.kind === 'rotated' && result.again === true;
+      return this.#answer(result, refreshToken);
+    });
+  }
+
+  async #answer(result: RotationResult, refreshToken: string): Promise<IssuedTokens> {
     switch (result.kind) {
       case 'invalid':
-        throw new AuthError('INVALID_REFRESH_TOKEN');
+        throw new AuthError((await this.deps.sessions.isOfDisabledUser(refreshToken)) ? 'ACCOUNT_DISABLED' : 'INVALID_REFRESH_TOKEN');
       case 'reused':
         throw new AuthError('REFRESH_TOKEN_REUSED');
       case 'just-rotated':

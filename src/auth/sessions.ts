@@ -35,9 +35,9 @@ export interface StartedSession {
 export type RotationResult =
   /**
    * Spent and succeeded; or spent within the grace window while its successor was never used (a lost
-   * response): then `refreshToken` is that same successor, opened from its sealed copy.
+   * response): then `refreshToken` is that same successor, opened from its sealed copy, and `again` is true.
    */
-  | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly user: User; readonly refreshToken: string }
+  | { readonly kind: 'rotated'; readonly session: SessionRecord; readonly user: User; readonly refreshToken: string; readonly again?: true }
   /** Unknown, malformed, or of an ended or expired session. */
   | { readonly kind: 'invalid' }
   /** Spent token presented outside the grace window: theft. The session has been ended. */
@@ -96,7 +96,7 @@ export class SessionLifecycle {
   }): Promise<StartedSession> {
     const window = this.window();
     const { token, hash } = newRefreshToken();
-    const session = await this.deps.store.create(
+    const created = await this.deps.store.create(
       {
         userId: input.userId,
         deviceName: input.deviceName,
@@ -113,8 +113,10 @@ export class SessionLifecycle {
       window,
     );
     // The password was changed while it was being checked: it is no longer the user's password.
-    if (!session) throw new AuthError('INVALID_CREDENTIALS');
-    return { session, refreshToken: token };
+    if (created.kind === 'password-changed') throw new AuthError('INVALID_CREDENTIALS');
+    // Only ever reached after the password (or emailed token) was checked: it tells nothing to a guesser.
+    if (created.kind === 'disabled') throw new AuthError('ACCOUNT_DISABLED');
+    return { session: created.session, refreshToken: token };
   }
 
   /**
@@ -153,7 +155,7 @@ export class SessionLifecycle {
       // A successor issued without a sealed copy (by changePassword) cannot be handed out again.
       const again = successor.sealed === null ? null : openSuccessor(token, successor.sealed);
       const user = again === null ? null : await findUserById(this.deps.db, session.userId);
-      return again !== null && user ? { kind: 'rotated', session, user, refreshToken: again } : { kind: 'just-rotated' };
+      return again !== null && user ? { kind: 'rotated', session, user, refreshToken: again, again: true } : { kind: 'just-rotated' };
     }
     if (presented.spentAt.getTime() > graceStart && successor.kind === 'used-once') return { kind: 'just-rotated' };
     const { userId, id: sessionId } = session;
@@ -223,6 +225,15 @@ export class SessionLifecycle {
   /** The session a refresh token (spent or not) belongs to. */
   async findSessionOfRefreshToken(token: string): Promise<SessionRecord | null> {
     return isWellFormedRefreshToken(token) ? this.deps.store.findSessionOfToken(sha256Hex(token)) : null;
+  }
+
+  /**
+   * Whether the refresh token (spent or not) is of a user an admin disabled: asked only of a token that
+   * was refused, to tell its holder why (holding it is proof enough, as a password is at login).
+   */
+  async isOfDisabledUser(token: string): Promise<boolean> {
+    const session = await this.findSessionOfRefreshToken(token);
+    return session !== null && (await findUserById(this.deps.db, session.userId))?.disabled === true;
   }
 
   /** The user's live sessions, most recently used first. */

@@ -6,16 +6,22 @@ import { users } from '../db/schema.js';
 import { badInput } from '../errors.js';
 import { isCommonPassword } from './common-passwords.js';
 import { isUuid } from './crypto.js';
+import type { Role } from '../db/roles.js';
+
+export { roles, type Role } from '../db/roles.js';
 
 export interface User {
   readonly id: string;
   readonly email: string;
+  /** As of the read: the access token's `role` claim is this, as of its issue. */
+  readonly role: Role;
   readonly createdAt: Date;
 }
 
-/** A user as loaded from its row: with whether its address has been proven. */
+/** A user as loaded from its row: with whether its address has been proven, and whether an admin disabled it. */
 export interface Account extends User {
   readonly emailVerified: boolean;
+  readonly disabled: boolean;
 }
 
 /** A user known only by id (from a verified access token); the other fields are loaded when asked for. */
@@ -95,7 +101,14 @@ function codePointLength(text: string): number {
   return length;
 }
 
-const publicColumns = { id: users.id, email: users.email, emailVerified: users.emailVerified, createdAt: users.createdAt };
+export const accountColumns = {
+  id: users.id,
+  email: users.email,
+  role: users.role,
+  emailVerified: users.emailVerified,
+  disabled: sql<boolean>`${users.disabledAt} is not null`.as('disabled'),
+  createdAt: users.createdAt,
+};
 
 /** Inserts the user, or returns null when the email is taken. */
 export async function insertUser(
@@ -107,12 +120,12 @@ export async function insertUser(
     .insert(users)
     .values({ id: input.id ?? crypto.randomUUID(), email: input.email, passwordHash: input.passwordHash, createdAt: clock() })
     .onConflictDoNothing({ target: users.email })
-    .returning(publicColumns);
+    .returning(accountColumns);
   return user ?? null;
 }
 
 export async function findUserById(db: Executor, id: string): Promise<Account | null> {
-  const [user] = await db.select(publicColumns).from(users).where(eq(users.id, id));
+  const [user] = await db.select(accountColumns).from(users).where(eq(users.id, id));
   return user ?? null;
 }
 
@@ -123,7 +136,7 @@ export async function findUserById(db: Executor, id: string): Promise<Account | 
  */
 export function prepareFindUsersByIds(db: Database): (ids: readonly string[]) => Promise<Account[]> {
   const query = db
-    .select(publicColumns)
+    .select(accountColumns)
     .from(users)
     .where(sql`${users.id} = any(${sql.placeholder('ids')}::uuid[])`)
     .prepare('find_users_by_ids');
@@ -136,7 +149,7 @@ export function prepareFindUsersByIds(db: Database): (ids: readonly string[]) =>
 /** A user with the password hash to check and its version (see users.passwordVersion). */
 export type Credentials = User & { readonly passwordHash: string; readonly passwordVersion: number };
 
-const credentialColumns = { ...publicColumns, passwordHash: users.passwordHash, passwordVersion: users.passwordVersion };
+const credentialColumns = { ...accountColumns, passwordHash: users.passwordHash, passwordVersion: users.passwordVersion };
 
 export async function findCredentials(db: Executor, email: string): Promise<Credentials | null> {
   const [user] = await db

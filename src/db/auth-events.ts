@@ -29,6 +29,12 @@ export const authEventTypes = [
   'RECOVERY_CODES_REGENERATED',
   'SECOND_FACTOR_FAILED',
   'REAUTHENTICATED',
+  // An admin's actions on the account (actorId: the admin; the account is the user).
+  'USER_DISABLED',
+  'USER_ENABLED',
+  'USER_SESSIONS_REVOKED',
+  'USER_ROLE_CHANGED',
+  'USER_DELETED',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 
@@ -36,6 +42,8 @@ export type AuthEventType = (typeof authEventTypes)[number];
 export interface AuditedClient {
   readonly ip: string | null;
   readonly userAgent: string | null;
+  /** The admin acting on someone else's account (sessions it ends are logged with the admin as actor). */
+  readonly actorId?: string | null;
 }
 
 export interface AuthEventInput {
@@ -47,6 +55,8 @@ export interface AuthEventInput {
   readonly reason?: RevocationReason | null;
   /** The client that caused the event; null for the server's own doing (expiry, session limit). */
   readonly client?: AuditedClient | null;
+  /** For USER_ROLE_CHANGED the role given; for USER_DISABLED the admin's reason. */
+  readonly detail?: string | null;
   readonly at: Date;
 }
 
@@ -57,10 +67,14 @@ export interface AuthEvent {
   readonly reason: RevocationReason | null;
   readonly ip: string | null;
   readonly userAgent: string | null;
+  /** The admin who did it, for an admin's action; null otherwise. */
+  readonly actorId: string | null;
+  readonly detail: string | null;
   readonly occurredAt: Date;
 }
 
 const USER_AGENT_MAX_LENGTH = 512;
+const DETAIL_MAX_LENGTH = 500;
 
 /**
  * Appends events; pass the transaction that does what they describe, so that a rollback leaves no
@@ -75,6 +89,8 @@ export async function recordAuthEvents(db: Executor, events: readonly AuthEventI
     reason: event.reason ?? null,
     ip: event.client?.ip?.slice(0, 64) ?? null,
     userAgent: event.client?.userAgent?.slice(0, USER_AGENT_MAX_LENGTH) ?? null,
+    actorId: event.client?.actorId ?? null,
+    detail: event.detail?.slice(0, DETAIL_MAX_LENGTH) ?? null,
     occurredAt: event.at,
   }));
   if (rows.length === 1) {
@@ -93,14 +109,16 @@ export async function recordAuthEvents(db: Executor, events: readonly AuthEventI
       reason: row.reason,
       ip: row.ip,
       user_agent: row.userAgent,
+      actor_id: row.actorId,
+      detail: row.detail,
       occurred_at: row.occurredAt.toISOString(),
     })),
   );
   await db.execute(sql`
-    insert into auth_events (type, user_id, session_id, reason, ip, user_agent, occurred_at)
-    select e.type, e.user_id, e.session_id, e.reason, e.ip, e.user_agent, e.occurred_at
+    insert into auth_events (type, user_id, session_id, reason, ip, user_agent, actor_id, detail, occurred_at)
+    select e.type, e.user_id, e.session_id, e.reason, e.ip, e.user_agent, e.actor_id, e.detail, e.occurred_at
     from jsonb_to_recordset(${json}::jsonb) as e(n int, type text, user_id uuid, session_id uuid,
-      reason text, ip text, user_agent text, occurred_at timestamptz)
+      reason text, ip text, user_agent text, actor_id uuid, detail text, occurred_at timestamptz)
     order by e.n`);
 }
 
@@ -123,6 +141,8 @@ export async function listAuthEvents(db: Executor, userId: string, limit: number
     reason: row.reason as RevocationReason | null,
     ip: row.ip,
     userAgent: row.userAgent,
+    actorId: row.actorId,
+    detail: row.detail,
     occurredAt: row.occurredAt,
   }));
 }

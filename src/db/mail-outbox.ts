@@ -111,3 +111,9 @@ export async function listRecentMails(db: Executor, limit: number): Promise<Mail
 export async function pruneMails(db: Database, before: Date): Promise<void> {
   await db.delete(mailOutbox).where(lt(mailOutbox.createdAt, before));
 }
+
+/** Mails not sent yet (due or waiting for a retry): the backlog an operator watches. */
+export async function countUnsentMails(db: Database): Promise<number> {
+  const [row] = await db.select({ unsent: count() }).from(mailOutbox).where(isNull(mailOutbox.sentAt));
+  return row?.unsent ?? 0;
+}

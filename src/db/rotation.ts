@@ -1,6 +1,7 @@
 import type { RawQuery } from './client.js';
 import type { LiveWindow } from './live-window.js';
 import { sessionFromRawRow, toDate, type RawSessionRow } from './raw-rows.js';
+import type { Role } from './roles.js';
 import type { sessions } from './schema.js';
 
 /**
@@ -45,7 +46,8 @@ const ROTATION = `
     returning session_id
   )
   select used.id, used.user_id, used.device_name, used.user_agent, used.ip, used.created_at, used.last_used_at,
-    used.expires_at, used.ended_at, used.end_reason, used.authentication_methods, used.authenticated_at, used.token_hash, u.email, u.created_at as user_created_at
+    used.expires_at, used.ended_at, used.end_reason, used.authentication_methods, used.authenticated_at, used.token_hash,
+    u.email, u.role, u.created_at as user_created_at
   from used
   join issued on issued.session_id = used.id
   join audited on audited.session_id = used.id
@@ -65,7 +67,7 @@ export interface RotationRequest {
 
 export interface Rotated {
   readonly session: typeof sessions.$inferSelect;
-  readonly user: { readonly id: string; readonly email: string; readonly createdAt: Date };
+  readonly user: { readonly id: string; readonly email: string; readonly role: Role; readonly createdAt: Date };
 }
 
 /**
@@ -97,7 +99,7 @@ export async function rotateInOneStatement(
     if (!row) return null;
     return {
       session: sessionFromRawRow(row),
-      user: { id: row.user_id, email: row.email, createdAt: toDate(row.user_created_at) },
+      user: { id: row.user_id, email: row.email, role: row.role, createdAt: toDate(row.user_created_at) },
     };
   });
 }
@@ -105,5 +107,6 @@ export async function rotateInOneStatement(
 interface RotatedRow extends RawSessionRow {
   token_hash: string;
   email: string;
+  role: Role;
   user_created_at: string | Date;
 }

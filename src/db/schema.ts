@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import type { Role } from './roles.js';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -18,8 +19,18 @@ export const users = pgTable(
     createdAt: at('created_at').notNull(),
     /** Proven by a link or code sent to the address (src/auth/email-accounts/). */
     emailVerified: boolean('email_verified').notNull().default(false),
+    /** USER or ADMIN (src/auth/roles.ts); the admin scope reads it here on every admin request, not from the token. */
+    role: text('role').$type<Role>().notNull().default('USER'),
+    /** Set by an admin's disableUser: no sign-in (ACCOUNT_DISABLED) until enableUser clears it. */
+    disabledAt: at('disabled_at'),
+    /** The admin's note on why, if any; for admins only. */
+    disabledReason: text('disabled_reason'),
   },
-  (t) => [uniqueIndex('users_email_key').on(t.email)],
+  (t) => [
+    uniqueIndex('users_email_key').on(t.email),
+    // The admin list's order (created_at, id): a stable order for its cursors.
+    index('users_created_at_id_idx').on(t.createdAt, t.id),
+  ],
 );
 
 /** A session is one login on one device, and one refresh-token family. */
@@ -98,13 +109,21 @@ export const refreshTokens = pgTable(
   ],
 );
 
-/** ES256 signing keys generated on first start when JWT_PRIVATE_KEY is not given. */
+/**
+ * ES256 signing keys generated on first start when JWT_PRIVATE_KEY is not given, and by
+ * `rotate-signing-key`. Every row not retired is published; the phases are read against each
+ * instance's clock (src/auth/key-rotation.ts), so every instance follows a rotation without a restart.
+ */
 export const signingKeys = pgTable('signing_keys', {
   kid: text('kid').primaryKey(),
   /** `{ sealed: "v1.…" }` (auth/secret-box.ts) under KEY_ENCRYPTION_KEY; a plain JWK only without one. */
   privateJwk: jsonb('private_jwk').notNull(),
   publicJwk: jsonb('public_jwk').notNull(),
   createdAt: at('created_at').notNull(),
+  /** A rotated key signs from then on (the JWKS cache time after it was published); null: the first key. */
+  signsFrom: at('signs_from'),
+  /** Out of the JWKS, and no longer accepted, from then on: set when a successor is published. */
+  retiresAt: at('retires_at'),
 });
 
 /**
@@ -161,6 +180,10 @@ export const authEvents = pgTable(
     sessionId: uuid('session_id'),
     /** For SESSION_REVOKED: the revocation reason. */
     reason: text('reason'),
+    /** The admin who did it, for an admin's action on the account (the user is the target). */
+    actorId: uuid('actor_id'),
+    /** For USER_ROLE_CHANGED the role given; for USER_DISABLED the admin's reason, if any. */
+    detail: text('detail'),
     ip: text('ip'),
     userAgent: text('user_agent'),
     occurredAt: at('occurred_at').notNull(),

@@ -42,6 +42,14 @@ export interface NewSession {
   readonly alsoIn?: (tx: Transaction) => Promise<void>;
 }
 
+/** A session started, or why not (nothing written). */
+export type CreatedSession =
+  | { readonly kind: 'created'; readonly session: SessionRecord }
+  /** The password was changed after the login checked it. */
+  | { readonly kind: 'password-changed' }
+  /** An admin disabled the user (users.disabled_at). */
+  | { readonly kind: 'disabled' };
+
 /** Bounds one rotation statement (five array elements per rotation). */
 const ROTATIONS_PER_STATEMENT = 100;
 const CREATE_SESSION_WITHIN_LIMIT = `select * from create_session_within_limit($1::uuid, $2::uuid, $3::text, $4::text,
@@ -78,10 +86,10 @@ export class SessionStore {
   }
 
   /**
-   * Inserts the session, its first token and its audit event, and ends those beyond the limit. Null
-   * (nothing written) when the password was changed after the login checked it.
+   * Inserts the session, its first token and its audit event, and ends those beyond the limit. Nothing
+   * is written when the password was changed after the login checked it, or the user is disabled.
    */
-  async create(session: NewSession, window: LiveWindow): Promise<SessionRecord | null> {
+  async create(session: NewSession, window: LiveWindow): Promise<CreatedSession> {
     if (!session.alsoIn) {
       // One call, one round trip (drizzle/0007_create_session_within_limit.sql), with the same lock
       // on the user's row. Only at the limit, where sessions must end (and be announced in the same
@@ -102,19 +110,22 @@ export class SessionStore {
         session.passwordVersion,
         [...session.authenticationMethods],
       ]);
-      if (row) return sessionFromRawRow(row);
+      if (row) return { kind: 'created', session: sessionFromRawRow(row) };
     }
     return this.#ends.revokingTransaction(async (tx, record) => {
       await session.alsoIn?.(tx);
       // Concurrent logins of one user queue here, so each counts the others' sessions and the limit
       // holds (READ COMMITTED: the next statement sees what the previous holder committed).
       await lockUsers(tx, [session.userId]);
-      if (session.passwordVersion !== null && !(await hasPasswordVersion(tx, session.userId, session.passwordVersion))) {
-        return null;
+      const user = await signInState(tx, session.userId);
+      // Disabled first: a disabled user's password may well have changed too, and "disabled" is the truth.
+      if (user?.disabledAt) return { kind: 'disabled' } as const;
+      if (session.passwordVersion !== null && user?.passwordVersion !== session.passwordVersion) {
+        return { kind: 'password-changed' } as const;
       }
       const row = await insertSession(tx, session, window);
       await record(await this.#ends.endIn(tx, { userId: session.userId, sessionIds: row.beyondLimit }, 'SESSION_LIMIT'));
-      return row.session;
+      return { kind: 'created', session: row.session } as const;
     });
   }
 
@@ -223,10 +234,13 @@ export class SessionStore {
   }
 }
 
-/** Whether the user's password is still the one of this version (read under the user's row lock). */
-async function hasPasswordVersion(tx: Transaction, userId: string, version: number): Promise<boolean> {
-  const [user] = await tx.select({ version: users.passwordVersion }).from(users).where(eq(users.id, userId));
-  return user?.version === version;
+/** What decides whether the user may start a session (read under the user's row lock). */
+async function signInState(tx: Transaction, userId: string) {
+  const [user] = await tx
+    .select({ passwordVersion: users.passwordVersion, disabledAt: users.disabledAt })
+    .from(users)
+    .where(eq(users.id, userId));
+  return user ?? null;
 }
 
 /**

@@ -32,6 +32,8 @@ export interface PostgresBusOptions {
   readonly probeTimeoutMs: number;
   /** The longest LISTEN, and the reload after it, may take before the connection is given up. */
   readonly listenTimeoutMs?: number;
+  /** For the operator's figures: each notification's events as received, and each LISTEN re-established after a gap. */
+  readonly observer?: { notified(events: readonly SessionRevoked[]): void; relistened(): void };
 }
 
 /** The LISTEN connection's application_name: lets operators (and tests) tell which instance it is. */
@@ -84,6 +86,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
   function receive(payload: string): void {
     const received = fromWire(payload);
     if (!received) return options.logger.warn('ignored a malformed revocation notification');
+    options.observer?.notified(received.events);
     // This instance's own come back too: already delivered after commit, unless the commit's
     // acknowledgement was lost (committed, yet the caller saw an error): then this is the only news.
     deliver(received.events);
@@ -133,6 +136,7 @@ export function createPostgresBus(options: PostgresBusOptions): RevocationBus & 
       const missed = await within(timeoutMs, options.onResynchronise());
       listening = true;
       reconnectAttempt = 0;
+      if (how.afterGap) options.observer?.relistened();
       // Sessions that ended while this instance was deaf: a subscriber whose session ended then must
       // still be told and have its socket closed. Not at start-up, when nobody has subscribed yet and
       // everything in the window would count as "missed".

@@ -17,15 +17,17 @@ export function useReadiness(ping: () => Promise<void>): Plugin {
   };
 }
 
-/** GET /.well-known/jwks.json: the public keys that verify our access tokens. */
-export function useJwks(jwks: JSONWebKeySet): Plugin {
-  const body = JSON.stringify(jwks);
+/**
+ * GET /.well-known/jwks.json: the public keys that verify our access tokens, as they stand now (a
+ * rotation publishes a key JWKS_MAX_AGE before signing with it, so caches always hold it in time).
+ */
+export function useJwks(jwks: () => JSONWebKeySet, maxAgeSeconds: number): Plugin {
   return {
     onRequest({ url, endResponse, fetchAPI }) {
       if (url.pathname !== '/.well-known/jwks.json') return;
       endResponse(
-        new fetchAPI.Response(body, {
-          headers: { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300' },
+        new fetchAPI.Response(JSON.stringify(jwks()), {
+          headers: { 'content-type': 'application/jwk-set+json', 'cache-control': `public, max-age=${maxAgeSeconds}` },
         }),
       );
     },

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type YogaServerOptions, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin, type YogaServerOptions, type YogaServerInstance } from 'graphql-yoga';
 import type { JSONWebKeySet } from 'jose';
 import type { AuthService } from '../auth/service.js';
 import type { ClientInfo } from '../auth/sessions.js';
@@ -40,7 +40,9 @@ export type TidepassYoga = YogaServerInstance<ServerContext, GraphQLContext>;
 export interface YogaDeps {
   readonly auth: AuthService;
   readonly revocationFeed: RevocationFeed;
-  readonly jwks: JSONWebKeySet;
+  readonly jwks: () => JSONWebKeySet;
+  /** The JWKS's Cache-Control max-age (JWKS_MAX_AGE). */
+  readonly jwksMaxAge: number;
   readonly logger: Logger;
   readonly ping: () => Promise<void>;
   readonly trustProxy: TrustProxy;
@@ -56,6 +58,8 @@ export interface YogaDeps {
   readonly pageDirectory: URL;
   /** Lists the outbox at /dev/mailbox; null when mail goes out by SMTP (or is off). */
   readonly devMailbox?: (() => Promise<MailboxEntry[]>) | null;
+  /** Plugins of the composition root's own (the operation metrics). */
+  readonly plugins?: readonly Plugin[];
 }
 
 const GRAPHQL_ENDPOINT = '/graphql';
@@ -105,7 +109,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       useNoIntrospection(graphiqlAllowed),
       refreshCookies.plugin,
       useReadiness(deps.ping),
-      useJwks(deps.jwks),
+      useJwks(deps.jwks, deps.jwksMaxAge),
       useStrictRequestFormat({ maxBodyBytes: deps.maxRequestBodyBytes }),
       useCsrfPrevention(),
       ...useDocumentLimits(),
@@ -114,6 +118,7 @@ export function createYogaServer(deps: YogaDeps): TidepassYoga {
       useRequestLog(deps.logger),
       useVariableErrorCode(),
       useScopeCacheReleaseOnSubscribe(),
+      ...(deps.plugins ?? []),
     ],
   });
 }

@@ -7,7 +7,7 @@ const AuthEventTypeRef = builder.enumType('AuthEventType', {
   values: authEventTypes,
 });
 
-const AuthEventRef = builder.objectRef<AuthEvent>('AuthEvent').implement({
+export const AuthEventRef = builder.objectRef<AuthEvent>('AuthEvent').implement({
   description: 'One entry of the account\'s audit log: where and how the account was used.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -21,6 +21,14 @@ const AuthEventRef = builder.objectRef<AuthEvent>('AuthEvent').implement({
     }),
     ip: t.exposeString('ip', { nullable: true, description: 'The client that caused it; null when the server did (expiry, session limit).' }),
     userAgent: t.exposeString('userAgent', { nullable: true }),
+    actorId: t.exposeID('actorId', {
+      nullable: true,
+      description: "For an admin's action on the account (USER_* events, and sessions an admin ended): the admin's user id.",
+    }),
+    detail: t.exposeString('detail', {
+      nullable: true,
+      description: "For USER_ROLE_CHANGED the role given; for USER_DISABLED the admin's reason, if any.",
+    }),
     occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
   }),
 });

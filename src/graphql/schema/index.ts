@@ -8,6 +8,7 @@ import './session-revoked.js';
 import './auth-event.js';
 import './email.js';
 import './security.js';
+import './admin.js';
 
 builder.queryType({});
 

@@ -1,5 +1,5 @@
 import type { AccountReads } from '../../auth/accounts.js';
-import type { Account, User, UserReference } from '../../auth/users.js';
+import { roles, type Account, type User, type UserReference } from '../../auth/users.js';
 import { builder } from '../builder.js';
 import { notSignedInError } from '../context.js';
 
@@ -11,7 +11,12 @@ const loaded = async (user: UserSource, accounts: AccountReads): Promise<User> =
 
 /** Whether the address is proven is read from the row unless the source carried it. */
 const loadedAccount = async (user: UserSource, accounts: AccountReads): Promise<Account> =>
-  'emailVerified' in user ? user : accounts.findUser(user.id);
+  'emailVerified' in user && 'disabled' in user ? user : accounts.findUser(user.id);
+
+export const RoleRef = builder.enumType('Role', {
+  description: 'What a user may do: USER, or ADMIN (the admin API as well).',
+  values: roles,
+});
 
 export const UserRef = builder.objectRef<UserSource>('User').implement({
   description: 'An account.',
@@ -21,6 +26,11 @@ export const UserRef = builder.objectRef<UserSource>('User').implement({
     emailVerified: t.boolean({
       description: 'Whether the address has been proven by a link or code sent to it.',
       resolve: async (user, _args, ctx) => (await loadedAccount(user, ctx.auth.accounts)).emailVerified,
+    }),
+    role: t.field({ type: RoleRef, resolve: async (user, _args, ctx) => (await loaded(user, ctx.auth.accounts)).role }),
+    disabled: t.boolean({
+      description: 'Whether an admin disabled the account: no sign-in (ACCOUNT_DISABLED) until enabled.',
+      resolve: async (user, _args, ctx) => (await loadedAccount(user, ctx.auth.accounts)).disabled,
     }),
     createdAt: t.field({ type: 'DateTime', resolve: async (user, _args, ctx) => (await loaded(user, ctx.auth.accounts)).createdAt }),
   }),

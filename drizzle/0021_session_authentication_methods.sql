@@ -1,5 +1,5 @@
 -- A session records how its user proved themselves (RFC 8176 amr values) and when (auth_time): the
--- access tokens carry both, and step-up checks the time. As 0013's function, with the methods.
+-- access tokens carry both, and step-up checks the time. As 0018's function, with the methods.
 DROP FUNCTION create_session_within_limit(uuid, uuid, text, text, text, timestamptz, timestamptz, timestamptz,
   integer, uuid, text, text, integer);
 --> statement-breakpoint
@@ -11,10 +11,12 @@ CREATE FUNCTION create_session_within_limit(
 ) RETURNS SETOF sessions LANGUAGE plpgsql AS $$
 DECLARE
   v_password_version integer;
+  v_disabled_at timestamptz;
 BEGIN
   -- NO KEY UPDATE, as lockUsers takes: it does not block the key-share locks of inserting sessions.
-  SELECT password_version INTO v_password_version FROM users WHERE id = p_user_id FOR NO KEY UPDATE;
-  IF v_password_version IS DISTINCT FROM p_password_version THEN
+  SELECT password_version, disabled_at INTO v_password_version, v_disabled_at
+  FROM users WHERE id = p_user_id FOR NO KEY UPDATE;
+  IF v_password_version IS DISTINCT FROM p_password_version OR v_disabled_at IS NOT NULL THEN
     RETURN;
   END IF;
   IF (

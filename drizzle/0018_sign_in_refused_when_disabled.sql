@@ -1,0 +1,43 @@
+-- Roles are a closed set: a typo in SQL by hand must not create a third one that the code reads as neither.
+ALTER TABLE "users" ADD CONSTRAINT "users_role_check" CHECK ("role" IN ('USER', 'ADMIN'));
+--> statement-breakpoint
+-- As 0013's, and also writing nothing for a disabled user: a login whose password checked while an
+-- admin disabled the account must not start a session after disableUser ended them all. The check is
+-- under the lock of the user's row, which disableUser holds until it commits; the caller's
+-- transaction then tells why (ACCOUNT_DISABLED) under the same lock.
+CREATE OR REPLACE FUNCTION create_session_within_limit(
+  p_session_id uuid, p_user_id uuid, p_device_name text, p_user_agent text, p_ip text,
+  p_now timestamptz, p_expires_at timestamptz, p_idle_horizon timestamptz, p_max_sessions integer,
+  p_token_id uuid, p_token_hash text, p_cause text, p_password_version integer
+) RETURNS SETOF sessions LANGUAGE plpgsql AS $$
+DECLARE
+  v_password_version integer;
+  v_disabled_at timestamptz;
+BEGIN
+  -- NO KEY UPDATE, as lockUsers takes: it does not block the key-share locks of inserting sessions.
+  SELECT password_version, disabled_at INTO v_password_version, v_disabled_at
+  FROM users WHERE id = p_user_id FOR NO KEY UPDATE;
+  IF v_password_version IS DISTINCT FROM p_password_version OR v_disabled_at IS NOT NULL THEN
+    RETURN;
+  END IF;
+  IF (
+    SELECT count(*) FROM sessions s
+    WHERE s.user_id = p_user_id AND s.ended_at IS NULL AND s.expires_at > p_now AND s.last_used_at > p_idle_horizon
+  ) >= p_max_sessions THEN
+    RETURN;
+  END IF;
+  RETURN QUERY
+  WITH created AS (
+    INSERT INTO sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at)
+    VALUES (p_session_id, p_user_id, p_device_name, p_user_agent, p_ip, p_now, p_now, p_expires_at)
+    RETURNING *
+  ), issued AS (
+    INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, created_at)
+    SELECT p_token_id, created.id, NULL, p_token_hash, p_now FROM created
+  ), audited AS (
+    INSERT INTO auth_events (type, user_id, session_id, ip, user_agent, occurred_at)
+    SELECT p_cause, created.user_id, created.id, created.ip, created.user_agent, p_now FROM created
+  )
+  SELECT created.* FROM created;
+END;
+$$;
