@@ -91,6 +91,7 @@ describe('the tokens we issue', () => {
       // RFC 8176 / OIDC: when and how the user proved themselves (a sign-up: the password, now).
       auth_time: nowSeconds(),
       amr: ['pwd'],
+      role: 'USER',
     });
     expect(new Date(payload.exp! * 1000).toISOString()).toBe(session.accessTokenExpiresAt);
   });
