@@ -12,6 +12,13 @@ import { withOutagesAsUnavailable } from './auth/outages.js';
 import { PendingEnds } from './auth/pending-ends.js';
 import { sweepRetention } from './auth/retention.js';
 import { SecretBox } from './auth/secret-box.js';
+import { CodeCheck } from './auth/second-factors/code-check.js';
+import { Reauthentication } from './auth/second-factors/reauthentication.js';
+import { sweepMfaTokens } from './auth/second-factors/mfa-tokens.js';
+import { SecondFactorUseCases } from './auth/second-factors/second-factor-use-cases.js';
+import { SecretSealer } from './auth/second-factors/sealing.js';
+import { SignInGate } from './auth/second-factors/sign-in-gate.js';
+import { StepUp } from './auth/second-factors/step-up.js';
 import { RevocationSet } from './auth/revocations.js';
 import { authServiceOf, type AuthService } from './auth/service.js';
 import { SessionUseCases } from './auth/session-use-cases.js';
@@ -252,8 +259,12 @@ function buildDomain(input: {
     capacity: options.pendingEndCapacity,
   });
   const tokens = new TokenIssuer({ accessTokens, sessions });
+  const gate = new SignInGate({ db, clock, sessions, tokens });
+  const stepUp = new StepUp({ db, clock, maxAge: config.reauthMaxAge });
+  const sealer = new SecretSealer(config.keyEncryptionKey ? new SecretBox(config.keyEncryptionKey) : null);
+  const codes = new CodeCheck({ db, clock, throttle, sealer });
   const email = new EmailAccountUseCases({
-    ...{ db, clock, logger, sessions, tokens, loginThrottle: throttle, mail: config.mail },
+    ...{ db, clock, logger, sessions, tokens, gate, stepUp, loginThrottle: throttle, mail: config.mail },
     signInCodeKey: signInCodeKey(config),
     wakeSender: () => input.mail.wake(),
     timer: options.mailTimer,
@@ -265,14 +276,16 @@ function buildDomain(input: {
   const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withReportedOutcomes(withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, verification }), logger), {
-      login: metrics.outcomes.login,
-      signUp: metrics.outcomes.signUp,
-    }),
+    credentials: withReportedOutcomes(
+      withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, verification, gate, stepUp }), logger),
+      { login: metrics.outcomes.login, signUp: metrics.outcomes.signUp },
+    ),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds, outcomes: metrics.outcomes }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
     email: withOutagesAsUnavailable(email, logger),
-    deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion }), logger),
+    deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion, stepUp }), logger),
+    secondFactors: withOutagesAsUnavailable(new SecondFactorUseCases({ db, clock, sealer, stepUp, gate, codes }), logger),
+    reauthentication: withOutagesAsUnavailable(new Reauthentication({ db, clock, sessions, tokens, throttle, codes }), logger),
     admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens, userDeletion }), logger),
     webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
   });
@@ -292,7 +305,11 @@ function buildDomain(input: {
     pendingEnds,
     userDeletion,
     sweepExpiredSessions: () => sessions.expire(),
-    sweepRetention: () => sweepRetention({ db, clock, policy: retention }),
+    // Spent and expired mfaTokens go with the other old rows: an hour after their expiry.
+    sweepRetention: async () => {
+      await sweepMfaTokens(db, clock());
+      return sweepRetention({ db, clock, policy: retention });
+    },
   };
 }
 

@@ -104,6 +104,8 @@ const envSchema = z.object({
   MAIL_MAX_PER_IP_PER_HOUR: count(50),
   SIGN_IN_CODE_TTL: seconds(600),
   REQUIRE_EMAIL_VERIFICATION: z.stringbool({ error: 'must be true or false' }).default(false),
+  // Step-up: how recent a proof sensitive changes need (src/auth/second-factors/step-up.ts).
+  REAUTH_MAX_AGE: seconds(300),
   // Prometheus metrics (src/metrics/): off unless one of these is set.
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters (a random secret)').optional(),
   METRICS_PORT: z.coerce
@@ -134,6 +136,8 @@ export interface Config {
   /** Seals the signing key stored in the database (AES-256-GCM); required in production without JWT_PRIVATE_KEY. */
   readonly keyEncryptionKey: Uint8Array | undefined;
   readonly accessTokenTtl: number;
+  /** Seconds: sensitive changes need the access token's auth_time within this (else REAUTHENTICATION_REQUIRED). */
+  readonly reauthMaxAge: number;
   readonly refreshTokenTtl: number;
   readonly sessionIdleTimeout: number;
   readonly refreshReuseGrace: number;
@@ -225,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtVerificationKeys: Object.freeze(v.JWT_VERIFICATION_KEYS),
     keyEncryptionKey: v.KEY_ENCRYPTION_KEY,
     accessTokenTtl: v.ACCESS_TOKEN_TTL,
+    reauthMaxAge: v.REAUTH_MAX_AGE,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL,
     sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
     refreshReuseGrace: v.REFRESH_REUSE_GRACE,

@@ -28,6 +28,12 @@ export const errorMessages = {
   INVALID_SIGN_IN_CODE: 'The sign-in code is wrong, expired, already used or replaced by a newer one.',
   EMAIL_NOT_VERIFIED: 'The email address must be verified first: a link has been sent to it.',
   ORIGIN_NOT_ALLOWED: 'The refresh cookie may be used only from this server\'s own origin or one of CORS_ORIGINS.',
+  MFA_REQUIRED: 'A second factor is required: complete the sign-in with extensions.mfaToken.',
+  INVALID_MFA_CODE: 'The authentication code is incorrect.',
+  INVALID_MFA_TOKEN: 'The mfaToken is unknown, expired or already used.',
+  REAUTHENTICATION_REQUIRED: 'This change needs a recent proof: call reauthenticate first.',
+  CHALLENGE_EXPIRED: 'The challenge is unknown, expired or already used.',
+  PASSKEY_REJECTED: 'The passkey response does not verify.',
   FORBIDDEN: 'This requires an administrator.',
   ACCOUNT_DISABLED: 'This account has been disabled by an administrator.',
   /** yoga's masked error: its message is yoga's own. */

@@ -1,6 +1,7 @@
 import './style.css';
 import { documents, GraphQLFailure, type SessionRow } from './api.js';
 import { subscribeToRevocations, type SessionRevoked } from './live.js';
+import { mountSecurity } from './security.js';
 import { SessionKeeper, type SessionState } from './session.js';
 import { setUpMailSignIn } from './sign-in-by-mail.js';
 import { errorInWords, guessDeviceName, revocationReasonInWords, timeAgoInWords, userAgentInWords } from './words.js';
@@ -23,6 +24,9 @@ const ui = {
   password: element<HTMLInputElement>('password'),
   deviceName: element<HTMLInputElement>('device-name'),
   formError: element('form-error'),
+  secondStep: element<HTMLFormElement>('second-step'),
+  mfaCode: element<HTMLInputElement>('mfa-code'),
+  secondStepError: element('second-step-error'),
   signedIn: element('signed-in'),
   signedInTitle: element('signed-in-title'),
   emailShown: element('email-shown'),
@@ -33,7 +37,10 @@ const ui = {
 };
 
 const keeper = new SessionKeeper();
+const security = mountSecurity(keeper, describe);
 let unsubscribe: (() => void) | null = null;
+/** The first step's mfaToken while the log-in form asks for the second. */
+let mfaToken: string | null = null;
 
 keeper.onChange((state: SessionState) => {
   if (state.kind === 'signed-out') return showSignedOut(state.reason);
@@ -54,6 +61,8 @@ function showSignedOut(reason: string | null): void {
   ui.signedOut.hidden = false;
   ui.signedOutReason.textContent = reason ?? '';
   ui.password.value = '';
+  showFirstStep();
+  security.clear();
   if (wasSignedIn) ui.signedOutTitle.focus();
 }
 
@@ -66,6 +75,7 @@ function showSignedIn(email: string): void {
   say('');
   ui.signedIn.hidden = false;
   ui.signedInTitle.focus();
+  void security.load();
   unsubscribe?.();
   unsubscribe = subscribeToRevocations(keeper, {
     onEvent: onRevoked,
@@ -213,9 +223,46 @@ ui.form.addEventListener('submit', (event) => {
   ui.formError.textContent = '';
   (action === 'signUp' ? keeper.signUp(credentials) : keeper.logIn(credentials))
     .catch((error: unknown) => {
+      if (error instanceof GraphQLFailure && error.code === 'MFA_REQUIRED') return showSecondStep(String(error.extensions['mfaToken']));
       ui.formError.textContent = describe(error);
     })
     .finally(() => buttons.forEach((button) => (button.disabled = false)));
+});
+
+/** The log-in form's second step: a code from the authenticator app, or a recovery code. */
+function showSecondStep(token: string): void {
+  mfaToken = token;
+  ui.form.hidden = true;
+  ui.secondStep.hidden = false;
+  ui.mfaCode.value = '';
+  ui.secondStepError.textContent = '';
+  ui.mfaCode.focus();
+}
+
+function showFirstStep(): void {
+  mfaToken = null;
+  ui.secondStep.hidden = true;
+  ui.form.hidden = false;
+}
+
+ui.secondStep.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!mfaToken) return showFirstStep();
+  const button = ui.secondStep.querySelector('button')!;
+  button.disabled = true;
+  ui.secondStepError.textContent = '';
+  keeper
+    .completeLogin(mfaToken, ui.mfaCode.value.trim())
+    .catch((error: unknown) => {
+      // Expired or used: the first step again.
+      if (error instanceof GraphQLFailure && error.code === 'INVALID_MFA_TOKEN') {
+        showFirstStep();
+        ui.formError.textContent = describe(error);
+        return;
+      }
+      ui.secondStepError.textContent = describe(error);
+    })
+    .finally(() => (button.disabled = false));
 });
 
 function describe(error: unknown): string {

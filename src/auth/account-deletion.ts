@@ -4,12 +4,13 @@ import type { Viewer } from './authentication.js';
 import { checkCurrentPassword } from './current-password.js';
 import type { ClientInfo } from './sessions.js';
 import type { Throttle } from './throttle.js';
+import type { StepUp } from './second-factors/step-up.js';
 import type { UserDeletion } from './user-deletion.js';
 
 /** deleteAccount: the signed-in user deletes the account, proving it with the current password. */
 export class AccountDeletion {
   constructor(
-    private readonly deps: { db: Database; clock: Clock; throttle: Throttle; userDeletion: UserDeletion },
+    private readonly deps: { db: Database; clock: Clock; throttle: Throttle; userDeletion: UserDeletion; stepUp: StepUp },
   ) {}
 
   /**
@@ -18,6 +19,8 @@ export class AccountDeletion {
    * ended or the password changed meanwhile.
    */
   async deleteAccount(viewer: Viewer, input: { currentPassword: string }, client: ClientInfo): Promise<boolean> {
+    // With a second factor, a password alone (a stolen one) must not delete the account.
+    await this.deps.stepUp.requireRecentIfProtected(viewer);
     const user = await checkCurrentPassword(this.deps, viewer, input.currentPassword, client);
     await this.deps.userDeletion.deleteUser(user.id, {
       reason: 'ACCOUNT_DELETED',

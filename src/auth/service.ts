@@ -5,6 +5,8 @@ import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
 import type { WebhookEndpoints } from '../webhooks/endpoints.js';
+import type { Reauthentication } from './second-factors/reauthentication.js';
+import type { SecondFactorUseCases } from './second-factors/second-factor-use-cases.js';
 import type { SessionUseCases } from './session-use-cases.js';
 
 export type { Authentication, Viewer } from './authentication.js';
@@ -21,6 +23,8 @@ export interface AuthService {
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
   readonly deletion: AccountDeletion;
+  readonly secondFactors: SecondFactorUseCases;
+  readonly reauthentication: Reauthentication;
   /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
   readonly admin: AdminUseCases;
   /** Webhook endpoints and their deliveries (admin fields). */
@@ -39,16 +43,20 @@ export function authServiceOf(families: {
   accounts: AccountReads;
   email: EmailAccountUseCases;
   deletion: AccountDeletion;
+  secondFactors: SecondFactorUseCases;
+  reauthentication: Reauthentication;
   admin: AdminUseCases;
   webhooks: WebhookEndpoints;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, deletion, admin, webhooks } = families;
+  const { authentication, credentials, sessions, accounts, email, deletion, secondFactors, reauthentication, admin, webhooks } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
     deletion,
+    secondFactors,
+    reauthentication,
     admin,
     webhooks,
     authenticate: (authorization) => authentication.authenticate(authorization),

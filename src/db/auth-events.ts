@@ -29,6 +29,13 @@ export const authEventTypes = [
   'EMAIL_CHANGED',
   /** Kept after the user is gone (the audit log outlives accounts); its reason tells who deleted it. */
   'ACCOUNT_DELETED',
+  'TOTP_ENABLED',
+  'TOTP_DISABLED',
+  'TOTP_USED',
+  'RECOVERY_CODE_USED',
+  'RECOVERY_CODES_REGENERATED',
+  'SECOND_FACTOR_FAILED',
+  'REAUTHENTICATED',
   // An admin's actions on the account (actorId: the admin; the account is the user).
   'USER_DISABLED',
   'USER_ENABLED',

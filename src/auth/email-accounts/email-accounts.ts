@@ -9,6 +9,8 @@ import type { Throttle } from '../throttle.js';
 import type { Account } from '../users.js';
 import type { VerificationRequirement } from '../credentials.js';
 import { EmailChange } from './email-change.js';
+import type { SignInGate } from '../second-factors/sign-in-gate.js';
+import type { StepUp } from '../second-factors/step-up.js';
 import { MailQueue, type MailSettings } from './mail-queue.js';
 import { MailRequests } from './mail-requests.js';
 import { MailThrottle } from './mail-throttle.js';
@@ -36,6 +38,10 @@ export class EmailAccountUseCases {
     tokens: TokenIssuer;
     /** The login throttle: sign-in codes and an email change's current password count against it. */
     loginThrottle: Throttle;
+    /** Where a reset's or a code's new session starts, or its second step is asked for. */
+    gate: SignInGate;
+    /** An email change of an account with a second factor needs a recent proof. */
+    stepUp: StepUp;
     mail: MailSettings;
     /** The key of the sign-in codes' HMAC (SignInCodeSettings.hashKey). */
     signInCodeKey: Uint8Array | null;

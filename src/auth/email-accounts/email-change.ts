@@ -10,6 +10,7 @@ import { checkCurrentPassword } from '../current-password.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import type { Throttle } from '../throttle.js';
 import { changeEmail, findCredentials, findUserById, normaliseEmail, type Account } from '../users.js';
+import type { StepUp } from '../second-factors/step-up.js';
 import type { MailQueue } from './mail-queue.js';
 import type { MailThrottle } from './mail-throttle.js';
 
@@ -27,6 +28,7 @@ export class EmailChange {
       /** The login throttle, which counts a wrong current password. */
       throttle: Throttle;
       mailThrottle: MailThrottle;
+      stepUp: StepUp;
     },
   ) {}
 
@@ -37,6 +39,8 @@ export class EmailChange {
    */
   async request(viewer: Viewer, input: { newEmail: string; currentPassword: string }, client: ClientInfo): Promise<boolean> {
     this.deps.mail.assertEnabled();
+    // A second factor protects the account: a password alone (a stolen one) must not move it elsewhere.
+    await this.deps.stepUp.requireRecentIfProtected(viewer);
     const newEmail = normaliseEmail(input.newEmail, 'newEmail');
     const user = await checkCurrentPassword(this.deps, viewer, input.currentPassword, client);
     if (newEmail === user.email) throw badInput('newEmail', 'This is the address of the account already.');

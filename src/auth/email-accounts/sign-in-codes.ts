@@ -8,7 +8,9 @@ import { AuthError } from '../../errors.js';
 import { signInCodeMail } from '../../mail/templates.js';
 import { constantTimeEqual } from '../crypto.js';
 import { checkDeviceName } from '../device-name.js';
-import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
+import type { IssuedTokens } from '../issued-tokens.js';
+import type { DeliveryChoice } from '../second-factors/mfa-tokens.js';
+import type { SignInGate } from '../second-factors/sign-in-gate.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import type { Throttle } from '../throttle.js';
 import { findCredentials, markEmailVerified, normaliseEmail, type Credentials } from '../users.js';
@@ -20,6 +22,8 @@ export interface SignInWithCodeInput {
   readonly email: string;
   readonly code: string;
   readonly deviceName?: string | null | undefined;
+  /** How the client wants its refresh token: bound to the mfaToken when a second step is needed. */
+  readonly delivery?: DeliveryChoice | null | undefined;
 }
 
 export interface SignInCodeSettings {
@@ -51,7 +55,7 @@ export class SignInCodes {
       mailThrottle: MailThrottle;
       loginThrottle: Throttle;
       sessions: SessionLifecycle;
-      tokens: TokenIssuer;
+      gate: SignInGate;
       settings: SignInCodeSettings;
     },
   ) {
@@ -101,7 +105,7 @@ export class SignInCodes {
     }
     if (!user) throw new AuthError('INVALID_SIGN_IN_CODE');
     await attempt.succeeded();
-    return this.#signInAfterFirstStep(user, deviceName, client);
+    return this.#signInAfterFirstStep(user, deviceName, input.delivery ?? 'BODY', client);
   }
 
   /** The user whose live code this is (spent now), or null (a wrong try counted). */
@@ -124,18 +128,11 @@ export class SignInCodes {
   }
 
   /**
-   * The one place where a verified first step becomes a session, as login's does (a second factor,
-   * when the account has one, would be asked for here).
+   * A verified first step (the code proved the mailbox, amr `otp`) becomes a session through the
+   * sign-in gate, as login's does: a user with a second factor gets MFA_REQUIRED instead.
    */
-  async #signInAfterFirstStep(user: Credentials, deviceName: string | null, client: ClientInfo): Promise<IssuedTokens> {
-    const { session, refreshToken } = await this.deps.sessions.create({
-      userId: user.id,
-      deviceName,
-      client,
-      cause: 'LOGIN_SUCCEEDED',
-      passwordVersion: null,
-    });
-    return this.deps.tokens.issue(user, session, refreshToken);
+  #signInAfterFirstStep(user: Credentials, deviceName: string | null, delivery: DeliveryChoice, client: ClientInfo): Promise<IssuedTokens> {
+    return this.deps.gate.signIn({ user, factor: 'otp', deviceName, delivery, passwordVersion: null, client });
   }
 
   /** HMAC-SHA-256 of the user id and the code: bound to the account, and of no use without the key. */

@@ -7,6 +7,7 @@ import './auth.js';
 import './session-revoked.js';
 import './auth-event.js';
 import './email.js';
+import './security.js';
 import './admin.js';
 import './webhook.js';
 
