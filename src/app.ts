@@ -6,6 +6,7 @@ import { EmailAccountUseCases } from './auth/email-accounts/email-accounts.js';
 import { TokenIssuer } from './auth/issued-tokens.js';
 import { InvalidVerificationKey, loadSigningKeys, SigningKeyLocked, type SigningKeys } from './auth/keys.js';
 import { withOutagesAsUnavailable } from './auth/outages.js';
+import { PasskeyUseCases } from './auth/passkeys/passkeys.js';
 import { PendingEnds } from './auth/pending-ends.js';
 import { sweepRetention } from './auth/retention.js';
 import { SecretBox } from './auth/secret-box.js';
@@ -214,6 +215,10 @@ function buildDomain(input: {
     credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
+    passkeys: withOutagesAsUnavailable(
+      new PasskeyUseCases({ db, clock, sessions, tokens, relyingParty: { id: config.webauthn.rpId, name: 'tidepass', origins: config.webauthn.origins } }),
+      logger,
+    ),
     email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
   });
   const retention = {

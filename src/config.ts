@@ -101,6 +101,8 @@ const envSchema = z.object({
   PASSWORD_RESET_TTL: seconds(1_800),
   EMAIL_CHANGE_TTL: seconds(3_600),
   MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
+  // Passkeys: origins besides PUBLIC_URL's whose pages may use our RP ID (the host of PUBLIC_URL).
+  WEBAUTHN_ORIGINS: origins.default([]),
 });
 
 export interface Config {
@@ -146,6 +148,15 @@ export interface Config {
   /** GraphiQL and introspection: GRAPHIQL=true everyone, false nobody; unset, as errorDetails but loopback with NODE_ENV=test. */
   readonly graphiql: Audience;
   readonly mail: MailConfig;
+  readonly webauthn: WebAuthnConfig;
+}
+
+/** Passkeys (src/auth/passkeys/). */
+export interface WebAuthnConfig {
+  /** The RP ID: the host name of PUBLIC_URL (`localhost` by default). */
+  readonly rpId: string;
+  /** Where a WebAuthn ceremony may take place: PUBLIC_URL's origin, then WEBAUTHN_ORIGINS. */
+  readonly origins: readonly string[];
 }
 
 /** Accounts by email (src/auth/email-accounts/, src/mail/). */
@@ -220,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     revocationFeedMaxClients: v.REVOCATION_FEED_MAX_CLIENTS,
     ...conveniences(v, present['NODE_ENV'] !== undefined),
     mail: mailConfig(v),
+    webauthn: webauthnConfig(v),
   });
 }
 
@@ -239,6 +251,14 @@ function mailConfig(v: z.infer<typeof envSchema>): MailConfig {
       emailChange: v.EMAIL_CHANGE_TTL,
     }),
     maxPerRecipientPerHour: v.MAIL_MAX_PER_RECIPIENT_PER_HOUR,
+  });
+}
+
+function webauthnConfig(v: z.infer<typeof envSchema>): WebAuthnConfig {
+  const publicUrl = new URL(v.PUBLIC_URL);
+  return Object.freeze({
+    rpId: publicUrl.hostname,
+    origins: Object.freeze([...new Set([publicUrl.origin, ...v.WEBAUTHN_ORIGINS])]),
   });
 }
 

@@ -26,6 +26,8 @@ export const errorMessages = {
   CSRF_HEADER_REQUIRED: 'Send the x-graphql-yoga-csrf header, or POST as application/json.',
   INVALID_EMAIL_TOKEN: 'The link is invalid, expired, already used or replaced by a newer one.',
   ORIGIN_NOT_ALLOWED: 'The refresh cookie may be used only from this server\'s own origin or one of CORS_ORIGINS.',
+  PASSKEY_REJECTED: 'The passkey response does not verify.',
+  CHALLENGE_EXPIRED: 'The challenge is unknown, expired or already answered; start again.',
   /** yoga's masked error: its message is yoga's own. */
   INTERNAL_SERVER_ERROR: 'Unexpected error.',
 } as const;

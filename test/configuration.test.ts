@@ -47,6 +47,7 @@ describe('configuration', () => {
         tokenTtl: { verification: 86_400, passwordReset: 1_800, emailChange: 3_600 },
         maxPerRecipientPerHour: 5,
       },
+      webauthn: { rpId: 'localhost', origins: ['http://localhost:4000'] },
     });
   });
 
@@ -76,6 +77,7 @@ describe('configuration', () => {
       PASSWORD_RESET_TTL: '600',
       EMAIL_CHANGE_TTL: '1200',
       MAIL_MAX_PER_RECIPIENT_PER_HOUR: '3',
+      WEBAUTHN_ORIGINS: 'https://app.auth.example, https://auth.example',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -104,6 +106,7 @@ describe('configuration', () => {
         tokenTtl: { verification: 3600, passwordReset: 600, emailChange: 1200 },
         maxPerRecipientPerHour: 3,
       },
+      webauthn: { rpId: 'auth.example', origins: ['https://auth.example', 'https://app.auth.example'] },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

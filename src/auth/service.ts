@@ -2,6 +2,7 @@ import type { AccountReads } from './accounts.js';
 import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
+import type { PasskeyUseCases } from './passkeys/passkeys.js';
 import type { SessionUseCases } from './session-use-cases.js';
 
 export type { Authentication, Viewer } from './authentication.js';
@@ -17,6 +18,7 @@ export interface AuthService {
   readonly sessions: SessionUseCases;
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
+  readonly passkeys: PasskeyUseCases;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -30,13 +32,15 @@ export function authServiceOf(families: {
   sessions: SessionUseCases;
   accounts: AccountReads;
   email: EmailAccountUseCases;
+  passkeys: PasskeyUseCases;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email } = families;
+  const { authentication, credentials, sessions, accounts, email, passkeys } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
+    passkeys,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),

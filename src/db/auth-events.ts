@@ -22,6 +22,10 @@ export const authEventTypes = [
   'EMAIL_VERIFIED',
   'PASSWORD_RESET_REQUESTED',
   'PASSWORD_RESET',
+  'PASSKEY_REGISTERED',
+  'PASSKEY_REMOVED',
+  'PASSKEY_USED',
+  'PASSKEY_FAILED',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 
