@@ -1,6 +1,7 @@
 import './style.css';
 import { documents, GraphQLFailure, type SessionRow } from './api.js';
 import { subscribeToRevocations, type SessionRevoked } from './live.js';
+import { setUpPasskeys } from './passkeys.js';
 import { SessionKeeper, type SessionState } from './session.js';
 import { errorInWords, guessDeviceName, revocationReasonInWords, timeAgoInWords, userAgentInWords } from './words.js';
 
@@ -33,6 +34,12 @@ const ui = {
 
 const keeper = new SessionKeeper();
 let unsubscribe: (() => void) | null = null;
+const passkeys = setUpPasskeys(keeper, {
+  deviceName: () => ui.deviceName.value.trim(),
+  pendingMfaToken: () => null,
+  describe: (error) => describe(error),
+  onSignInError: (message) => (ui.formError.textContent = message),
+});
 
 keeper.onChange((state: SessionState) => {
   if (state.kind === 'signed-out') return showSignedOut(state.reason);
@@ -49,6 +56,7 @@ function showSignedOut(reason: string | null): void {
   ui.loading.hidden = true;
   ui.signedIn.hidden = true;
   ui.devices.replaceChildren();
+  passkeys.clear();
   delete ui.devices.dataset['live'];
   ui.signedOut.hidden = false;
   ui.signedOutReason.textContent = reason ?? '';
@@ -77,6 +85,7 @@ function showSignedIn(email: string): void {
     },
   });
   void loadDevices();
+  void passkeys.load();
 }
 
 function onRevoked(event: SessionRevoked): void {

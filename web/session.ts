@@ -62,6 +62,11 @@ export class SessionKeeper {
     this.#hold(data.login);
   }
 
+  /** Signed in by other means than a password (a passkey): hold the session its payload starts. */
+  adopt(payload: AuthPayload): void {
+    this.#hold(payload);
+  }
+
   /** An access token good for a while yet, refreshing first when it is due. */
   async accessToken(): Promise<string> {
     if (!this.#held) throw new GraphQLFailure('UNAUTHENTICATED', 'Not signed in.');

@@ -65,6 +65,9 @@ const ERRORS: Readonly<Record<string, string>> = {
   EMAIL_TAKEN: 'An account with this email already exists. Log in instead.',
   RATE_LIMITED: 'Too many attempts. Wait a while and try again.',
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable. Try again in a moment.',
+  PASSKEY_REJECTED: 'That passkey was not accepted. Try another, or sign in with your password.',
+  CHALLENGE_EXPIRED: 'That took too long. Try again.',
+  PASSKEY_CANCELLED: 'No passkey was used.',
 };
 
 export function errorInWords(code: string | undefined, message: string): string {
