@@ -10,6 +10,12 @@ import { PasskeyUseCases } from './auth/passkeys/passkeys.js';
 import { PendingEnds } from './auth/pending-ends.js';
 import { sweepRetention } from './auth/retention.js';
 import { SecretBox } from './auth/secret-box.js';
+import { CodeCheck } from './auth/second-factors/code-check.js';
+import { Reauthentication } from './auth/second-factors/reauthentication.js';
+import { SecondFactorUseCases } from './auth/second-factors/second-factor-use-cases.js';
+import { SecretSealer } from './auth/second-factors/sealing.js';
+import { SignInGate } from './auth/second-factors/sign-in-gate.js';
+import { StepUp } from './auth/second-factors/step-up.js';
 import { RevocationSet } from './auth/revocations.js';
 import { authServiceOf, type AuthService } from './auth/service.js';
 import { SessionUseCases } from './auth/session-use-cases.js';
@@ -210,16 +216,20 @@ function buildDomain(input: {
     capacity: options.pendingEndCapacity,
   });
   const tokens = new TokenIssuer({ accessTokens, sessions });
+  const gate = new SignInGate({ db, clock, sessions, tokens });
+  const stepUp = new StepUp({ db, clock, maxAge: config.reauthMaxAge });
+  const sealer = new SecretSealer(config.keyEncryptionKey ? new SecretBox(config.keyEncryptionKey) : null);
+  const codes = new CodeCheck({ db, clock, throttle, sealer });
+  const relyingParty = { id: config.webauthn.rpId, name: 'tidepass', origins: config.webauthn.origins };
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
-    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle }), logger),
+    credentials: withOutagesAsUnavailable(new CredentialUseCases({ db, clock, sessions, tokens, throttle, gate, stepUp }), logger),
     sessions: withOutagesAsUnavailable(new SessionUseCases({ sessions, tokens, pendingEnds }), logger),
     accounts: withOutagesAsUnavailable(new AccountReads({ db }), logger),
-    passkeys: withOutagesAsUnavailable(
-      new PasskeyUseCases({ db, clock, sessions, tokens, relyingParty: { id: config.webauthn.rpId, name: 'tidepass', origins: config.webauthn.origins } }),
-      logger,
-    ),
-    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    email: withOutagesAsUnavailable(new EmailAccountUseCases({ db, clock, logger, sessions, tokens, gate, mail: config.mail, wakeSender: () => input.mail.wake() }), logger),
+    secondFactors: withOutagesAsUnavailable(new SecondFactorUseCases({ db, clock, sealer, stepUp, gate, codes }), logger),
+    reauthentication: withOutagesAsUnavailable(new Reauthentication({ db, clock, sessions, tokens, throttle, codes }), logger),
+    passkeys: withOutagesAsUnavailable(new PasskeyUseCases({ db, clock, sessions, tokens, gate, stepUp, relyingParty }), logger),
   });
   const retention = {
     sessionRetention: config.sessionRetention,

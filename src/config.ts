@@ -103,6 +103,8 @@ const envSchema = z.object({
   MAIL_MAX_PER_RECIPIENT_PER_HOUR: count(5),
   // Passkeys: origins besides PUBLIC_URL's whose pages may use our RP ID (the host of PUBLIC_URL).
   WEBAUTHN_ORIGINS: origins.default([]),
+  // Step-up: how recent a proof sensitive changes need (src/auth/second-factors/step-up.ts).
+  REAUTH_MAX_AGE: seconds(300),
 });
 
 export interface Config {
@@ -119,6 +121,8 @@ export interface Config {
   /** Seals the signing key stored in the database (AES-256-GCM); required in production without JWT_PRIVATE_KEY. */
   readonly keyEncryptionKey: Uint8Array | undefined;
   readonly accessTokenTtl: number;
+  /** Seconds: sensitive changes need the access token's auth_time within this (else REAUTHENTICATION_REQUIRED). */
+  readonly reauthMaxAge: number;
   readonly refreshTokenTtl: number;
   readonly sessionIdleTimeout: number;
   readonly refreshReuseGrace: number;
@@ -209,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtVerificationKeys: Object.freeze(v.JWT_VERIFICATION_KEYS),
     keyEncryptionKey: v.KEY_ENCRYPTION_KEY,
     accessTokenTtl: v.ACCESS_TOKEN_TTL,
+    reauthMaxAge: v.REAUTH_MAX_AGE,
     refreshTokenTtl: v.REFRESH_TOKEN_TTL,
     sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT,
     refreshReuseGrace: v.REFRESH_REUSE_GRACE,

@@ -26,8 +26,12 @@ export const errorMessages = {
   CSRF_HEADER_REQUIRED: 'Send the x-graphql-yoga-csrf header, or POST as application/json.',
   INVALID_EMAIL_TOKEN: 'The link is invalid, expired, already used or replaced by a newer one.',
   ORIGIN_NOT_ALLOWED: 'The refresh cookie may be used only from this server\'s own origin or one of CORS_ORIGINS.',
+  MFA_REQUIRED: 'A second factor is required: complete the sign-in with extensions.mfaToken.',
+  INVALID_MFA_CODE: 'The authentication code is incorrect.',
+  INVALID_MFA_TOKEN: 'The mfaToken is unknown, expired or already used.',
+  REAUTHENTICATION_REQUIRED: 'This change needs a recent proof: call reauthenticate first.',
+  CHALLENGE_EXPIRED: 'The challenge is unknown, expired or already used.',
   PASSKEY_REJECTED: 'The passkey response does not verify.',
-  CHALLENGE_EXPIRED: 'The challenge is unknown, expired or already answered; start again.',
   /** yoga's masked error: its message is yoga's own. */
   INTERNAL_SERVER_ERROR: 'Unexpected error.',
 } as const;

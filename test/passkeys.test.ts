@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { useTestApp } from './helpers/app.js';
-import { AUTH_FIELDS, signUp, type Payload } from './helpers/auth-flows.js';
-import { codes, type Gql } from './helpers/gql.js';
+import { signUp, type Payload } from './helpers/auth-flows.js';
+import { codes } from './helpers/gql.js';
+import {
+  DELETE,
+  EVENTS,
+  FINISH_REGISTRATION,
+  ORIGIN,
+  registrationOptions,
+  RENAME,
+  SIGN_IN,
+  START_REGISTRATION,
+  startSignIn,
+  userWithPasskey,
+} from './helpers/passkey-flows.js';
 import { SoftwareAuthenticator } from './helpers/software-authenticator.js';
 
 /**
@@ -11,40 +22,7 @@ import { SoftwareAuthenticator } from './helpers/software-authenticator.js';
  * clock, ownership. The app's PUBLIC_URL is the default http://localhost:4000, so RP ID localhost.
  */
 
-const ORIGIN = 'http://localhost:4000';
 const t = useTestApp();
-
-const START_REGISTRATION = 'mutation { startPasskeyRegistration }';
-const FINISH_REGISTRATION = `mutation ($response: JSON!, $name: String) {
-  finishPasskeyRegistration(response: $response, name: $name) { id name createdAt lastUsedAt } }`;
-const START_SIGN_IN = 'mutation { startPasskeySignIn { challengeId options } }';
-const SIGN_IN = `mutation ($challengeId: ID!, $response: JSON!, $deviceName: String) {
-  signInWithPasskey(challengeId: $challengeId, response: $response, deviceName: $deviceName) { ${AUTH_FIELDS} } }`;
-const RENAME = 'mutation ($id: ID!, $name: String!) { renamePasskey(id: $id, name: $name) { id name } }';
-const DELETE = 'mutation ($id: ID!) { deletePasskey(id: $id) }';
-const EVENTS = 'query { myAuthEvents(first: 20) { type } }';
-
-async function registrationOptions(gql: Gql, token: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
-  const started = await gql(START_REGISTRATION, {}, { token });
-  expect(codes(started)).toEqual([]);
-  return started.data!['startPasskeyRegistration'] as PublicKeyCredentialCreationOptionsJSON;
-}
-
-/** A signed-up user with one registered passkey on their own authenticator. */
-async function userWithPasskey(gql: Gql) {
-  const payload = await signUp(gql);
-  const authenticator = new SoftwareAuthenticator(ORIGIN);
-  const response = authenticator.register(await registrationOptions(gql, payload.accessToken));
-  const finished = await gql(FINISH_REGISTRATION, { response, name: 'Laptop' }, { token: payload.accessToken });
-  expect(codes(finished)).toEqual([]);
-  return { payload, authenticator, passkey: finished.data!['finishPasskeyRegistration'] as { id: string; name: string } };
-}
-
-async function startSignIn(gql: Gql): Promise<{ challengeId: string; options: PublicKeyCredentialRequestOptionsJSON }> {
-  const started = await gql(START_SIGN_IN);
-  expect(codes(started)).toEqual([]);
-  return started.data!['startPasskeySignIn'] as { challengeId: string; options: PublicKeyCredentialRequestOptionsJSON };
-}
 
 describe('passkey registration', () => {
   it('offers options for RP ID localhost with user verification required and a resident key preferred', async () => {

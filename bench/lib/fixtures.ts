@@ -50,7 +50,7 @@ export async function createSigner(): Promise<Signer> {
   const far = new Date(Date.now() + 86_400_000);
   return {
     serverEnv,
-    sign: async (subject) => (await tokens.issue({ ...subject, notAfter: far })).token,
+    sign: async (subject) => (await tokens.issue({ ...subject, notAfter: far, authTime: new Date(), amr: ['pwd'] })).token,
   };
 }
 

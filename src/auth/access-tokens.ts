@@ -16,6 +16,10 @@ export interface AccessClaims {
   readonly sessionId: string;
   readonly tokenId: string;
   readonly expiresAt: Date;
+  /** `auth_time`: when the user last proved themselves in this session; null on a token without it. */
+  readonly authTime: Date | null;
+  /** `amr` (RFC 8176): how. */
+  readonly amr: readonly string[];
 }
 
 export type AccessTokenCheck =
@@ -54,7 +58,13 @@ export class AccessTokens {
   }
 
   /** Signs a token for one session; it never outlives `notAfter` (the session's own end). */
-  async issue(subject: { userId: string; sessionId: string; notAfter: Date }): Promise<{
+  async issue(subject: {
+    userId: string;
+    sessionId: string;
+    notAfter: Date;
+    authTime: Date;
+    amr: readonly string[];
+  }): Promise<{
     token: string;
     expiresAt: Date;
   }> {
@@ -63,7 +73,17 @@ export class AccessTokens {
     const exp = Math.max(now + 1, Math.min(now + ttl, Math.floor(subject.notAfter.getTime() / 1000)));
     const token = signEs256(
       { alg: SIGNING_ALGORITHM, kid: keys.kid, typ: TOKEN_TYPE },
-      { sid: subject.sessionId, iss: issuer, aud: audience, sub: subject.userId, jti: crypto.randomUUID(), iat: now, exp },
+      {
+        sid: subject.sessionId,
+        iss: issuer,
+        aud: audience,
+        sub: subject.userId,
+        jti: crypto.randomUUID(),
+        iat: now,
+        exp,
+        auth_time: Math.floor(subject.authTime.getTime() / 1000),
+        amr: [...subject.amr],
+      },
       keys.privateKey,
     );
     return { token, expiresAt: new Date(exp * 1000) };
@@ -101,12 +121,17 @@ export class AccessTokens {
         currentDate: clock(),
       });
       const { sub, sid, jti, exp } = payload;
+      const authTime = typeof payload['auth_time'] === 'number' ? new Date(payload['auth_time'] * 1000) : null;
+      const amr = Array.isArray(payload['amr']) ? payload['amr'].filter((value) => typeof value === 'string') : [];
       // Ids we issue are UUIDs: anything else is not our token, whoever signed it.
       const ids = typeof sub === 'string' && typeof sid === 'string' && isUuid(sub) && isUuid(sid);
       if (!ids || typeof jti !== 'string' || typeof exp !== 'number') {
         return { ok: false, code: 'INVALID_TOKEN' };
       }
-      return { ok: true, claims: { userId: sub, sessionId: sid, tokenId: jti, expiresAt: new Date(exp * 1000) } };
+      return {
+        ok: true,
+        claims: { userId: sub, sessionId: sid, tokenId: jti, expiresAt: new Date(exp * 1000), authTime, amr },
+      };
     } catch (error) {
       if (error instanceof errors.JWTExpired) return { ok: false, code: 'TOKEN_EXPIRED' };
       if (error instanceof errors.JOSEError || error instanceof TypeError) return { ok: false, code: 'INVALID_TOKEN' };

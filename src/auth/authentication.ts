@@ -7,6 +7,8 @@ export interface Viewer {
   readonly userId: string;
   readonly sessionId: string;
   readonly tokenExpiresAt: Date;
+  /** The access token's `auth_time`: when the user last proved themselves (step-up reads it). */
+  readonly authTime: Date | null;
 }
 
 export type Authentication =
@@ -35,10 +37,10 @@ export class Authenticator {
     if (!match) return { kind: 'refused', code: 'INVALID_TOKEN' };
     const check = await this.deps.accessTokens.verify(match[1]!);
     if (!check.ok) return { kind: 'refused', code: check.code };
-    const { userId, sessionId, expiresAt } = check.claims;
+    const { userId, sessionId, expiresAt, authTime } = check.claims;
     // Keyed on sid, never on the token string: ECDSA signatures are malleable.
     const ended = await this.#hasEnded(sessionId);
-    const viewer = { userId, sessionId, tokenExpiresAt: expiresAt };
+    const viewer = { userId, sessionId, tokenExpiresAt: expiresAt, authTime };
     if (ended === 'unknown') return { kind: 'refused', code: 'SERVICE_UNAVAILABLE', claimed: viewer };
     if (ended) return { kind: 'refused', code: 'SESSION_REVOKED' };
     return { kind: 'signed-in', viewer };

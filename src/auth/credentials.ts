@@ -6,6 +6,9 @@ import type { Viewer } from './authentication.js';
 import { checkDeviceName } from './device-name.js';
 import type { IssuedTokens, TokenIssuer } from './issued-tokens.js';
 import { DummyPasswordHash, hashPassword, needsRehash, verifyPassword } from './passwords.js';
+import type { DeliveryChoice } from './second-factors/mfa-tokens.js';
+import type { SignInGate } from './second-factors/sign-in-gate.js';
+import type { StepUp } from './second-factors/step-up.js';
 import type { ClientInfo, SessionLifecycle } from './sessions.js';
 import type { Throttle } from './throttle.js';
 import {
@@ -24,6 +27,8 @@ export interface EmailAndPassword {
   readonly email: string;
   readonly password: string;
   readonly deviceName?: string | null | undefined;
+  /** How the client wants its refresh token: bound to the mfaToken when a second step is needed. */
+  readonly delivery?: DeliveryChoice | null | undefined;
 }
 
 /** Sign-up, login and password change: the use cases that check or set a password. */
@@ -37,6 +42,8 @@ export class CredentialUseCases {
       sessions: SessionLifecycle;
       tokens: TokenIssuer;
       throttle: Throttle;
+      gate: SignInGate;
+      stepUp: StepUp;
     },
   ) {}
 
@@ -88,14 +95,14 @@ export class CredentialUseCases {
         await rehashPassword(this.deps.db, { userId: user.id, checkedHash: user.passwordHash, passwordHash });
       }
       // Only while the password checked is still the user's: a change that committed meanwhile wins.
-      const { session, refreshToken } = await this.deps.sessions.create({
-        userId: user.id,
+      return await this.deps.gate.signIn({
+        user,
+        factor: 'pwd',
         deviceName,
-        client,
-        cause: 'LOGIN_SUCCEEDED',
+        delivery: input.delivery ?? 'BODY',
         passwordVersion: user.passwordVersion,
+        client,
       });
-      return await this.deps.tokens.issue(user, session, refreshToken);
     } catch (error) {
       // The database failed before the password was judged, or before a right one was recorded: an
       // outage is no failed attempt, and must not lock the account out once the database is back.
@@ -105,7 +112,7 @@ export class CredentialUseCases {
   }
 
   /**
-   * Checks the current password (throttled like login), stores the new one, ends every other session
+   * For a user with a second factor, a recent proof first (step-up). Checks the current password (throttled like login), stores the new one, ends every other session
    * of the user (PASSWORD_CHANGED) and rotates the caller's: its refresh token is spent, a successor issued.
    */
   async changePassword(
@@ -113,6 +120,7 @@ export class CredentialUseCases {
     input: { currentPassword: string; newPassword: string },
     client: ClientInfo,
   ): Promise<IssuedTokens> {
+    await this.deps.stepUp.requireRecentIfProtected(viewer);
     const current = normalisePresentedPassword(input.currentPassword, 'currentPassword');
     const next = await normaliseNewPassword(input.newPassword, 'newPassword');
     const user = await findCredentialsById(this.deps.db, viewer.userId);

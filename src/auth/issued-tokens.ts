@@ -12,6 +12,8 @@ export interface SessionView {
   readonly createdAt: Date;
   readonly lastUsedAt: Date;
   readonly expiresAt: Date;
+  /** RFC 8176 amr values of the session's last proof. */
+  readonly authenticationMethods: readonly string[];
 }
 
 export interface IssuedTokens {
@@ -29,7 +31,13 @@ export class TokenIssuer {
 
   async issue(user: User, session: SessionRecord, refreshToken: string): Promise<IssuedTokens> {
     const end = this.deps.sessions.endOf(session);
-    const access = await this.deps.accessTokens.issue({ userId: user.id, sessionId: session.id, notAfter: end });
+    const access = await this.deps.accessTokens.issue({
+      userId: user.id,
+      sessionId: session.id,
+      notAfter: end,
+      authTime: session.authenticatedAt ?? session.createdAt,
+      amr: session.authenticationMethods,
+    });
     return {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
@@ -50,6 +58,7 @@ export class TokenIssuer {
       createdAt: session.createdAt,
       lastUsedAt: session.lastUsedAt,
       expiresAt: this.deps.sessions.endOf(session),
+      authenticationMethods: session.authenticationMethods,
     };
   }
 }

@@ -3,6 +3,8 @@ import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
 import type { PasskeyUseCases } from './passkeys/passkeys.js';
+import type { Reauthentication } from './second-factors/reauthentication.js';
+import type { SecondFactorUseCases } from './second-factors/second-factor-use-cases.js';
 import type { SessionUseCases } from './session-use-cases.js';
 
 export type { Authentication, Viewer } from './authentication.js';
@@ -19,6 +21,8 @@ export interface AuthService {
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
   readonly passkeys: PasskeyUseCases;
+  readonly secondFactors: SecondFactorUseCases;
+  readonly reauthentication: Reauthentication;
   authenticate: Authenticator['authenticate'];
   hasEndedLocally: Authenticator['hasEndedLocally'];
   refresh: SessionUseCases['refresh'];
@@ -32,15 +36,19 @@ export function authServiceOf(families: {
   sessions: SessionUseCases;
   accounts: AccountReads;
   email: EmailAccountUseCases;
+  secondFactors: SecondFactorUseCases;
+  reauthentication: Reauthentication;
   passkeys: PasskeyUseCases;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, passkeys } = families;
+  const { authentication, credentials, sessions, accounts, email, secondFactors, reauthentication, passkeys } = families;
   return {
     credentials,
     sessions,
     accounts,
     email,
     passkeys,
+    secondFactors,
+    reauthentication,
     authenticate: (authorization) => authentication.authenticate(authorization),
     hasEndedLocally: (sessionId) => authentication.hasEndedLocally(sessionId),
     refresh: (refreshToken, client) => sessions.refresh(refreshToken, client),

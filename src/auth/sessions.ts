@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Database, Transaction } from '../db/client.js';
 import type { LiveWindow } from '../db/live-window.js';
+import { restampSession } from '../db/session-reauthentication.js';
 import type { SessionRecord, SessionSelection, SessionStore } from '../db/session-store.js';
 import type { RevocationReason, SessionRevoked } from '../events/revocation-bus.js';
 import { AuthError } from '../errors.js';
@@ -89,6 +90,8 @@ export class SessionLifecycle {
     cause: 'SIGNED_UP' | 'LOGIN_SUCCEEDED';
     /** The users.password_version the login checked the password against; null at sign-up. */
     passwordVersion: number | null;
+    /** RFC 8176 amr values of the proof that starts the session; ['pwd'] unless said. */
+    authenticationMethods?: readonly string[];
     alsoIn?: (tx: Transaction) => Promise<void>;
   }): Promise<StartedSession> {
     const window = this.window();
@@ -104,6 +107,7 @@ export class SessionLifecycle {
         cause: input.cause,
         maxLive: this.deps.policy.maxSessionsPerUser,
         passwordVersion: input.passwordVersion,
+        authenticationMethods: input.authenticationMethods ?? ['pwd'],
         alsoIn: input.alsoIn,
       },
       window,
@@ -170,6 +174,20 @@ export class SessionLifecycle {
     const successor = newRefreshToken();
     const session = await this.deps.store.restart({ ...input, successorHash: successor.hash }, this.window());
     return session ? { kind: 'restarted', session, refreshToken: successor.token } : { kind: 'session-ended' };
+  }
+
+  /**
+   * A fresh proof in a live session: it records the methods and the time (auth_time), and its refresh
+   * token is rotated so that the caller holds tokens that say so. Null when the session has ended.
+   */
+  async reauthenticate(input: {
+    userId: string;
+    sessionId: string;
+    authenticationMethods: readonly string[];
+  }): Promise<StartedSession | null> {
+    const successor = newRefreshToken();
+    const session = await restampSession(this.deps.db, { ...input, successorHash: successor.hash }, this.window());
+    return session ? { session, refreshToken: successor.token } : null;
   }
 
   /**

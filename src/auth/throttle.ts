@@ -31,6 +31,7 @@ export class Throttle {
   readonly #ipFailures: Budget;
   readonly #signUps: Budget;
   readonly #accountWideFailures: Budget;
+  readonly #secondFactorFailures: Budget;
   readonly #knownAddressTtlMs: number;
   readonly #db: Database;
   readonly #query: RawQuery;
@@ -42,6 +43,7 @@ export class Throttle {
     this.#ipFailures = budget('login-ip', deps.limits.loginFailuresPerIp);
     this.#signUps = budget('signup-ip', deps.limits.signUpsPerIp);
     this.#accountWideFailures = budget('login-account-wide', deps.limits.loginFailuresAccountWide);
+    this.#secondFactorFailures = budget('second-factor-account', deps.limits.loginFailuresPerAccount);
     this.#knownAddressTtlMs = deps.limits.knownAddressTtl * 1000;
   }
 
@@ -71,6 +73,28 @@ export class Throttle {
         await Promise.all([this.#giveBack(points, [thisAccountAndAddress!.key]), this.#remember(accountKeys[0]!)]);
       },
       abandoned: () => this.#giveBack([...points, thisAccountAndAddress!], []),
+    };
+  }
+
+  /**
+   * A second-factor code (TOTP or recovery code) counts as a failed sign-in: against the address's
+   * budgets and the account-and-address one, as a password does, and also against a budget of the
+   * account alone that no correct password clears, so that knowing the password does not buy five
+   * more guesses at the code each time. `succeeded` gives the points back and clears that budget.
+   */
+  async beginSecondFactorCheck(input: { email: string; userId: string; ip: string | null }): Promise<PasswordCheckAttempt> {
+    const now = Date.now();
+    const addresses = addressKeysOf(input.ip);
+    const secondFactorKey = sha256Hex(`second-factor\n${input.userId}`);
+    const points = await this.#take([
+      ...addresses.map((key) => ({ budget: this.#ipFailures, key })),
+      ...addresses.map((address) => ({ budget: this.#accountFailures, key: sha256Hex(`${input.email}\n${address}`) })),
+      { budget: this.#secondFactorFailures, key: secondFactorKey },
+    ], now);
+    const own = points.pop()!;
+    return {
+      succeeded: () => this.#giveBack(points, [own.key]),
+      abandoned: () => this.#giveBack([...points, own], []),
     };
   }
 

@@ -26,6 +26,13 @@ export const authEventTypes = [
   'PASSKEY_REMOVED',
   'PASSKEY_USED',
   'PASSKEY_FAILED',
+  'TOTP_ENABLED',
+  'TOTP_DISABLED',
+  'TOTP_USED',
+  'RECOVERY_CODE_USED',
+  'RECOVERY_CODES_REGENERATED',
+  'SECOND_FACTOR_FAILED',
+  'REAUTHENTICATED',
 ] as const;
 export type AuthEventType = (typeof authEventTypes)[number];
 

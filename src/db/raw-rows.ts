@@ -12,6 +12,9 @@ export interface RawSessionRow {
   expires_at: string | Date;
   ended_at: string | Date | null;
   end_reason: string | null;
+  /** text[]: an array on PGlite, sometimes its literal ("{pwd,otp}") on postgres.js. */
+  authentication_methods: string[] | string;
+  authenticated_at: string | Date | null;
 }
 
 export function sessionFromRawRow(row: RawSessionRow): typeof sessions.$inferSelect {
@@ -26,10 +29,19 @@ export function sessionFromRawRow(row: RawSessionRow): typeof sessions.$inferSel
     expiresAt: toDate(row.expires_at),
     endedAt: row.ended_at === null ? null : toDate(row.ended_at),
     endReason: row.end_reason,
+    authenticationMethods: textArray(row.authentication_methods),
+    authenticatedAt: row.authenticated_at === null ? null : toDate(row.authenticated_at),
   };
 }
 
 /** Raw rows: postgres.js hands timestamps over as text, PGlite as Date. */
 export function toDate(value: string | Date): Date {
   return value instanceof Date ? value : new Date(value);
+}
+
+/** A text[] of plain words (no commas, quotes or braces) as either driver returns it. */
+export function textArray(value: string[] | string): string[] {
+  if (Array.isArray(value)) return value;
+  const inner = value.slice(1, -1);
+  return inner === '' ? [] : inner.split(',');
 }

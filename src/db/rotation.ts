@@ -45,7 +45,7 @@ const ROTATION = `
     returning session_id
   )
   select used.id, used.user_id, used.device_name, used.user_agent, used.ip, used.created_at, used.last_used_at,
-    used.expires_at, used.ended_at, used.end_reason, used.token_hash, u.email, u.created_at as user_created_at
+    used.expires_at, used.ended_at, used.end_reason, used.authentication_methods, used.authenticated_at, used.token_hash, u.email, u.created_at as user_created_at
   from used
   join issued on issued.session_id = used.id
   join audited on audited.session_id = used.id

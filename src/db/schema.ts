@@ -39,6 +39,10 @@ export const sessions = pgTable(
     expiresAt: at('expires_at').notNull(),
     endedAt: at('ended_at'),
     endReason: text('end_reason'),
+    /** RFC 8176 `amr` values of the last proof (sign-in or reauthenticate): pwd, otp, hwk, mfa. */
+    authenticationMethods: text('authentication_methods').array().notNull().default(sql`'{pwd}'::text[]`),
+    /** When the user last proved themselves in this session (`auth_time`); null on rows from before: createdAt. */
+    authenticatedAt: at('authenticated_at'),
   },
   (t) => [
     index('sessions_user_id_last_used_at_idx').on(t.userId, t.lastUsedAt),
@@ -222,6 +226,62 @@ export const mailOutbox = pgTable(
 );
 
 /**
+ * A user's authenticator app (RFC 6238). Unconfirmed (confirmedAt null) between startTotpEnrollment and
+ * confirmTotpEnrollment. The secret is sealed (auth/secret-box.ts) under KEY_ENCRYPTION_KEY.
+ */
+export const totpFactors = pgTable('totp_factors', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  sealedSecret: text('sealed_secret').notNull(),
+  createdAt: at('created_at').notNull(),
+  confirmedAt: at('confirmed_at'),
+  /** The last time step accepted: it and every earlier one are refused (no replay). */
+  lastUsedStep: bigint('last_used_step', { mode: 'number' }),
+});
+
+/** One-time recovery codes, by SHA-256 only; a regeneration deletes the old ones. */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    createdAt: at('created_at').notNull(),
+    usedAt: at('used_at'),
+  },
+  (t) => [uniqueIndex('recovery_codes_code_hash_key').on(t.codeHash), index('recovery_codes_user_id_idx').on(t.userId)],
+);
+
+/**
+ * A first step that succeeded for a user with a second factor (the `mfaToken`, by SHA-256 only):
+ * single use, short-lived, and carrying what the sign-in it stands for will need.
+ */
+export const mfaTokens = pgTable(
+  'mfa_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** The first step's factor (RFC 8176): pwd, or otp for a code sent by mail. */
+    firstFactor: text('first_factor').notNull(),
+    deviceName: text('device_name'),
+    /** The first step's TokenDelivery, BODY or COOKIE. */
+    delivery: text('delivery').notNull(),
+    /** The password version the first step checked (null when it checked none). */
+    passwordVersion: integer('password_version'),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+  },
+  (t) => [uniqueIndex('mfa_tokens_token_hash_key').on(t.tokenHash), index('mfa_tokens_expires_at_idx').on(t.expiresAt)],
+);
+
+/**
  * WebAuthn credentials (passkeys). A credential id belongs to one user (unique across users): the
  * same authenticator cannot be registered to a second account. The public key is not a secret.
  */
@@ -260,8 +320,8 @@ export const webauthnChallenges = pgTable(
     purpose: text('purpose').notNull(),
     /** Known for REGISTRATION and SECOND_STEP. */
     userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
-    /** For SECOND_STEP: the hash of the mfaToken it was started from, spent when it is answered. */
-    mfaTokenHash: text('mfa_token_hash'),
+    /** For SECOND_STEP: the mfaToken it was started from, spent when it is answered. */
+    mfaTokenId: uuid('mfa_token_id').references(() => mfaTokens.id, { onDelete: 'cascade' }),
     createdAt: at('created_at').notNull(),
     expiresAt: at('expires_at').notNull(),
   },

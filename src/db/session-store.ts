@@ -5,7 +5,7 @@ import { recordAuthEvent, type AuditedClient } from './auth-events.js';
 import { rawQuery, rowsOf, type Database, type RawQuery, type Transaction } from './client.js';
 import { isDeadlock } from './errors.js';
 import { liveAt, type LiveWindow } from './live-window.js';
-import { sessionFromRawRow, type RawSessionRow } from './raw-rows.js';
+import { sessionFromRawRow, textArray, type RawSessionRow } from './raw-rows.js';
 import {
   findRefreshToken,
   findRefreshTokenWithSession,
@@ -36,6 +36,8 @@ export interface NewSession {
    * it is still the user's under the lock of the user's row. Null when no password was checked.
    */
   readonly passwordVersion: number | null;
+  /** RFC 8176 values of how the user proved themselves (pwd, otp, hwk, mfa); auth_time is now. */
+  readonly authenticationMethods: readonly string[];
   /** Runs first in the same transaction (sign-up inserts the user there: no account without a session). */
   readonly alsoIn?: (tx: Transaction) => Promise<void>;
 }
@@ -43,7 +45,8 @@ export interface NewSession {
 /** Bounds one rotation statement (five array elements per rotation). */
 const ROTATIONS_PER_STATEMENT = 100;
 const CREATE_SESSION_WITHIN_LIMIT = `select * from create_session_within_limit($1::uuid, $2::uuid, $3::text, $4::text,
-  $5::text, $6::timestamptz, $7::timestamptz, $8::timestamptz, $9::integer, $10::uuid, $11::text, $12::text, $13::integer)`;
+  $5::text, $6::timestamptz, $7::timestamptz, $8::timestamptz, $9::integer, $10::uuid, $11::text, $12::text, $13::integer,
+  $14::text[])`;
 
 /**
  * Sessions and their refresh tokens in the database: every statement, the lock order (lockUsers)
@@ -97,6 +100,7 @@ export class SessionStore {
         session.tokenHash,
         session.cause,
         session.passwordVersion,
+        [...session.authenticationMethods],
       ]);
       if (row) return sessionFromRawRow(row);
     }
@@ -240,9 +244,11 @@ async function insertSession(
   const [row] = rowsOf<NewSessionRow>(
     await tx.execute(sql`
       with created as (
-        insert into sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at)
+        insert into sessions (id, user_id, device_name, user_agent, ip, created_at, last_used_at, expires_at,
+          authentication_methods, authenticated_at)
         values (${sessionId}::uuid, ${session.userId}::uuid, ${session.deviceName}, ${session.userAgent}, ${session.ip},
-          ${now}::timestamptz, ${now}::timestamptz, ${session.expiresAt.toISOString()}::timestamptz)
+          ${now}::timestamptz, ${now}::timestamptz, ${session.expiresAt.toISOString()}::timestamptz,
+          ${pgTextArray(session.authenticationMethods)}::text[], ${now}::timestamptz)
         returning *
       ), issued as (
         insert into refresh_tokens (id, session_id, parent_id, token_hash, created_at)
@@ -274,8 +280,9 @@ interface NewSessionRow extends RawSessionRow {
 }
 
 /** A text[] of uuids as either driver returns it (uuids hold no commas, quotes or braces). */
-function parsePgArray(value: string[] | string): string[] {
-  if (Array.isArray(value)) return value;
-  const inner = value.slice(1, -1);
-  return inner === '' ? [] : inner.split(',');
+const parsePgArray = textArray;
+
+/** A text[] literal of plain words (amr values hold no commas, quotes or braces). */
+function pgTextArray(words: readonly string[]): string {
+  return `{${words.join(',')}}`;
 }

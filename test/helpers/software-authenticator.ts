@@ -17,6 +17,10 @@ export class SoftwareAuthenticator {
 
   constructor(private readonly origin: string) {}
 
+  get credentialIds(): string[] {
+    return [...this.#credentials.keys()];
+  }
+
   register(options: PublicKeyCredentialCreationOptionsJSON, origin = this.origin): RegistrationResponseJSON {
     const id = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64url');
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

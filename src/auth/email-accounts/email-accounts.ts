@@ -5,6 +5,7 @@ import type { Viewer } from '../authentication.js';
 import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import type { Account } from '../users.js';
+import type { SignInGate } from '../second-factors/sign-in-gate.js';
 import { MailQueue, type MailSettings } from './mail-queue.js';
 import { PasswordReset, type ResetPasswordInput } from './password-reset.js';
 import { EmailVerification } from './verification.js';
@@ -22,6 +23,8 @@ export class EmailAccountUseCases {
     logger: Logger;
     sessions: SessionLifecycle;
     tokens: TokenIssuer;
+    /** Where a reset's new session starts, or its second step is asked for. */
+    gate: SignInGate;
     mail: MailSettings;
     /** Wakes the outbox sender after a mail was queued. */
     wakeSender: () => void;

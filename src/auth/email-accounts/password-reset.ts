@@ -7,7 +7,9 @@ import { AuthError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { passwordResetMail } from '../../mail/templates.js';
 import { checkDeviceName } from '../device-name.js';
-import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
+import type { IssuedTokens } from '../issued-tokens.js';
+import type { DeliveryChoice } from '../second-factors/mfa-tokens.js';
+import type { SignInGate } from '../second-factors/sign-in-gate.js';
 import { hashPassword } from '../passwords.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import {
@@ -24,6 +26,8 @@ export interface ResetPasswordInput {
   readonly token: string;
   readonly newPassword: string;
   readonly deviceName?: string | null | undefined;
+  /** How the client wants its refresh token: bound to the mfaToken when a second step is needed. */
+  readonly delivery?: DeliveryChoice | null | undefined;
 }
 
 /** Recovering an account: a link mailed on request, spent to set a new password. */
@@ -37,7 +41,7 @@ export class PasswordReset {
       clock: Clock;
       mail: MailQueue;
       sessions: SessionLifecycle;
-      tokens: TokenIssuer;
+      gate: SignInGate;
       logger: Logger;
     },
   ) {}
@@ -82,8 +86,9 @@ export class PasswordReset {
 
   /**
    * Sets the new password, marks the address verified, ends every session of the user
-   * (PASSWORD_RESET) in the transaction that spends the token, then signs in one new session.
-   * A password refused by the strength rules leaves the token unspent.
+   * (PASSWORD_RESET) in the transaction that spends the token, then signs in one new session
+   * through the sign-in gate: a user with a second factor gets MFA_REQUIRED, as at login (a reset
+   * proves the mailbox, not the second factor). A password refused by the strength rules leaves the token unspent.
    */
   async resetPassword(input: ResetPasswordInput, client: ClientInfo): Promise<IssuedTokens> {
     const deviceName = checkDeviceName(input.deviceName);
@@ -121,14 +126,14 @@ export class PasswordReset {
     );
     const user = await findUserById(this.deps.db, userId!);
     if (!user) throw new AuthError('INVALID_EMAIL_TOKEN');
-    const { session, refreshToken } = await this.deps.sessions.create({
-      userId: user.id,
+    return this.deps.gate.signIn({
+      user,
+      factor: 'pwd',
       deviceName,
-      client,
-      cause: 'LOGIN_SUCCEEDED',
+      delivery: input.delivery ?? 'BODY',
       // Only for the password just set: another reset or change committed meanwhile signs nobody in.
       passwordVersion,
+      client,
     });
-    return this.deps.tokens.issue(user, session, refreshToken);
   }
 }

@@ -46,7 +46,7 @@ export class PasskeyAssertions {
    * typed). With one, only that user's passkeys are offered; none at all is BAD_USER_INPUT, since
    * an empty allow list would mean "any credential" to the browser.
    */
-  async start(input: { purpose: ChallengePurpose; userId?: string; mfaTokenHash?: string }): Promise<StartedAssertion> {
+  async start(input: { purpose: ChallengePurpose; userId?: string; mfaTokenId?: string }): Promise<StartedAssertion> {
     let allowCredentials: { id: string; transports: string[] }[] | undefined;
     if (input.userId) {
       const passkeys = await listPasskeys(this.deps.db, input.userId);

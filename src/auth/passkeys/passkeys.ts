@@ -3,13 +3,15 @@ import type { Clock } from '../../clock.js';
 import type { Database } from '../../db/client.js';
 import type { Viewer } from '../authentication.js';
 import type { IssuedTokens, TokenIssuer } from '../issued-tokens.js';
+import type { SignInGate } from '../second-factors/sign-in-gate.js';
+import type { StepUp } from '../second-factors/step-up.js';
 import type { ClientInfo, SessionLifecycle } from '../sessions.js';
 import { PasskeyAssertions, type StartedAssertion } from './assertion.js';
 import { PasskeyRegistration, type PasskeyView } from './registration.js';
 import type { RelyingParty } from './relying-party.js';
-import { PasskeySignIn } from './sign-in.js';
+import { PasskeySignIn, type PasskeySignInResult } from './sign-in.js';
 
-export type { PasskeyView, RelyingParty, StartedAssertion };
+export type { PasskeySignInResult, PasskeyView, RelyingParty, StartedAssertion };
 
 /** The passkey use cases, as the API layer calls them. */
 export class PasskeyUseCases {
@@ -22,6 +24,8 @@ export class PasskeyUseCases {
     relyingParty: RelyingParty;
     sessions: SessionLifecycle;
     tokens: TokenIssuer;
+    gate: SignInGate;
+    stepUp: StepUp;
   }) {
     this.#registration = new PasskeyRegistration(deps);
     const assertions = new PasskeyAssertions(deps);
@@ -48,11 +52,18 @@ export class PasskeyUseCases {
     return this.#registration.remove(viewer, id, client);
   }
 
-  startSignIn(): Promise<StartedAssertion> {
-    return this.#signIn.start();
+  startSignIn(mfaToken: string | null | undefined): Promise<StartedAssertion> {
+    return this.#signIn.start(mfaToken);
   }
 
-  signIn(input: { challengeId: string; response?: unknown; deviceName?: string | null }, client: ClientInfo): Promise<IssuedTokens> {
+  signIn(
+    input: { challengeId: string; response?: unknown; deviceName?: string | null },
+    client: ClientInfo,
+  ): Promise<PasskeySignInResult> {
     return this.#signIn.signIn(input, client);
+  }
+
+  reauthenticate(viewer: Viewer, input: { challengeId: string; passkeyResponse?: unknown }, client: ClientInfo): Promise<IssuedTokens> {
+    return this.#signIn.reauthenticate(viewer, input, client);
   }
 }

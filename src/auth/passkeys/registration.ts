@@ -14,6 +14,7 @@ import {
 import { AuthError, badInput } from '../../errors.js';
 import type { Viewer } from '../authentication.js';
 import { isUuid, sha256Hex } from '../crypto.js';
+import type { StepUp } from '../second-factors/step-up.js';
 import type { ClientInfo } from '../sessions.js';
 import { findUserById } from '../users.js';
 import {
@@ -39,7 +40,7 @@ const DEFAULT_NAME = 'Passkey';
 
 /** Registering, listing, renaming and removing a user's passkeys. */
 export class PasskeyRegistration {
-  constructor(private readonly deps: { db: Database; clock: Clock; relyingParty: RelyingParty }) {}
+  constructor(private readonly deps: { db: Database; clock: Clock; relyingParty: RelyingParty; stepUp: StepUp }) {}
 
   /**
    * Options for navigator.credentials.create: user verification required; a resident key preferred,
@@ -47,6 +48,7 @@ export class PasskeyRegistration {
    * so that one authenticator is not registered twice.
    */
   async start(viewer: Viewer): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    this.deps.stepUp.requireRecent(viewer);
     const user = await findUserById(this.deps.db, viewer.userId);
     if (!user) throw new AuthError('SESSION_REVOKED');
     const existing = await listPasskeys(this.deps.db, user.id);
@@ -122,6 +124,7 @@ export class PasskeyRegistration {
 
   /** Another user's passkey is NOT_FOUND, as one that does not exist: ids reveal nothing. */
   async remove(viewer: Viewer, id: string, client: ClientInfo): Promise<true> {
+    this.deps.stepUp.requireRecent(viewer);
     const removed =
       isUuid(id) &&
       (await this.deps.db.transaction(async (tx) => {

@@ -19,7 +19,7 @@ export const CHALLENGE_TTL_SECONDS = 300;
 /** A fresh challenge (256 random bits) and the row that remembers it, by hash only. */
 export function newChallenge(
   clock: Clock,
-  input: { purpose: ChallengePurpose; userId?: string | null; mfaTokenHash?: string | null },
+  input: { purpose: ChallengePurpose; userId?: string | null; mfaTokenId?: string | null },
 ): { challenge: Uint8Array<ArrayBuffer>; row: (hash: string) => ChallengeRow } {
   const now = clock();
   return {
@@ -29,7 +29,7 @@ export function newChallenge(
       challengeHash,
       purpose: input.purpose,
       userId: input.userId ?? null,
-      mfaTokenHash: input.mfaTokenHash ?? null,
+      mfaTokenId: input.mfaTokenId ?? null,
       createdAt: now,
       expiresAt: new Date(now.getTime() + CHALLENGE_TTL_SECONDS * 1000),
     }),

@@ -9,6 +9,7 @@ import './auth-event.js';
 import './email.js';
 import './json.js';
 import './passkey.js';
+import './security.js';
 
 builder.queryType({});
 

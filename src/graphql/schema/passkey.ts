@@ -1,17 +1,8 @@
-import type { PasskeyView, StartedAssertion } from '../../auth/passkeys/passkeys.js';
+import type { StartedAssertion } from '../../auth/passkeys/passkeys.js';
 import { builder } from '../builder.js';
 import { deliverTokens } from '../token-delivery.js';
 import { AuthPayloadRef, TokenDeliveryRef } from './auth.js';
-
-export const PasskeyRef = builder.objectRef<PasskeyView>('Passkey').implement({
-  description: 'A WebAuthn credential of the user (a passkey), as its owner names it.',
-  fields: (t) => ({
-    id: t.exposeID('id'),
-    name: t.exposeString('name'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true, description: 'The last sign-in or proof with it.' }),
-  }),
-});
+import { PasskeyRef } from './security.js';
 
 const PasskeyChallengeRef = builder.objectRef<StartedAssertion>('PasskeyChallenge').implement({
   description: 'A challenge for navigator.credentials.get, valid 5 minutes and answerable once.',
@@ -55,26 +46,29 @@ builder.mutationFields((t) => ({
   }),
   startPasskeySignIn: t.field({
     type: PasskeyChallengeRef,
-    description: 'Without mfaToken: passwordless sign-in with a discoverable credential (no email needed).',
-    resolve: (_root, _args, ctx) => ctx.auth.passkeys.startSignIn(),
+    description:
+      'Without mfaToken: passwordless sign-in with a discoverable credential (no email needed), or the passkey proof ' +
+      "of reauthenticate. With the mfaToken of a sign-in that answered MFA_REQUIRED: its second step, offering that user's passkeys.",
+    args: { mfaToken: t.arg.string() },
+    resolve: (_root, args, ctx) => ctx.auth.passkeys.startSignIn(args.mfaToken),
   }),
   signInWithPasskey: t.field({
     type: AuthPayloadRef,
     description:
       "Verifies startAuthentication's response to the challenge and starts a session. The challenge is single use: " +
-      'gone, used or older than 5 minutes is CHALLENGE_EXPIRED; a response that does not verify is PASSKEY_REJECTED.',
+      'gone, used or older than 5 minutes is CHALLENGE_EXPIRED; a response that does not verify is PASSKEY_REJECTED. ' +
+      "For a second step, the session gets the first step's deviceName and delivery, and the mfaToken is spent.",
     args: {
       challengeId: t.arg.id({ required: true }),
       response: t.arg({ type: 'JSON', required: true }),
       deviceName: t.arg.string(),
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
-    resolve: (_root, args, ctx) =>
-      deliverTokens(
-        ctx,
-        args.delivery,
-        () => ctx.auth.passkeys.signIn({ ...args, challengeId: String(args.challengeId) }, ctx.client),
-        { startsNewSession: true },
-      ),
+    resolve: async (_root, args, ctx) => {
+      const signedIn = await ctx.auth.passkeys.signIn({ ...args, challengeId: String(args.challengeId) }, ctx.client);
+      return deliverTokens(ctx, signedIn.delivery ?? args.delivery, () => Promise.resolve(signedIn.tokens), {
+        startsNewSession: true,
+      });
+    },
   }),
 }));

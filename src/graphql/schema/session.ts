@@ -15,6 +15,12 @@ export const SessionRef = builder.objectRef<SessionView>('Session').implement({
       type: 'DateTime',
       description: 'When the session ends unless refreshed: the absolute or the idle end, whichever is first.',
     }),
+    authenticationMethods: t.stringList({
+      description:
+        'How the user last proved themselves in this session (sign-in or reauthenticate), as RFC 8176 `amr` ' +
+        'values: pwd, otp, hwk (a passkey), mfa (more than one factor).',
+      resolve: (session) => [...session.authenticationMethods],
+    }),
   }),
 });
 
