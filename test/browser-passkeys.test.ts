@@ -126,11 +126,40 @@ describe.runIf(runs)('passkeys in Chromium with a virtual authenticator', { time
     expect(credentials).toHaveLength(1);
     expect(credentials[0]).toMatchObject({ isResidentCredential: true, rpId: 'localhost' });
 
+    await page.getByRole('list', { name: 'Passkeys' }).getByRole('listitem').filter({ hasText: 'Laptop' }).waitFor();
     await logOut(page);
     await page.getByLabel('Email').fill('');
     await passkeyButton(page).click();
     await signedInHeading(page).waitFor();
     await expect(page.locator('#email-shown').textContent()).resolves.toBe(email);
+  });
+
+  it('after a password login answers MFA_REQUIRED, the passkey is the second step; Remove takes it off the list', async () => {
+    const page = await newPage();
+    await withAuthenticator(page);
+    const email = newEmail();
+    await signUp(page, server, email);
+    await addPasskey(page);
+    const passkeyList = page.getByRole('list', { name: 'Passkeys' }).getByRole('listitem');
+    await passkeyList.filter({ hasText: 'Laptop' }).waitFor();
+    await logOut(page);
+
+    const signIns = captureSignIns(page);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByLabel('Device name').fill('Second step');
+    await logInButton(page).click();
+    await page.getByText('To finish signing in, use your passkey').waitFor();
+    await passkeyButton(page).click();
+    await signedInHeading(page).waitFor();
+    expect(signIns).toHaveLength(1);
+    // The session is the password login's: its device name, and pwd + hwk.
+    const session = page.getByRole('list', { name: 'Your devices' }).getByRole('listitem').filter({ hasText: 'Second step' });
+    await session.waitFor();
+
+    await passkeyList.getByRole('button', { name: 'Remove', exact: true }).click();
+    await page.getByText('The passkey Laptop was removed.').waitFor();
+    expect(await passkeyList.count()).toBe(0);
   });
 
   it('refuses the same response sent again: the challenge is single use', async () => {

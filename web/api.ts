@@ -6,6 +6,8 @@ export class GraphQLFailure extends Error {
   constructor(
     readonly code: string | undefined,
     message: string,
+    /** The error's other extensions, e.g. MFA_REQUIRED's mfaToken and methods. */
+    readonly extensions: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
   }
@@ -13,7 +15,7 @@ export class GraphQLFailure extends Error {
 
 interface GraphQLResponse<T> {
   data?: T | null;
-  errors?: { message: string; extensions?: { code?: string } }[];
+  errors?: { message: string; extensions?: { code?: string; [key: string]: unknown } }[];
 }
 
 export async function graphql<T>(
@@ -44,7 +46,7 @@ export async function graphql<T>(
     throw new GraphQLFailure('BAD_RESPONSE', `The server answered ${response.status}.`);
   }
   const error = body.errors?.[0];
-  if (error) throw new GraphQLFailure(error.extensions?.code, error.message);
+  if (error) throw new GraphQLFailure(error.extensions?.code, error.message, error.extensions);
   if (!body.data) throw new GraphQLFailure('BAD_RESPONSE', 'The server answered without data.');
   return body.data;
 }

@@ -34,9 +34,11 @@ const ui = {
 
 const keeper = new SessionKeeper();
 let unsubscribe: (() => void) | null = null;
+/** The mfaToken of a password login that answered MFA_REQUIRED, for its second step. */
+let pendingMfaToken: string | null = null;
 const passkeys = setUpPasskeys(keeper, {
   deviceName: () => ui.deviceName.value.trim(),
-  pendingMfaToken: () => null,
+  pendingMfaToken: () => pendingMfaToken,
   describe: (error) => describe(error),
   onSignInError: (message) => (ui.formError.textContent = message),
 });
@@ -69,6 +71,7 @@ function showSignedIn(email: string): void {
   ui.signedOut.hidden = true;
   ui.signedOutReason.textContent = '';
   ui.formError.textContent = '';
+  pendingMfaToken = null;
   ui.emailShown.textContent = email;
   say('');
   ui.signedIn.hidden = false;
@@ -219,8 +222,17 @@ ui.form.addEventListener('submit', (event) => {
   const buttons = [...ui.form.querySelectorAll('button')];
   buttons.forEach((button) => (button.disabled = true));
   ui.formError.textContent = '';
+  pendingMfaToken = null;
   (action === 'signUp' ? keeper.signUp(credentials) : keeper.logIn(credentials))
     .catch((error: unknown) => {
+      if (error instanceof GraphQLFailure && error.code === 'MFA_REQUIRED') {
+        const { mfaToken, methods } = error.extensions as { mfaToken?: string; methods?: string[] };
+        pendingMfaToken = mfaToken ?? null;
+        if (methods?.includes('PASSKEY')) {
+          ui.formError.textContent = 'Your password is right. To finish signing in, use your passkey: Sign in with a passkey.';
+          return;
+        }
+      }
       ui.formError.textContent = describe(error);
     })
     .finally(() => buttons.forEach((button) => (button.disabled = false)));
