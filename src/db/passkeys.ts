@@ -59,7 +59,12 @@ export async function recordPasskeyUse(
   return rows.length > 0;
 }
 
+/**
+ * Stores a challenge, and deletes those that expired unanswered: anyone may start a passwordless
+ * sign-in, so the table is kept to what could still be answered rather than left to a sweeper.
+ */
 export async function insertChallenge(db: Executor, row: typeof webauthnChallenges.$inferInsert): Promise<void> {
+  await pruneChallenges(db, row.createdAt);
   await db.insert(webauthnChallenges).values(row);
 }
 
