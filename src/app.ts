@@ -12,6 +12,7 @@ import { sweepRetention } from './auth/retention.js';
 import { SecretBox } from './auth/secret-box.js';
 import { CodeCheck } from './auth/second-factors/code-check.js';
 import { Reauthentication } from './auth/second-factors/reauthentication.js';
+import { sweepMfaTokens } from './auth/second-factors/mfa-tokens.js';
 import { SecondFactorUseCases } from './auth/second-factors/second-factor-use-cases.js';
 import { SecretSealer } from './auth/second-factors/sealing.js';
 import { SignInGate } from './auth/second-factors/sign-in-gate.js';
@@ -241,7 +242,11 @@ function buildDomain(input: {
     throttle,
     pendingEnds,
     sweepExpiredSessions: () => sessions.expire(),
-    sweepRetention: () => sweepRetention({ db, clock, policy: retention }),
+    // Spent and expired mfaTokens go with the other old rows: an hour after their expiry.
+    sweepRetention: async () => {
+      await sweepMfaTokens(db, clock());
+      return sweepRetention({ db, clock, policy: retention });
+    },
   };
 }
 

@@ -88,6 +88,9 @@ describe('the tokens we issue', () => {
       jti: expect.stringMatching(/^[0-9a-f-]{36}$/),
       iat: nowSeconds(),
       exp: nowSeconds() + 900,
+      // RFC 8176 / OIDC: when and how the user proved themselves (a sign-up: the password, now).
+      auth_time: nowSeconds(),
+      amr: ['pwd'],
     });
     expect(new Date(payload.exp! * 1000).toISOString()).toBe(session.accessTokenExpiresAt);
   });

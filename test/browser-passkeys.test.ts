@@ -149,7 +149,7 @@ describe.runIf(runs)('passkeys in Chromium with a virtual authenticator', { time
     await page.getByLabel('Password').fill(PASSWORD);
     await page.getByLabel('Device name').fill('Second step');
     await logInButton(page).click();
-    await page.getByText('To finish signing in, use your passkey').waitFor();
+    await page.getByLabel('Authentication code').waitFor();
     await passkeyButton(page).click();
     await signedInHeading(page).waitFor();
     expect(signIns).toHaveLength(1);

@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { openSuccessor } from '../src/auth/sealed-successor.js';
 import { authEvents, refreshTokens, sessions } from '../src/db/schema.js';
 import { useTestApp } from './helpers/app.js';
-import { login, PASSWORD, REFRESH, refresh, signUp, uniqueEmail } from './helpers/auth-flows.js';
-import { codes, type Gql } from './helpers/gql.js';
+import { login, PASSWORD, meCodes, refresh, refreshCodes, signUp, uniqueEmail } from './helpers/auth-flows.js';
 
 /** A spent refresh token presented again: a lost response, another tab, or theft (the grace window). */
 
@@ -16,9 +15,6 @@ const t = useTestApp();
 /** A second app on the same database with REFRESH_REUSE_GRACE=0: every spent token is theft. */
 const noGrace = useTestApp({ env: { REFRESH_REUSE_GRACE: '0' }, beside: t });
 
-const refreshCodes = async (gql: Gql, refreshToken: string | null) =>
-  codes(await gql(REFRESH, refreshToken === null ? {} : { refreshToken }));
-const meCodes = async (gql: Gql, token: string) => codes(await gql('{ me { id } }', {}, { token }));
 
 describe('the successor kept for a lost response', () => {
   it('is stored only sealed under its predecessor: no column holds it, nothing stored opens it, and it goes once spent', async () => {

@@ -4,9 +4,9 @@ import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { refreshTokens, users } from '../src/db/schema.js';
 import { useTestApp } from './helpers/app.js';
-import { login, REFRESH, refresh, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
+import { login, meCodes, REFRESH, refresh, refreshCodes, signUp, uniqueEmail, type Payload } from './helpers/auth-flows.js';
 import { backend } from './helpers/database.js';
-import { codes, type Gql } from './helpers/gql.js';
+import { codes } from './helpers/gql.js';
 import { eventually } from './helpers/eventually.js';
 
 /** The default REFRESH_REUSE_GRACE, in seconds. */
@@ -16,9 +16,6 @@ const t = useTestApp();
 /** A second app on the same database with REFRESH_REUSE_GRACE=0: every spent token is theft. */
 const noGrace = useTestApp({ env: { REFRESH_REUSE_GRACE: '0' }, beside: t });
 
-const refreshCodes = async (gql: Gql, refreshToken: string | null) =>
-  codes(await gql(REFRESH, refreshToken === null ? {} : { refreshToken }));
-const meCodes = async (gql: Gql, token: string) => codes(await gql('{ me { id } }', {}, { token }));
 
 describe('rotation', () => {
   it('spends the token and returns a successor that works, with a new access token', async () => {

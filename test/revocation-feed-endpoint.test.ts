@@ -1,29 +1,15 @@
 import { connect } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectPostgres } from '../src/db/client.js';
 import type { SessionRevoked } from '../src/events/revocation-bus.js';
 import { testConfig } from './helpers/app.js';
 import { login, signUp, uniqueEmail } from './helpers/auth-flows.js';
-import { backend, createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { FEED_KEY, openFeed, OTHER_FEED_KEY, readSse, startFeedApp, type FeedApp } from './helpers/feed.js';
+import { backend } from './helpers/database.js';
+import { FEED_KEY, openFeed, OTHER_FEED_KEY, readSse, useFeedApps, type FeedApp } from './helpers/feed.js';
 import { eventually } from './helpers/eventually.js';
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-/** One database for the file (creating one is the slow part); each test has its own instances and users. */
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database.drop());
-
-async function feedApp(options: Parameters<typeof startFeedApp>[0] = {}): Promise<FeedApp> {
-  const started = await startFeedApp({ ...options, database: options.database ?? database });
-  cleanups.push(() => started.stop());
-  return started;
-}
+const feeds = useFeedApps();
+const feedApp = feeds.start;
 
 async function logout(app: FeedApp, accessToken: string) {
   const result = await app.gql('mutation { logout }', {}, { token: accessToken });
@@ -34,7 +20,7 @@ async function subscribe(url: string, options: Parameters<typeof openFeed>[1] = 
   const response = await openFeed(url, options);
   expect(response.status).toBe(200);
   const stream = readSse(response);
-  cleanups.push(() => stream.cancel());
+  feeds.defer(() => stream.cancel());
   return stream;
 }
 
@@ -117,7 +103,7 @@ describe('GET /revocations: what it sends', () => {
   });
 
   it('resumes from Last-Event-ID across a restart: the ends committed meanwhile arrive, older ones are not replayed', async () => {
-    const first = await startFeedApp({ database });
+    const first = await feedApp();
     const email = uniqueEmail();
     const [a, b, c, d] = [await signUp(first.gql, { email }), ...(await Promise.all([1, 2, 3].map(() => login(first.gql, { email }))))];
     await logout(first, a.accessToken);
@@ -133,8 +119,7 @@ describe('GET /revocations: what it sends', () => {
     first.clock.advance(1);
     await logout(first, d!.accessToken);
     await first.stop();
-    const second = await startFeedApp({ database, clock: first.clock });
-    cleanups.push(() => second.stop());
+    const second = await feedApp({ clock: first.clock });
 
     const after = await subscribe(second.url, { lastEventId: lastId });
     await eventually(() => after.events.some((e) => e.event === 'ready'));
@@ -180,9 +165,9 @@ describe.skipIf(backend !== 'postgres')('GET /revocations across instances (Post
   it('sends the ends that happen on another instance', async () => {
     const a = await feedApp();
     // B has its own pool and its own LISTEN connection on the same database.
-    const bHandle = connectPostgres(database.url!);
-    cleanups.push(() => bHandle.close());
-    const b = await feedApp({ clock: a.clock, database: { handle: bHandle, url: database.url, drop: () => bHandle.close() } });
+    const bHandle = connectPostgres(feeds.database.url!);
+    feeds.defer(() => bHandle.close());
+    const b = await feedApp({ clock: a.clock, database: { handle: bHandle, url: feeds.database.url, drop: () => bHandle.close() } });
     const session = await signUp(a.gql);
     const stream = await subscribe(b.url);
     await eventually(() => stream.events.some((e) => e.event === 'ready'));

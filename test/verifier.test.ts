@@ -1,31 +1,16 @@
 import { exportJWK, generateKeyPair } from 'jose';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createVerifier, type Revoked, type VerifierOptions, type VerifyFailureCode } from '../packages/verifier/src/index.js';
 import { login, PASSWORD, refresh, REFRESH, signUp, uniqueEmail } from './helpers/auth-flows.js';
 import { fakeClock } from './helpers/clock.js';
-import { createTestDatabase, type TestDatabase } from './helpers/database.js';
-import { FEED_KEY, startFeedApp, switchableFetch, type FeedApp } from './helpers/feed.js';
+import { FEED_KEY, switchableFetch, useFeedApps, type FeedApp } from './helpers/feed.js';
 import { codes } from './helpers/gql.js';
 import { eventually } from './helpers/eventually.js';
 
 /** @tidepass/verifier (packages/verifier) against a real tidepass, through its port. */
 
-const cleanups: (() => Promise<unknown>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-/** One database for the file (creating one is the slow part); each test has its own instances and users. */
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-});
-afterAll(() => database.drop());
-
-async function tidepass(options: Parameters<typeof startFeedApp>[0] = {}): Promise<FeedApp> {
-  const app = await startFeedApp({ database, revocationStream: { heartbeatMs: 100 }, ...options });
-  cleanups.push(() => app.stop());
-  return app;
-}
+const feeds = useFeedApps({ revocationStream: { heartbeatMs: 100 } });
+const tidepass = feeds.start;
 
 async function verifierOf(app: FeedApp, options: Partial<VerifierOptions> = {}) {
   const route = switchableFetch(app.url);
@@ -41,7 +26,7 @@ async function verifierOf(app: FeedApp, options: Partial<VerifierOptions> = {}) 
     onError: () => {},
     ...options,
   });
-  cleanups.push(() => verifier.close());
+  feeds.defer(() => verifier.close());
   verifier.onRevoked((end) => revoked.push(end));
   await verifier.ready();
   return { verifier, route, revoked };

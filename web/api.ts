@@ -6,7 +6,7 @@ export class GraphQLFailure extends Error {
   constructor(
     readonly code: string | undefined,
     message: string,
-    /** The error's other extensions, e.g. MFA_REQUIRED's mfaToken and methods. */
+    /** The error's other extensions (MFA_REQUIRED's mfaToken and methods). */
     readonly extensions: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
@@ -46,7 +46,7 @@ export async function graphql<T>(
     throw new GraphQLFailure('BAD_RESPONSE', `The server answered ${response.status}.`);
   }
   const error = body.errors?.[0];
-  if (error) throw new GraphQLFailure(error.extensions?.code, error.message, error.extensions);
+  if (error) throw new GraphQLFailure(error.extensions?.code, error.message, error.extensions ?? {});
   if (!body.data) throw new GraphQLFailure('BAD_RESPONSE', 'The server answered without data.');
   return body.data;
 }
@@ -79,6 +79,18 @@ export const documents = {
   mySessions: 'query MySessions { mySessions { id current deviceName userAgent ip lastUsedAt } }',
   revokeDevice: 'mutation RevokeDevice($sessionId: ID!) { revokeDevice(sessionId: $sessionId) }',
   revokeOtherSessions: 'mutation RevokeOtherSessions { revokeOtherSessions }',
+  // The second step of a log-in: the session gets the first step's delivery (COOKIE).
+  completeLogin: `mutation CompleteLogin($mfaToken: String!, $code: String!) {
+    completeLogin(mfaToken: $mfaToken, code: $code) { ${AUTH_FIELDS} }
+  }`,
+  reauthenticate: `mutation Reauthenticate($password: String, $code: String) {
+    reauthenticate(password: $password, code: $code, delivery: COOKIE) { ${AUTH_FIELDS} }
+  }`,
+  mySecurity: 'query MySecurity { mySecurity { totpEnabled recoveryCodesLeft } }',
+  startTotpEnrollment: 'mutation StartTotpEnrollment { startTotpEnrollment { secret qrCodeSvg } }',
+  confirmTotpEnrollment: 'mutation ConfirmTotpEnrollment($code: String!) { confirmTotpEnrollment(code: $code) }',
+  disableTotp: 'mutation DisableTotp($code: String!) { disableTotp(code: $code) }',
+  regenerateRecoveryCodes: 'mutation RegenerateRecoveryCodes { regenerateRecoveryCodes }',
   sessionRevoked: 'subscription SessionRevoked { sessionRevoked { sessionId reason current } }',
 } as const;
 

@@ -2,6 +2,7 @@ import './style.css';
 import { documents, GraphQLFailure, type SessionRow } from './api.js';
 import { subscribeToRevocations, type SessionRevoked } from './live.js';
 import { setUpPasskeys } from './passkeys.js';
+import { mountSecurity } from './security.js';
 import { SessionKeeper, type SessionState } from './session.js';
 import { errorInWords, guessDeviceName, revocationReasonInWords, timeAgoInWords, userAgentInWords } from './words.js';
 
@@ -23,6 +24,9 @@ const ui = {
   password: element<HTMLInputElement>('password'),
   deviceName: element<HTMLInputElement>('device-name'),
   formError: element('form-error'),
+  secondStep: element<HTMLFormElement>('second-step'),
+  mfaCode: element<HTMLInputElement>('mfa-code'),
+  secondStepError: element('second-step-error'),
   signedIn: element('signed-in'),
   signedInTitle: element('signed-in-title'),
   emailShown: element('email-shown'),
@@ -33,14 +37,15 @@ const ui = {
 };
 
 const keeper = new SessionKeeper();
+const security = mountSecurity(keeper, describe);
 let unsubscribe: (() => void) | null = null;
-/** The mfaToken of a password login that answered MFA_REQUIRED, for its second step. */
-let pendingMfaToken: string | null = null;
+/** The first step's mfaToken while the log-in form asks for the second. */
+let mfaToken: string | null = null;
 const passkeys = setUpPasskeys(keeper, {
   deviceName: () => ui.deviceName.value.trim(),
-  pendingMfaToken: () => pendingMfaToken,
+  pendingMfaToken: () => mfaToken,
   describe: (error) => describe(error),
-  onSignInError: (message) => (ui.formError.textContent = message),
+  onSignInError: (message) => ((ui.secondStep.hidden ? ui.formError : ui.secondStepError).textContent = message),
 });
 
 keeper.onChange((state: SessionState) => {
@@ -63,6 +68,8 @@ function showSignedOut(reason: string | null): void {
   ui.signedOut.hidden = false;
   ui.signedOutReason.textContent = reason ?? '';
   ui.password.value = '';
+  showFirstStep();
+  security.clear();
   if (wasSignedIn) ui.signedOutTitle.focus();
 }
 
@@ -71,11 +78,11 @@ function showSignedIn(email: string): void {
   ui.signedOut.hidden = true;
   ui.signedOutReason.textContent = '';
   ui.formError.textContent = '';
-  pendingMfaToken = null;
   ui.emailShown.textContent = email;
   say('');
   ui.signedIn.hidden = false;
   ui.signedInTitle.focus();
+  void security.load();
   unsubscribe?.();
   unsubscribe = subscribeToRevocations(keeper, {
     onEvent: onRevoked,
@@ -222,20 +229,49 @@ ui.form.addEventListener('submit', (event) => {
   const buttons = [...ui.form.querySelectorAll('button')];
   buttons.forEach((button) => (button.disabled = true));
   ui.formError.textContent = '';
-  pendingMfaToken = null;
+
   (action === 'signUp' ? keeper.signUp(credentials) : keeper.logIn(credentials))
     .catch((error: unknown) => {
-      if (error instanceof GraphQLFailure && error.code === 'MFA_REQUIRED') {
-        const { mfaToken, methods } = error.extensions as { mfaToken?: string; methods?: string[] };
-        pendingMfaToken = mfaToken ?? null;
-        if (methods?.includes('PASSKEY')) {
-          ui.formError.textContent = 'Your password is right. To finish signing in, use your passkey: Sign in with a passkey.';
-          return;
-        }
-      }
+      if (error instanceof GraphQLFailure && error.code === 'MFA_REQUIRED') return showSecondStep(String(error.extensions['mfaToken']));
       ui.formError.textContent = describe(error);
     })
     .finally(() => buttons.forEach((button) => (button.disabled = false)));
+});
+
+/** The log-in form's second step: a code from the authenticator app, or a recovery code. */
+function showSecondStep(token: string): void {
+  mfaToken = token;
+  ui.form.hidden = true;
+  ui.secondStep.hidden = false;
+  ui.mfaCode.value = '';
+  ui.secondStepError.textContent = '';
+  ui.mfaCode.focus();
+}
+
+function showFirstStep(): void {
+  mfaToken = null;
+  ui.secondStep.hidden = true;
+  ui.form.hidden = false;
+}
+
+ui.secondStep.addEventListener('submit', (event) => {
+  event.preventDefault();
+  if (!mfaToken) return showFirstStep();
+  const button = ui.secondStep.querySelector('button')!;
+  button.disabled = true;
+  ui.secondStepError.textContent = '';
+  keeper
+    .completeLogin(mfaToken, ui.mfaCode.value.trim())
+    .catch((error: unknown) => {
+      // Expired or used: the first step again.
+      if (error instanceof GraphQLFailure && error.code === 'INVALID_MFA_TOKEN') {
+        showFirstStep();
+        ui.formError.textContent = describe(error);
+        return;
+      }
+      ui.secondStepError.textContent = describe(error);
+    })
+    .finally(() => (button.disabled = false));
 });
 
 function describe(error: unknown): string {

@@ -67,6 +67,18 @@ export class SessionKeeper {
     this.#hold(payload);
   }
 
+  /** The second step after MFA_REQUIRED: the first step asked for the cookie, so the session gets it. */
+  async completeLogin(mfaToken: string, code: string): Promise<void> {
+    const data = await graphql<{ completeLogin: AuthPayload }>(documents.completeLogin, { mfaToken, code });
+    this.#hold(data.completeLogin);
+  }
+
+  /** A fresh proof in this session (step-up): new tokens, the refresh token's successor in the cookie. */
+  async reauthenticate(password: string, code: string | null): Promise<void> {
+    const data = await graphql<{ reauthenticate: AuthPayload }>(documents.reauthenticate, { password, code }, await this.accessToken());
+    this.#hold(data.reauthenticate);
+  }
+
   /** An access token good for a while yet, refreshing first when it is due. */
   async accessToken(): Promise<string> {
     if (!this.#held) throw new GraphQLFailure('UNAUTHENTICATED', 'Not signed in.');

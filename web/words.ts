@@ -68,6 +68,8 @@ const ERRORS: Readonly<Record<string, string>> = {
   PASSKEY_REJECTED: 'That passkey was not accepted. Try another, or sign in with your password.',
   CHALLENGE_EXPIRED: 'That took too long. Try again.',
   PASSKEY_CANCELLED: 'No passkey was used.',
+  INVALID_MFA_CODE: 'That code is not right. Check your authenticator app and try again.',
+  INVALID_MFA_TOKEN: 'The sign-in took too long. Enter your email and password again.',
 };
 
 export function errorInWords(code: string | undefined, message: string): string {

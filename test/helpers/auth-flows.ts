@@ -1,4 +1,4 @@
-import type { Gql } from './gql.js';
+import { codes, type Gql } from './gql.js';
 
 export const PASSWORD = 'correct horse battery';
 
@@ -57,6 +57,13 @@ export const REFRESH = `mutation ($refreshToken: String) { refresh(refreshToken:
 export function refresh(gql: Gql, refreshToken: string) {
   return expectPayload(gql, REFRESH, { refreshToken }, 'refresh');
 }
+
+/** The error codes of a refresh (with the cookie when refreshToken is null). */
+export const refreshCodes = async (gql: Gql, refreshToken: string | null) =>
+  codes(await gql(REFRESH, refreshToken === null ? {} : { refreshToken }));
+
+/** The error codes of `me` with this access token. */
+export const meCodes = async (gql: Gql, token: string) => codes(await gql('{ me { id } }', {}, { token }));
 
 /** One user signed in on two devices, a laptop and a phone. */
 export async function twoDevices(gql: Gql) {

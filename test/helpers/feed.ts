@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { buildApp, type App, type AppOptions } from '../../src/app.js';
 import { silentLogger } from '../../src/logger.js';
 import { testConfig, type TestEnv } from './app.js';
@@ -38,6 +39,41 @@ export async function startFeedApp(
   });
   const { url } = await app.start();
   return { app, url, clock, database, gql: createGql(fetch, url), stop: () => app.stop() };
+}
+
+type FeedAppOptions = NonNullable<Parameters<typeof startFeedApp>[0]>;
+
+/**
+ * One database for the file (creating one is the slow part); each test starts its own instances and
+ * users on it with `start`, and everything started or handed to `defer` is stopped after the test.
+ */
+export function useFeedApps(defaults: FeedAppOptions = {}) {
+  const cleanups: (() => unknown)[] = [];
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  afterAll(() => database?.drop());
+  const shared = (): TestDatabase => {
+    if (!database) throw new Error('useFeedApps: the database is made in beforeAll');
+    return database;
+  };
+  return {
+    get database(): TestDatabase {
+      return shared();
+    },
+    async start(options: FeedAppOptions = {}): Promise<FeedApp> {
+      const app = await startFeedApp({ ...defaults, ...options, database: options.database ?? shared() });
+      cleanups.push(() => app.stop());
+      return app;
+    },
+    defer(cleanup: () => unknown): void {
+      cleanups.push(cleanup);
+    },
+  };
 }
 
 export interface SseEvent {
