@@ -9,6 +9,7 @@ import { EmailAccountUseCases } from './auth/email-accounts/email-accounts.js';
 import { TokenIssuer } from './auth/issued-tokens.js';
 import { InvalidVerificationKey, loadSigningKeys, SigningKeyLocked, type SigningKeys } from './auth/keys.js';
 import { withOutagesAsUnavailable } from './auth/outages.js';
+import { PasskeyUseCases } from './auth/passkeys/passkeys.js';
 import { PendingEnds } from './auth/pending-ends.js';
 import { sweepRetention } from './auth/retention.js';
 import { SecretBox } from './auth/secret-box.js';
@@ -274,6 +275,7 @@ function buildDomain(input: {
   const userDeletion = new UserDeletion({ sessions, clock });
   const secretBox = config.keyEncryptionKey && new SecretBox(config.keyEncryptionKey);
   const webhookPolicy = { allowPrivate: config.webhookAllowPrivate, resolve: options.webhooks?.resolve ?? systemResolve };
+  const relyingParty = { id: config.webauthn.rpId, name: 'tidepass', origins: config.webauthn.origins };
   const auth = authServiceOf({
     authentication: new Authenticator({ accessTokens, revocations, sessions }),
     credentials: withReportedOutcomes(
@@ -286,6 +288,7 @@ function buildDomain(input: {
     deletion: withOutagesAsUnavailable(new AccountDeletion({ db, clock, throttle, userDeletion, stepUp }), logger),
     secondFactors: withOutagesAsUnavailable(new SecondFactorUseCases({ db, clock, sealer, stepUp, gate, codes }), logger),
     reauthentication: withOutagesAsUnavailable(new Reauthentication({ db, clock, sessions, tokens, throttle, codes }), logger),
+    passkeys: withOutagesAsUnavailable(new PasskeyUseCases({ db, clock, sessions, tokens, gate, stepUp, relyingParty }), logger),
     admin: withOutagesAsUnavailable(new AdminUseCases({ db, clock, sessions, tokens, userDeletion }), logger),
     webhooks: withOutagesAsUnavailable(new WebhookEndpoints({ db, clock, secretBox, ...webhookPolicy }), logger),
   });

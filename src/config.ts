@@ -104,6 +104,8 @@ const envSchema = z.object({
   MAIL_MAX_PER_IP_PER_HOUR: count(50),
   SIGN_IN_CODE_TTL: seconds(600),
   REQUIRE_EMAIL_VERIFICATION: z.stringbool({ error: 'must be true or false' }).default(false),
+  // Passkeys: origins besides PUBLIC_URL's whose pages may use our RP ID (the host of PUBLIC_URL).
+  WEBAUTHN_ORIGINS: origins.default([]),
   // Step-up: how recent a proof sensitive changes need (src/auth/second-factors/step-up.ts).
   REAUTH_MAX_AGE: seconds(300),
   // Prometheus metrics (src/metrics/): off unless one of these is set.
@@ -171,6 +173,15 @@ export interface Config {
   readonly metrics: { readonly token: string | undefined; readonly port: number | undefined };
   /** The JWKS's Cache-Control max-age (seconds): a rotated key is published this long before it signs. */
   readonly jwksMaxAge: number;
+  readonly webauthn: WebAuthnConfig;
+}
+
+/** Passkeys (src/auth/passkeys/). */
+export interface WebAuthnConfig {
+  /** The RP ID: the host name of PUBLIC_URL (`localhost` by default). */
+  readonly rpId: string;
+  /** Where a WebAuthn ceremony may take place: PUBLIC_URL's origin, then WEBAUTHN_ORIGINS. */
+  readonly origins: readonly string[];
 }
 
 /** Accounts by email (src/auth/email-accounts/, src/mail/). */
@@ -254,6 +265,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mail: mailConfig(v),
     metrics: Object.freeze({ token: v.METRICS_TOKEN, port: v.METRICS_PORT }),
     jwksMaxAge: v.JWKS_MAX_AGE,
+    webauthn: webauthnConfig(v),
   });
 }
 
@@ -276,6 +288,14 @@ function mailConfig(v: z.infer<typeof envSchema>): MailConfig {
     maxPerIpPerHour: v.MAIL_MAX_PER_IP_PER_HOUR,
     signInCodeTtl: v.SIGN_IN_CODE_TTL,
     requireVerification: v.REQUIRE_EMAIL_VERIFICATION,
+  });
+}
+
+function webauthnConfig(v: z.infer<typeof envSchema>): WebAuthnConfig {
+  const publicUrl = new URL(v.PUBLIC_URL);
+  return Object.freeze({
+    rpId: publicUrl.hostname,
+    origins: Object.freeze([...new Set([publicUrl.origin, ...v.WEBAUTHN_ORIGINS])]),
   });
 }
 

@@ -51,6 +51,7 @@ describe('configuration', () => {
         signInCodeTtl: 600,
         requireVerification: false,
       },
+      webauthn: { rpId: 'localhost', origins: ['http://localhost:4000'] },
     });
   });
 
@@ -84,6 +85,7 @@ describe('configuration', () => {
       SIGN_IN_CODE_TTL: '300',
       REQUIRE_EMAIL_VERIFICATION: 'true',
       WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBAUTHN_ORIGINS: 'https://app.auth.example, https://auth.example',
     });
     expect(config).toMatchObject({
       env: 'production',
@@ -116,6 +118,7 @@ describe('configuration', () => {
         signInCodeTtl: 300,
         requireVerification: true,
       },
+      webauthn: { rpId: 'auth.example', origins: ['https://auth.example', 'https://app.auth.example'] },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

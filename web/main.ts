@@ -1,6 +1,7 @@
 import './style.css';
 import { documents, GraphQLFailure, type SessionRow } from './api.js';
 import { subscribeToRevocations, type SessionRevoked } from './live.js';
+import { setUpPasskeys } from './passkeys.js';
 import { mountSecurity } from './security.js';
 import { SessionKeeper, type SessionState } from './session.js';
 import { setUpMailSignIn } from './sign-in-by-mail.js';
@@ -41,6 +42,12 @@ const security = mountSecurity(keeper, describe);
 let unsubscribe: (() => void) | null = null;
 /** The first step's mfaToken while the log-in form asks for the second. */
 let mfaToken: string | null = null;
+const passkeys = setUpPasskeys(keeper, {
+  deviceName: () => ui.deviceName.value.trim(),
+  pendingMfaToken: () => mfaToken,
+  describe: (error) => describe(error),
+  onSignInError: (message) => ((ui.secondStep.hidden ? ui.formError : ui.secondStepError).textContent = message),
+});
 
 keeper.onChange((state: SessionState) => {
   if (state.kind === 'signed-out') return showSignedOut(state.reason);
@@ -57,6 +64,7 @@ function showSignedOut(reason: string | null): void {
   ui.loading.hidden = true;
   ui.signedIn.hidden = true;
   ui.devices.replaceChildren();
+  passkeys.clear();
   delete ui.devices.dataset['live'];
   ui.signedOut.hidden = false;
   ui.signedOutReason.textContent = reason ?? '';
@@ -88,6 +96,7 @@ function showSignedIn(email: string): void {
     },
   });
   void loadDevices();
+  void passkeys.load();
 }
 
 function onRevoked(event: SessionRevoked): void {
@@ -221,6 +230,7 @@ ui.form.addEventListener('submit', (event) => {
   const buttons = [...ui.form.querySelectorAll('button')];
   buttons.forEach((button) => (button.disabled = true));
   ui.formError.textContent = '';
+
   (action === 'signUp' ? keeper.signUp(credentials) : keeper.logIn(credentials))
     .catch((error: unknown) => {
       if (error instanceof GraphQLFailure && error.code === 'MFA_REQUIRED') return showSecondStep(String(error.extensions['mfaToken']));

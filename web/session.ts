@@ -68,6 +68,11 @@ export class SessionKeeper {
     this.#hold(data.signInWithCode);
   }
 
+  /** Signed in by other means than a password (a passkey): hold the session its payload starts. */
+  adopt(payload: AuthPayload): void {
+    this.#hold(payload);
+  }
+
   /** The second step after MFA_REQUIRED: the first step asked for the cookie, so the session gets it. */
   async completeLogin(mfaToken: string, code: string): Promise<void> {
     const data = await graphql<{ completeLogin: AuthPayload }>(documents.completeLogin, { mfaToken, code });

@@ -69,6 +69,9 @@ const ERRORS: Readonly<Record<string, string>> = {
   INVALID_SIGN_IN_CODE: 'This code is wrong or has expired. Check it, or ask for a new one.',
   EMAIL_NOT_VERIFIED: 'Verify your email address first: open the link we sent you (a new one is on its way).',
   SERVICE_UNAVAILABLE: 'The service is temporarily unavailable. Try again in a moment.',
+  PASSKEY_REJECTED: 'That passkey was not accepted. Try another, or sign in with your password.',
+  CHALLENGE_EXPIRED: 'That took too long. Try again.',
+  PASSKEY_CANCELLED: 'No passkey was used.',
   INVALID_MFA_CODE: 'That code is not right. Check your authenticator app and try again.',
   INVALID_MFA_TOKEN: 'The sign-in took too long. Enter your email and password again.',
 };

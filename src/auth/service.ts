@@ -5,6 +5,7 @@ import type { Authenticator } from './authentication.js';
 import type { CredentialUseCases } from './credentials.js';
 import type { EmailAccountUseCases } from './email-accounts/email-accounts.js';
 import type { WebhookEndpoints } from '../webhooks/endpoints.js';
+import type { PasskeyUseCases } from './passkeys/passkeys.js';
 import type { Reauthentication } from './second-factors/reauthentication.js';
 import type { SecondFactorUseCases } from './second-factors/second-factor-use-cases.js';
 import type { SessionUseCases } from './session-use-cases.js';
@@ -23,6 +24,7 @@ export interface AuthService {
   readonly accounts: AccountReads;
   readonly email: EmailAccountUseCases;
   readonly deletion: AccountDeletion;
+  readonly passkeys: PasskeyUseCases;
   readonly secondFactors: SecondFactorUseCases;
   readonly reauthentication: Reauthentication;
   /** The admin API's use cases; the caller must be an admin (the API's `admin` scope checks). */
@@ -47,14 +49,17 @@ export function authServiceOf(families: {
   reauthentication: Reauthentication;
   admin: AdminUseCases;
   webhooks: WebhookEndpoints;
+  passkeys: PasskeyUseCases;
 }): AuthService {
-  const { authentication, credentials, sessions, accounts, email, deletion, secondFactors, reauthentication, admin, webhooks } = families;
+  const { authentication, credentials, sessions, accounts, email, deletion, secondFactors, reauthentication, passkeys, admin, webhooks } =
+    families;
   return {
     credentials,
     sessions,
     accounts,
     email,
     deletion,
+    passkeys,
     secondFactors,
     reauthentication,
     admin,

@@ -29,6 +29,10 @@ export const authEventTypes = [
   'EMAIL_CHANGED',
   /** Kept after the user is gone (the audit log outlives accounts); its reason tells who deleted it. */
   'ACCOUNT_DELETED',
+  'PASSKEY_REGISTERED',
+  'PASSKEY_REMOVED',
+  'PASSKEY_USED',
+  'PASSKEY_FAILED',
   'TOTP_ENABLED',
   'TOTP_DISABLED',
   'TOTP_USED',

@@ -405,3 +405,53 @@ export const mfaTokens = pgTable(
   },
   (t) => [uniqueIndex('mfa_tokens_token_hash_key').on(t.tokenHash), index('mfa_tokens_expires_at_idx').on(t.expiresAt)],
 );
+
+/**
+ * WebAuthn credentials (passkeys). A credential id belongs to one user (unique across users): the
+ * same authenticator cannot be registered to a second account. The public key is not a secret.
+ */
+export const passkeys = pgTable(
+  'passkeys',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** base64url, as the browser reports it. */
+    credentialId: text('credential_id').notNull(),
+    /** COSE public key, base64url. */
+    publicKey: text('public_key').notNull(),
+    /** The authenticator's signature counter (uint32): a response must raise it unless both stay 0. */
+    signCounter: bigint('sign_counter', { mode: 'number' }).notNull().default(0),
+    transports: text('transports').array().notNull().default(sql`'{}'::text[]`),
+    name: text('name').notNull(),
+    createdAt: at('created_at').notNull(),
+    lastUsedAt: at('last_used_at'),
+  },
+  (t) => [uniqueIndex('passkeys_credential_id_key').on(t.credentialId), index('passkeys_user_id_idx').on(t.userId)],
+);
+
+/**
+ * WebAuthn challenges handed out and not yet answered: single use (consumed by a DELETE before the
+ * answer is verified), valid 5 minutes. Only the challenge's SHA-256 is kept: the lookup of a
+ * registration answer goes by it, and nobody can read a live challenge back out of the database.
+ */
+export const webauthnChallenges = pgTable(
+  'webauthn_challenges',
+  {
+    id: uuid('id').primaryKey(),
+    challengeHash: text('challenge_hash').notNull(),
+    /** REGISTRATION, SIGN_IN (passwordless, or a fresh proof for reauthenticate) or SECOND_STEP. */
+    purpose: text('purpose').notNull(),
+    /** Known for REGISTRATION and SECOND_STEP. */
+    userId: uuid('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    /** For SECOND_STEP: the mfaToken it was started from, spent when it is answered. */
+    mfaTokenId: uuid('mfa_token_id').references(() => mfaTokens.id, { onDelete: 'cascade' }),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('webauthn_challenges_challenge_hash_key').on(t.challengeHash),
+    index('webauthn_challenges_expires_at_idx').on(t.expiresAt),
+  ],
+);

@@ -8,7 +8,7 @@ export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
   AuthScopes: { signedIn: boolean; admin: boolean };
   AuthContexts: { signedIn: SignedInContext; admin: SignedInContext };
-  Scalars: { DateTime: { Input: Date; Output: Date } };
+  Scalars: { DateTime: { Input: Date; Output: Date }; JSON: { Input: unknown; Output: unknown } };
   DefaultFieldNullability: false;
 }>({
   plugins: [ScopeAuthPlugin],

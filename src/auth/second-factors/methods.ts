@@ -1,6 +1,6 @@
 import { and, count, eq, isNotNull, isNull } from 'drizzle-orm';
 import type { Executor } from '../../db/client.js';
-import { recoveryCodes, totpFactors } from '../../db/schema.js';
+import { passkeys, recoveryCodes, totpFactors } from '../../db/schema.js';
 
 /** The second steps a user can take, as MFA_REQUIRED's `extensions.methods` names them. */
 export const secondFactorMethods = ['TOTP', 'RECOVERY_CODE', 'PASSKEY'] as const;
@@ -23,7 +23,7 @@ export interface FactorState {
 }
 
 export async function factorStateOf(db: Executor, userId: string): Promise<FactorState> {
-  const [[totp], [codes]] = await Promise.all([
+  const [[totp], [codes], [keys]] = await Promise.all([
     db
       .select({ userId: totpFactors.userId })
       .from(totpFactors)
@@ -32,9 +32,9 @@ export async function factorStateOf(db: Executor, userId: string): Promise<Facto
       .select({ left: count() })
       .from(recoveryCodes)
       .where(and(eq(recoveryCodes.userId, userId), isNull(recoveryCodes.usedAt))),
+    db.select({ count: count() }).from(passkeys).where(eq(passkeys.userId, userId)),
   ]);
-  // Passkeys (src/auth/passkeys/) are counted here once they exist.
-  return { totpEnabled: totp !== undefined, recoveryCodesLeft: codes?.left ?? 0, passkeyCount: 0 };
+  return { totpEnabled: totp !== undefined, recoveryCodesLeft: codes?.left ?? 0, passkeyCount: keys?.count ?? 0 };
 }
 
 /**

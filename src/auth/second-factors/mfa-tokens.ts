@@ -71,6 +71,25 @@ export async function spendMfaToken(db: Executor, clock: Clock, id: string): Pro
   return spent.length === 1;
 }
 
+/** Spends the token by id, as spendMfaToken, returning the pending sign-in it stood for (null: already spent or expired). */
+export async function takeMfaToken(db: Executor, clock: Clock, id: string): Promise<PendingSignIn | null> {
+  const now = clock();
+  const [row] = await db
+    .update(mfaTokens)
+    .set({ usedAt: now })
+    .where(and(eq(mfaTokens.id, id), isNull(mfaTokens.usedAt), gt(mfaTokens.expiresAt, now)))
+    .returning();
+  if (!row) return null;
+  return {
+    id: row.id,
+    userId: row.userId,
+    firstFactor: row.firstFactor as AuthenticationMethod,
+    deviceName: row.deviceName,
+    delivery: row.delivery === 'COOKIE' ? 'COOKIE' : 'BODY',
+    passwordVersion: row.passwordVersion,
+  };
+}
+
 /** Deletes tokens expired more than an hour ago (used ones expire too). */
 export async function sweepMfaTokens(db: Executor, now: Date): Promise<void> {
   await db.delete(mfaTokens).where(lt(mfaTokens.expiresAt, new Date(now.getTime() - 3_600_000)));

@@ -1,6 +1,7 @@
 import type { Clock } from '../../clock.js';
 import { recordAuthEvent } from '../../db/auth-events.js';
 import type { Database } from '../../db/client.js';
+import { listPasskeys } from '../../db/passkeys.js';
 import { AuthError } from '../../errors.js';
 import type { Viewer } from '../authentication.js';
 import type { IssuedTokens } from '../issued-tokens.js';
@@ -51,8 +52,15 @@ export class SecondFactorUseCases {
   ) {}
 
   async mySecurity(viewer: Viewer): Promise<SecuritySettings> {
-    const state = await factorStateOf(this.deps.db, viewer.userId);
-    return { totpEnabled: state.totpEnabled, recoveryCodesLeft: state.recoveryCodesLeft, passkeys: [] };
+    const [state, passkeys] = await Promise.all([
+      factorStateOf(this.deps.db, viewer.userId),
+      listPasskeys(this.deps.db, viewer.userId),
+    ]);
+    return {
+      totpEnabled: state.totpEnabled,
+      recoveryCodesLeft: state.recoveryCodesLeft,
+      passkeys: passkeys.map(({ id, name, createdAt, lastUsedAt }) => ({ id, name, createdAt, lastUsedAt })),
+    };
   }
 
   /** A new secret, kept pending (sealed) until a code from the app confirms it. Needs a recent proof. */

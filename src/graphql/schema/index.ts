@@ -7,6 +7,8 @@ import './auth.js';
 import './session-revoked.js';
 import './auth-event.js';
 import './email.js';
+import './json.js';
+import './passkey.js';
 import './security.js';
 import './admin.js';
 import './webhook.js';

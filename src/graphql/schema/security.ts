@@ -73,13 +73,20 @@ builder.mutationFields((t) => ({
     type: AuthPayloadRef,
     description:
       "Proves again, in the caller's own session: the password, plus a TOTP or recovery code where the account has a " +
-      'second factor. Returns tokens for the same session with a fresh auth_time.',
+      'second factor; or a passkey (challengeId and passkeyResponse). Returns tokens for the same session with a fresh auth_time.',
     args: {
       password: t.arg.string(),
       code: t.arg.string(),
+      challengeId: t.arg.id({ description: 'With passkeyResponse: a challenge from startPasskeySignIn() without mfaToken.' }),
+      passkeyResponse: t.arg({ type: 'JSON', description: "startAuthentication's response, made with one of the caller's passkeys." }),
       delivery: t.arg({ type: TokenDeliveryRef, defaultValue: 'BODY' }),
     },
     resolve: (_root, args, ctx) =>
-      deliverTokens(ctx, args.delivery, () => ctx.auth.reauthentication.reauthenticate(ctx.viewer, args, ctx.client)),
+      deliverTokens(ctx, args.delivery, () =>
+        // A passkey is a proof of its own; otherwise the password (plus a code where the account has a second factor).
+        args.challengeId != null
+          ? ctx.auth.passkeys.reauthenticate(ctx.viewer, { ...args, challengeId: String(args.challengeId) }, ctx.client)
+          : ctx.auth.reauthentication.reauthenticate(ctx.viewer, args, ctx.client),
+      ),
   }),
 }));
