@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { grantAdminByEmail } from '../src/auth/admin/roles.js';
 import { authEvents, mailOutbox } from '../src/db/schema.js';
 import { useStartedApp } from './helpers/app.js';
 import { LOGIN, PASSWORD, REFRESH, signUp, twoDevices, uniqueEmail } from './helpers/auth-flows.js';
@@ -91,6 +92,17 @@ describe('deleteAccount', () => {
     expect((await t.gql(ME, {}, { token: user.accessToken })).data).toEqual({ me: { id: user.user.id, email } });
     const events = (await t.gql(EVENTS, {}, { token: user.accessToken })).data!.myAuthEvents as { type: string }[];
     expect(events.filter((event) => event.type === 'LOGIN_FAILED')).toHaveLength(5);
+  });
+
+  it('refuses the last admin (BAD_USER_INPUT, nothing deleted) until another admin exists', async () => {
+    const first = await signUp(t.gql);
+    expect(await grantAdminByEmail(t.app.database.db, t.clock, first.user.email)).toBe('granted');
+    expect(codes(await t.gql(DELETE_ACCOUNT, { password: PASSWORD }, { token: first.accessToken }))).toEqual(['BAD_USER_INPUT']);
+    expect(codes(await t.gql(ME, {}, { token: first.accessToken }))).toEqual([]);
+
+    const second = await signUp(t.gql);
+    expect(await grantAdminByEmail(t.app.database.db, t.clock, second.user.email)).toBe('granted');
+    expect((await t.gql(DELETE_ACCOUNT, { password: PASSWORD }, { token: first.accessToken })).data).toEqual({ deleteAccount: true });
   });
 
   it('needs a signed-in caller', async () => {

@@ -76,12 +76,23 @@ describe('email change', () => {
     await Promise.all([onLaptop.client.dispose(), onPhone.client.dispose()]);
   });
 
-  it('ends every session when the one that asked has ended meanwhile', async () => {
+  it('dies with the session that asked: after its logout, or a password change that ends it, the link is INVALID_EMAIL_TOKEN', async () => {
     const { laptop, phone } = await twoDevices(t.gql);
     const { token } = await changeLink(laptop.accessToken);
     await t.gql('mutation { logout }', {}, { token: laptop.accessToken });
-    expect(codes(await t.gql(CONFIRM_EMAIL_CHANGE, { token }))).toEqual([]);
-    expect(codes(await t.gql(ME, {}, { token: phone.accessToken }))).toEqual(['SESSION_REVOKED']);
+    expect(codes(await t.gql(CONFIRM_EMAIL_CHANGE, { token }))).toEqual(['INVALID_EMAIL_TOKEN']);
+    expect(codes(await t.gql(ME, {}, { token: phone.accessToken }))).toEqual([]);
+
+    // A thief with the password asks for a change; the owner changes the password on another device.
+    const stolen = await changeLink(phone.accessToken);
+    const owner = await login(t.gql, { email: phone.user.email });
+    const changed = await t.gql(
+      'mutation ($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { accessToken } }',
+      { c: PASSWORD, n: 'a brand new passphrase 42' },
+      { token: owner.accessToken },
+    );
+    expect(codes(changed)).toEqual([]);
+    expect(codes(await t.gql(CONFIRM_EMAIL_CHANGE, { token: stolen.token }))).toEqual(['INVALID_EMAIL_TOKEN']);
   });
 
   it('answers INVALID_CREDENTIALS for a wrong password, sends nothing, and counts it against the login throttle', async () => {

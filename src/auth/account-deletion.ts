@@ -1,5 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { Database } from '../db/client.js';
+import { AuthError } from '../errors.js';
+import { isLastAdmin, lockAdmins } from './admin/roles.js';
 import type { Viewer } from './authentication.js';
 import { checkCurrentPassword } from './current-password.js';
 import type { ClientInfo } from './sessions.js';
@@ -26,6 +28,12 @@ export class AccountDeletion {
       reason: 'ACCOUNT_DELETED',
       client,
       asCaller: { sessionId: viewer.sessionId, passwordVersion: user.passwordVersion },
+      // The last admin deleting itself would leave nobody to run the admin API (as deleteUser refuses).
+      guard: async (tx) => {
+        if (isLastAdmin(await lockAdmins(tx), user.id)) {
+          throw new AuthError('BAD_USER_INPUT', 'This is the last admin: make another user an admin first.');
+        }
+      },
     });
     return true;
   }

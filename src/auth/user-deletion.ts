@@ -6,6 +6,7 @@ import { users } from '../db/schema.js';
 import { deleteUserRows } from '../db/user-deletion.js';
 import type { RevocationReason } from '../events/revocation-bus.js';
 import { AuthError } from '../errors.js';
+import { queueWebhookEvents } from '../webhooks/events.js';
 import { isUuid } from './crypto.js';
 import type { ClientInfo, SessionLifecycle } from './sessions.js';
 
@@ -52,6 +53,7 @@ export class UserDeletion {
       if (!(await deleteUserRows(tx, userId))) return false;
       const at = this.deps.clock();
       await recordAuthEvent(tx, { type: 'ACCOUNT_DELETED', userId, sessionId: asCaller?.sessionId ?? null, reason, client, at });
+      await queueWebhookEvents(tx, 'user.deleted', [{ at, data: { userId, deletedBy: reason === 'ADMIN' ? 'ADMIN' : 'USER' } }]);
       return true;
     });
   }

@@ -1,6 +1,6 @@
 import { and, eq, gt, isNull, lt, sql } from 'drizzle-orm';
 import type { Executor } from './client.js';
-import { emailTokens, users } from './schema.js';
+import { emailTokens, sessions, users } from './schema.js';
 
 export type EmailTokenPurpose = 'VERIFY_EMAIL' | 'RESET_PASSWORD' | 'CHANGE_EMAIL';
 
@@ -67,6 +67,12 @@ export async function spendEmailToken(
   if (input.boundTo === 'account address') {
     conditions.push(
       sql`exists (select 1 from ${users} u where u.id = ${emailTokens.userId} and u.email = ${emailTokens.email})`,
+    );
+  } else {
+    // A link to a new address lives only as long as the session that asked for it: a password change
+    // or reset (which end that session) must kill a change requested with a stolen password.
+    conditions.push(
+      sql`exists (select 1 from ${sessions} s where s.id = ${emailTokens.sessionId} and s.ended_at is null and s.expires_at > ${input.now})`,
     );
   }
   const [row] = await tx

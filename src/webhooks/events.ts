@@ -30,6 +30,9 @@ export interface WebhookEventData {
   'password.changed': { userId: string; via: 'CHANGE' | 'RESET' };
   'email.verified': { userId: string; email: string };
   'user.disabled': { userId: string; reason: string | null; disabledBy: string };
+  'user.deleted': { userId: string; deletedBy: 'USER' | 'ADMIN' };
+  /** A second factor turned on or off: the user's sign-in now asks for more, or less. */
+  'mfa.changed': { userId: string; change: 'TOTP_ENABLED' | 'TOTP_DISABLED' | 'PASSKEY_ADDED' | 'PASSKEY_REMOVED' };
 }
 
 /** Writes events of these types to the webhook outbox, in `tx` (the transaction of the change). */

@@ -6,6 +6,7 @@ import { enqueueMail } from '../../db/mail-outbox.js';
 import { insertSignInCode, lockLiveSignInCode, recordWrongTry, spendSignInCode } from '../../db/sign-in-codes.js';
 import { AuthError } from '../../errors.js';
 import { signInCodeMail } from '../../mail/templates.js';
+import { queueWebhookEvents } from '../../webhooks/events.js';
 import { constantTimeEqual } from '../crypto.js';
 import { checkDeviceName } from '../device-name.js';
 import type { IssuedTokens } from '../issued-tokens.js';
@@ -122,7 +123,8 @@ export class SignInCodes {
       return null;
     }
     await spendSignInCode(tx, { id: live.id, now });
-    await markEmailVerified(tx, user.id);
+    const newlyVerified = await markEmailVerified(tx, user.id);
+    if (newlyVerified !== null) await queueWebhookEvents(tx, 'email.verified', [{ at: now, data: { userId: user.id, email: newlyVerified } }]);
     await recordAuthEvent(tx, { type: 'SIGNED_IN_WITH_CODE', userId: user.id, client, at: now });
     return user;
   }

@@ -12,6 +12,7 @@ import {
   type PasskeyRow,
 } from '../../db/passkeys.js';
 import { AuthError, badInput } from '../../errors.js';
+import { queueWebhookEvents } from '../../webhooks/events.js';
 import type { Viewer } from '../authentication.js';
 import { isUuid, sha256Hex } from '../crypto.js';
 import type { StepUp } from '../second-factors/step-up.js';
@@ -103,7 +104,10 @@ export class PasskeyRegistration {
         name,
         createdAt: now,
       });
-      if (inserted) await recordAuthEvent(tx, { type: 'PASSKEY_REGISTERED', ...event, at: now });
+      if (inserted) {
+        await recordAuthEvent(tx, { type: 'PASSKEY_REGISTERED', ...event, at: now });
+        await queueWebhookEvents(tx, 'mfa.changed', [{ at: now, data: { userId: viewer.userId, change: 'PASSKEY_ADDED' } }]);
+      }
       return inserted;
     });
     // Already registered (excludeCredentials keeps honest browsers from trying): it belongs to one user.
@@ -130,13 +134,9 @@ export class PasskeyRegistration {
       (await this.deps.db.transaction(async (tx) => {
         const deleted = await deletePasskey(tx, { id, userId: viewer.userId });
         if (deleted) {
-          await recordAuthEvent(tx, {
-            type: 'PASSKEY_REMOVED',
-            userId: viewer.userId,
-            sessionId: viewer.sessionId,
-            client,
-            at: this.deps.clock(),
-          });
+          const at = this.deps.clock();
+          await recordAuthEvent(tx, { type: 'PASSKEY_REMOVED', userId: viewer.userId, sessionId: viewer.sessionId, client, at });
+          await queueWebhookEvents(tx, 'mfa.changed', [{ at, data: { userId: viewer.userId, change: 'PASSKEY_REMOVED' } }]);
         }
         return deleted;
       }));

@@ -3,6 +3,7 @@ import { recordAuthEvent } from '../../db/auth-events.js';
 import type { Database } from '../../db/client.js';
 import { listPasskeys } from '../../db/passkeys.js';
 import { AuthError } from '../../errors.js';
+import { queueWebhookEvents } from '../../webhooks/events.js';
 import type { Viewer } from '../authentication.js';
 import type { IssuedTokens } from '../issued-tokens.js';
 import type { ClientInfo } from '../sessions.js';
@@ -86,6 +87,7 @@ export class SecondFactorUseCases {
     await this.deps.db.transaction(async (tx) => {
       await replaceRecoveryCodes(tx, { userId: user.id, codes, now });
       await recordAuthEvent(tx, { type: 'TOTP_ENABLED', userId: user.id, sessionId: viewer.sessionId, client, at: now });
+      await queueWebhookEvents(tx, 'mfa.changed', [{ at: now, data: { userId: user.id, change: 'TOTP_ENABLED' } }]);
     });
     return codes;
   }
@@ -102,6 +104,7 @@ export class SecondFactorUseCases {
       // Recovery codes stand in for a factor: with none left they would only be a way in to forget.
       if (!hasSecondFactor(await factorStateOf(tx, user.id))) await deleteRecoveryCodes(tx, user.id);
       await recordAuthEvent(tx, { type: 'TOTP_DISABLED', userId: user.id, sessionId: viewer.sessionId, client, at: now });
+      await queueWebhookEvents(tx, 'mfa.changed', [{ at: now, data: { userId: user.id, change: 'TOTP_DISABLED' } }]);
     });
     return true;
   }
