@@ -18,6 +18,7 @@ describe('configuration', () => {
       jwtVerificationKeys: [],
       keyEncryptionKey: undefined,
       accessTokenTtl: 900,
+      reauthMaxAge: 300,
       refreshTokenTtl: 2_592_000,
       sessionIdleTimeout: 604_800,
       refreshReuseGrace: 10,
@@ -51,6 +52,8 @@ describe('configuration', () => {
         signInCodeTtl: 600,
         requireVerification: false,
       },
+      metrics: { token: undefined, port: undefined },
+      jwksMaxAge: 300,
       webauthn: { rpId: 'localhost', origins: ['http://localhost:4000'] },
     });
   });
