@@ -72,7 +72,7 @@ export async function spendEmailToken(
     // A link to a new address lives only as long as the session that asked for it: a password change
     // or reset (which end that session) must kill a change requested with a stolen password.
     conditions.push(
-      sql`exists (select 1 from ${sessions} s where s.id = ${emailTokens.sessionId} and s.ended_at is null and s.expires_at > ${input.now})`,
+      sql`exists (select 1 from ${sessions} s where s.id = ${emailTokens.sessionId} and s.ended_at is null and s.expires_at > ${input.now.toISOString()}::timestamptz)`,
     );
   }
   const [row] = await tx
